@@ -1,0 +1,29 @@
+# The two README commands are `make run` and `make test`; both bootstrap uv when missing.
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
+PACKAGES := core
+
+.PHONY: run test check bench sync
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) -m venv $(CURDIR)/.tools
+	$(CURDIR)/.tools/bin/pip install --quiet uv
+
+sync: $(UV)
+	$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
+
+run: sync
+	$(UV) run python examples/echo.py start
+
+test: sync
+	$(UV) run pytest tests -q
+
+check: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+	@for p in $(PACKAGES); do echo "mypy --strict packages/$$p/src"; \
+	  $(UV) run mypy --strict packages/$$p/src || exit 1; done
+
+bench: sync
+	$(UV) run python -m benchmarks $(ARGS)

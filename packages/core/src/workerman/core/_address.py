@@ -1,0 +1,73 @@
+"""Listen and connect addresses: ``scheme://host:port`` or ``unix:///path``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._exceptions import ServerError
+from .protocols._codec import Codec
+from .protocols._registry import get_protocol, is_transport
+
+__all__ = ["Address", "parse_address"]
+
+TRANSPORTS = ("tcp", "udp", "unix", "ssl")
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A parsed address. ``transport`` is tcp, udp or unix; ``tls`` is set by ``ssl://``."""
+
+    text: str
+    scheme: str
+    transport: str
+    protocol: Codec | None
+    host: str = ""
+    port: int = 0
+    path: str | None = None
+    tls: bool = False
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def split_host_port(text: str, where: str) -> tuple[str, int]:
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit():
+        raise ServerError(f"{where}: expected host:port")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    port = int(port_text)
+    if port > 65535:
+        raise ServerError(f"{where}: port {port} is out of range")
+    if not host:
+        raise ServerError(f"{where}: the host is missing")
+    return host, port
+
+
+def parse_address(text: str, transport: str | None = None) -> Address:
+    """Parse ``text``; ``transport`` (tcp, udp, unix, ssl) overrides the one the scheme implies.
+
+    Raises:
+        ServerError: malformed address, unknown scheme or transport.
+    """
+    scheme, sep, rest = text.partition("://")
+    scheme = scheme.lower()
+    if not sep or not scheme or not rest:
+        raise ServerError(f"address {text!r} must look like scheme://host:port or unix:///path")
+    protocol: Codec | None = None
+    if is_transport(scheme):
+        chosen = scheme
+    else:
+        protocol = get_protocol(scheme)
+        chosen = "tcp"
+    if transport is not None:
+        if transport not in TRANSPORTS:
+            raise ServerError(f"unknown transport {transport!r}; use one of {', '.join(TRANSPORTS)}")
+        chosen = transport
+    tls = chosen == "ssl"
+    if tls:
+        chosen = "tcp"
+    if chosen == "unix":
+        return Address(text, scheme, "unix", protocol, path=rest)
+    host, port = split_host_port(rest, f"address {text!r}")
+    return Address(text, scheme, chosen, protocol, host, port, tls=tls)

@@ -1,0 +1,232 @@
+"""The asyncio driver (uvloop when asked): timers on call_at, sockets on native transports."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from ._callbacks import invoke
+from ._loop import EventLoop, fileno
+from ._statistics import statistics
+
+logger = logging.getLogger("workerman.core")
+
+_ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+
+
+class AsyncioLoop(EventLoop):
+    def __init__(self, uvloop: bool = False) -> None:
+        super().__init__()
+        self.name = "uvloop" if uvloop else "asyncio"
+        self._uvloop = uvloop
+        self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._stopped: asyncio.Future[None] | None = None
+
+    # -- timers -------------------------------------------------------------------
+
+    def _schedule(
+        self,
+        timer_id: int,
+        interval: float,
+        callback: Callable[..., Any],
+        args: tuple[Any, ...],
+        repeat: bool,
+    ) -> None:
+        loop = self._loop
+        if repeat:
+            when = loop.time() + interval
+            self._timers[timer_id] = loop.call_at(
+                when, self._tick, timer_id, when, interval, callback, args
+            )
+        else:
+            self._timers[timer_id] = loop.call_later(
+                interval, self._once, timer_id, callback, args
+            )
+
+    def _once(self, timer_id: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if self._timers.pop(timer_id, None) is not None:
+            self._fire(timer_id, callback, args)
+
+    def _tick(
+        self,
+        timer_id: int,
+        when: float,
+        interval: float,
+        callback: Callable[..., Any],
+        args: tuple[Any, ...],
+    ) -> None:
+        if timer_id not in self._timers:
+            return
+        loop = self._loop
+        # Drift-free, but never a burst of catch-up calls after a stall.
+        when = max(when + interval, loop.time())
+        self._timers[timer_id] = loop.call_at(
+            when, self._tick, timer_id, when, interval, callback, args
+        )
+        self._fire(timer_id, callback, args)
+
+    def _cancel_handle(self, handle: Any) -> None:
+        handle.cancel()
+
+    # -- readiness and signals ------------------------------------------------------
+
+    def _ready(self, callback: Callable[[Any], Any], fd: Any) -> None:
+        invoke(callback, (fd,), lambda: f"fd {fd!r} callback {callback!r}")
+
+    def on_readable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        self._loop.add_reader(fileno(fd), self._ready, callback, fd)
+        self._readers[fileno(fd)] = callback
+
+    def off_readable(self, fd: Any) -> bool:
+        if self._readers.pop(fileno(fd), None) is None:
+            return False
+        self._loop.remove_reader(fileno(fd))
+        return True
+
+    def on_writable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        self._loop.add_writer(fileno(fd), self._ready, callback, fd)
+        self._writers[fileno(fd)] = callback
+
+    def off_writable(self, fd: Any) -> bool:
+        if self._writers.pop(fileno(fd), None) is None:
+            return False
+        self._loop.remove_writer(fileno(fd))
+        return True
+
+    def on_signal(self, signum: int, callback: Callable[[int], Any]) -> None:
+        self._loop.add_signal_handler(signum, self._ready, callback, signum)
+        self._signals[signum] = callback
+
+    def off_signal(self, signum: int) -> bool:
+        if self._signals.pop(signum, None) is None:
+            return False
+        return self._loop.remove_signal_handler(signum)
+
+    # -- tasks --------------------------------------------------------------------
+
+    def spawn_awaitable(
+        self,
+        awaitable: Awaitable[Any],
+        where: Callable[[], str],
+        done: Callable[[], Any] | None = None,
+    ) -> None:
+        task = self._loop.create_task(self._guard(awaitable, where, done))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        self._loop.call_soon(invoke, callback, args, lambda: f"callback {callback!r}")
+
+    def time(self) -> float:
+        return self._loop.time()
+
+    # -- run and stop -------------------------------------------------------------
+
+    def _run_native(self, coro: Coroutine[Any, Any, None]) -> None:
+        factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+        if self._uvloop:
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(coro)
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[EventLoop]:
+        self._loop = asyncio.get_running_loop()
+        self._stopped = self._loop.create_future()
+        previous = self._loop.get_exception_handler()
+        self._loop.set_exception_handler(self._exception_handler)
+        try:
+            async with self._as_current():
+                yield self
+        finally:
+            tasks = [t for t in self._tasks if not t.done()]
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+            self._loop.set_exception_handler(previous)
+
+    def open(self) -> contextlib.AbstractAsyncContextManager[EventLoop]:
+        return self._open()
+
+    async def _wait_stopped(self) -> None:
+        assert self._stopped is not None
+        await self._stopped
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._stopped is not None and not self._stopped.done():
+            self._stopped.set_result(None)
+
+    def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS and "socket" in context:
+            # asyncio (and uvloop) already stop accepting for a moment and retry.
+            statistics.accept_errors += 1
+            logger.warning("accept() failed (%s); backing off before accepting again", exc)
+            return
+        loop.default_exception_handler(context)
+
+    # -- sockets (private to the core) ---------------------------------------------
+
+    async def serve_stream(
+        self,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.Protocol],
+        ssl_context: ssl.SSLContext | None,
+        backlog: int,
+    ) -> Any:
+        if sock.family == socket.AF_UNIX:
+            return await self._loop.create_unix_server(
+                factory, sock=sock, ssl=ssl_context, backlog=backlog
+            )
+        return await self._loop.create_server(factory, sock=sock, ssl=ssl_context, backlog=backlog)
+
+    def connect_stream(
+        self,
+        protocol: Any,
+        host: str,
+        port: int,
+        path: str | None,
+        ssl_context: ssl.SSLContext | None,
+        server_hostname: str | None,
+        timeout: float,
+    ) -> Callable[[], Any]:
+        loop = self._loop
+
+        async def connect() -> None:
+            try:
+                async with asyncio.timeout(timeout):
+                    if path is not None:
+                        await loop.create_unix_connection(
+                            lambda: protocol,
+                            path,
+                            ssl=ssl_context,
+                            server_hostname=server_hostname,
+                        )
+                    else:
+                        await loop.create_connection(
+                            lambda: protocol,
+                            host,
+                            port,
+                            ssl=ssl_context,
+                            server_hostname=server_hostname,
+                        )
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                protocol._connect_failed(exc)
+
+        task = loop.create_task(connect())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task.cancel

@@ -1,0 +1,569 @@
+"""TcpConnection: one stream connection, its buffers, limits, flow control and callbacks.
+
+The connection is itself the asyncio Protocol of its transport (the trio driver
+supplies a transport with the same shape), so bytes go from the kernel to
+``on_message`` with no task, future or await in between when the handler is a plain
+function. Replies sent while one read is handled are joined into one write at the
+end of that read; a send outside a read goes straight to the transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import itertools
+import logging
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
+
+from ._callbacks import invoke, report
+from ._exceptions import ProtocolError
+from ._statistics import statistics
+
+if TYPE_CHECKING:
+    from ._worker import Worker
+    from .protocols import Codec
+
+__all__ = [
+    "CONNECT_FAIL",
+    "SEND_FAIL",
+    "ConnectionStatus",
+    "TcpConnection",
+    "live_connections",
+]
+
+logger = logging.getLogger("workerman.core")
+
+#: ``on_error`` code: an outgoing connection could not be established.
+CONNECT_FAIL = 1
+#: ``on_error`` code: data could not be sent (buffer full, or the peer went away).
+SEND_FAIL = 2
+
+_INITIAL = 0
+_CONNECTING = 1
+_ESTABLISHED = 2
+_CLOSING = 4
+_CLOSED = 8
+
+
+class ConnectionStatus(enum.IntEnum):
+    """Where a connection is in its life; the values are Workerman's."""
+
+    INITIAL = _INITIAL
+    CONNECTING = _CONNECTING
+    ESTABLISHED = _ESTABLISHED
+    CLOSING = _CLOSING
+    CLOSED = _CLOSED
+
+
+_ids = itertools.count(1)
+_live: dict[int, TcpConnection] = {}
+
+Callback = Callable[..., Any] | None
+
+
+def live_connections() -> dict[int, TcpConnection]:
+    """Every open connection of this process (accepted and outgoing), by id."""
+    return _live
+
+
+def _split_address(addr: Any) -> tuple[str, int]:
+    if isinstance(addr, tuple) and len(addr) >= 2:
+        return str(addr[0]), int(addr[1])
+    return (addr or "") if isinstance(addr, str) else "", 0
+
+
+def _format_address(addr: Any) -> str:
+    host, port = _split_address(addr)
+    if not port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class TcpConnection(asyncio.Protocol):
+    """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
+
+    Callbacks are copied from the worker when the connection is accepted and may be
+    replaced per connection. Sizes are in bytes.
+
+    Attributes:
+        id: unique in this process.
+        worker: the worker that accepted it (None for an outgoing connection).
+        protocol: the codec (None: raw bytes in, bytes out).
+        max_send_buffer_size: sends are refused while this much is queued.
+        max_package_size: a package (or unparsed input) above this closes the connection.
+        bytes_read: bytes received so far.
+    """
+
+    #: class-wide default for ``max_send_buffer_size`` (1 MiB).
+    default_max_send_buffer_size: int = 1024 * 1024
+    #: class-wide default for ``max_package_size`` (10 MiB).
+    default_max_package_size: int = 10 * 1024 * 1024
+
+    __slots__ = (
+        "_batch",
+        "_batch_size",
+        "_busy",
+        "_context",
+        "_deferred_close",
+        "_eof",
+        "_handed",
+        "_pending_reconnect",
+        "_reading",
+        "_recv",
+        "_stale",
+        "_status",
+        "_transport",
+        "_unsent",
+        "_user_paused",
+        "_want",
+        "bytes_read",
+        "id",
+        "max_package_size",
+        "max_send_buffer_size",
+        "on_buffer_drain",
+        "on_buffer_full",
+        "on_close",
+        "on_connect",
+        "on_error",
+        "on_message",
+        "protocol",
+        "worker",
+    )
+
+    def __init__(self, worker: Worker | None = None, protocol: Codec | None = None) -> None:
+        self.id = next(_ids)
+        self.worker = worker
+        self._status = _INITIAL
+        self._transport: Any = None
+        self._recv: bytearray | None = None
+        self._want = 0
+        self._batch: list[bytes] | None = None
+        self._batch_size = 0
+        self._busy = False
+        self._user_paused = False
+        self._reading = True
+        self._eof = False
+        self._deferred_close = False
+        self._unsent = False
+        self._stale = 0
+        self._pending_reconnect: float | None = None
+        self._handed = 0
+        self._context: SimpleNamespace | None = None
+        self.bytes_read = 0
+        self.max_send_buffer_size = self.default_max_send_buffer_size
+        self.max_package_size = self.default_max_package_size
+        if worker is not None:
+            self.protocol = worker._codec
+            self.on_message = worker.on_message
+            self.on_close = worker.on_close
+            self.on_error = worker.on_error
+            self.on_buffer_full = worker.on_buffer_full
+            self.on_buffer_drain = worker.on_buffer_drain
+            self.on_connect = worker.on_connect
+        else:
+            self.protocol = protocol
+            self.on_message = self.on_close = self.on_error = None
+            self.on_buffer_full = self.on_buffer_drain = self.on_connect = None
+
+    # -- what a user reads ---------------------------------------------------------
+
+    @property
+    def context(self) -> SimpleNamespace:
+        """Per-connection user state: set any attribute on it."""
+        if self._context is None:
+            self._context = SimpleNamespace()
+        return self._context
+
+    @property
+    def status(self) -> ConnectionStatus:
+        return ConnectionStatus(self._status)
+
+    @property
+    def bytes_written(self) -> int:
+        """Bytes handed to the kernel so far (queued bytes not included)."""
+        if self._transport is None or self._status == _CLOSED:
+            return self._handed
+        return self._handed - self._transport.get_write_buffer_size()
+
+    @property
+    def send_buffer_size(self) -> int:
+        """Bytes queued for sending and not yet taken by the kernel."""
+        queued = self._batch_size if self._batch else 0
+        if self._transport is not None and self._status != _CLOSED:
+            queued += self._transport.get_write_buffer_size()
+        return queued
+
+    @property
+    def recv_buffer_size(self) -> int:
+        """Bytes received but not yet decoded into a message."""
+        return len(self._recv) if self._recv is not None else 0
+
+    def _extra(self, name: str) -> Any:
+        return None if self._transport is None else self._transport.get_extra_info(name)
+
+    @property
+    def remote_address(self) -> str:
+        """``ip:port`` of the peer (``[ip]:port`` for IPv6, a path or '' for Unix sockets)."""
+        return _format_address(self._extra("peername"))
+
+    @property
+    def remote_ip(self) -> str:
+        return _split_address(self._extra("peername"))[0]
+
+    @property
+    def remote_port(self) -> int:
+        return _split_address(self._extra("peername"))[1]
+
+    @property
+    def local_address(self) -> str:
+        return _format_address(self._extra("sockname"))
+
+    @property
+    def local_ip(self) -> str:
+        return _split_address(self._extra("sockname"))[0]
+
+    @property
+    def local_port(self) -> int:
+        return _split_address(self._extra("sockname"))[1]
+
+    @property
+    def transport(self) -> str:
+        """'tcp', 'ssl' or 'unix'."""
+        if self._extra("ssl_object") is not None or self._extra("sslcontext") is not None:
+            return "ssl"
+        peer = self._extra("peername")
+        return "tcp" if isinstance(peer, tuple) else "unix"
+
+    def _where(self, what: str) -> str:
+        name = self.worker.name if self.worker is not None else type(self).__name__
+        return f"{what} of worker {name!r} connection {self.id}"
+
+    # -- sending -------------------------------------------------------------------
+
+    def send(self, data: Any, raw: bool = False) -> bool | None:
+        """Send a message, encoded by the connection's protocol unless ``raw``.
+
+        Returns:
+            True when the kernel took all of it, None when (some of) it is queued,
+            False when it was refused: the connection is closing or closed, or the
+            send buffer is full (``on_error`` gets SEND_FAIL and ``send_fail`` counts it).
+        """
+        status = self._status
+        if status >= _CLOSING:
+            return False
+        if not raw and self.protocol is not None:
+            data = self.protocol.encode(data, self)
+        elif type(data) is str:
+            data = data.encode()
+        if not data:
+            return None
+        batch = self._batch
+        if status != _ESTABLISHED or batch is not None:
+            # Queued: before the connection is up, or while a read is handled.
+            if self._batch_size + self._transport_buffer() >= self.max_send_buffer_size:
+                return self._refuse()
+            if batch is None:
+                batch = self._batch = []
+            batch.append(data)
+            self._batch_size += len(data)
+            return None
+        transport = self._transport
+        if transport.get_write_buffer_size() >= self.max_send_buffer_size:
+            return self._refuse()
+        transport.write(data)
+        self._handed += len(data)
+        if not transport.get_write_buffer_size():
+            return True
+        self._unsent = True
+        return None
+
+    def _transport_buffer(self) -> int:
+        if self._status == _ESTABLISHED:
+            return int(self._transport.get_write_buffer_size())
+        return 0
+
+    def _refuse(self) -> bool:
+        statistics.send_fail += 1
+        self._error(SEND_FAIL, "send buffer full and drop package")
+        return False
+
+    def _flush(self) -> None:
+        batch = self._batch
+        self._batch = None
+        self._batch_size = 0
+        if not batch or self._status == _CLOSED:
+            return
+        data = batch[0] if len(batch) == 1 else b"".join(batch)
+        self._transport.write(data)
+        self._handed += len(data)
+        if self._transport.get_write_buffer_size():
+            self._unsent = True
+
+    def _error(self, code: int, message: str) -> None:
+        callback = self.on_error
+        if callback is not None:
+            invoke(callback, (self, code, message), lambda: self._where("on_error"))
+        else:
+            logger.info("%s: %s", self._where("error"), message)
+
+    # -- receiving -----------------------------------------------------------------
+
+    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+        self._transport = transport
+        self._status = _ESTABLISHED
+        self._reading = True
+        transport.set_write_buffer_limits(high=self.max_send_buffer_size, low=0)
+        if self._user_paused:
+            self._update_reading()
+        _live[self.id] = self
+        statistics.connection_count += 1
+        worker = self.worker
+        if worker is not None:
+            worker.connections[self.id] = self
+        if self._batch:
+            self._flush()
+        if self.on_connect is not None:
+            invoke(self.on_connect, (self,), lambda: self._where("on_connect"))
+
+    def data_received(self, data: bytes) -> None:
+        self.bytes_read += len(data)
+        if self._batch is not None:  # re-entered from a handler: just parse
+            self._consume(data)
+            return
+        self._batch = []
+        try:
+            self._consume(data)
+        finally:
+            self._flush()
+
+    def _consume(self, data: bytes) -> None:
+        codec = self.protocol
+        recv = self._recv
+        if recv is not None:
+            recv += data
+            if self._busy or len(recv) < self._want:
+                if codec is not None and len(recv) > self.max_package_size:
+                    self._protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
+                return
+            self._recv = None
+            data = bytes(recv)
+        elif self._busy:
+            self._recv = bytearray(data)
+            return
+        if codec is None:
+            self._deliver(data)
+        else:
+            self._parse(codec, data)
+
+    def _parse(self, codec: Codec, buffer: bytes) -> None:
+        limit = self.max_package_size
+        while buffer:
+            if self._busy:
+                self._recv = bytearray(buffer)
+                return
+            if self._status == _CLOSED:
+                return
+            try:
+                length = codec.input(buffer, self)
+            except ProtocolError as exc:
+                self._protocol_error(str(exc))
+                return
+            except Exception as exc:
+                report(self._where("protocol input"), exc)
+                self._protocol_error(f"codec input raised {type(exc).__name__}")
+                return
+            if length == 0:
+                if len(buffer) >= limit:
+                    self._protocol_error(f"no complete package in {len(buffer)} bytes")
+                    return
+                self._recv = bytearray(buffer)
+                return
+            if length < 0 or length > limit:
+                self._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                return
+            if length > len(buffer):
+                self._want = length
+                self._recv = bytearray(buffer)
+                return
+            self._want = 0
+            if length == len(buffer):
+                package = buffer
+                buffer = b""
+            else:
+                package = buffer[:length]
+                buffer = buffer[length:]
+            try:
+                message = codec.decode(package, self)
+            except ProtocolError as exc:
+                self._protocol_error(str(exc))
+                return
+            except Exception as exc:
+                report(self._where("protocol decode"), exc)
+                self._protocol_error(f"codec decode raised {type(exc).__name__}")
+                return
+            self._deliver(message)
+
+    def _deliver(self, message: Any) -> None:
+        statistics.total_request += 1
+        callback = self.on_message
+        if callback is None:
+            return
+        try:
+            result = callback(self, message)
+        except Exception as exc:
+            report(self._where("on_message"), exc)
+            return
+        if result is not None and inspect.isawaitable(result):
+            # Later messages of this connection wait for this one: stop reading and
+            # keep what is already buffered until the handler is done.
+            self._busy = True
+            self._update_reading()
+            from ._loop import current_loop
+
+            current_loop().spawn_awaitable(
+                result, lambda: self._where("on_message"), self._handler_done
+            )
+
+    def _handler_done(self) -> None:
+        self._busy = False
+        if self._recv is not None and len(self._recv) >= self._want:
+            data = bytes(self._recv)
+            self._recv = None
+            self._batch = []
+            try:
+                if self.protocol is None:
+                    self._deliver(data)
+                else:
+                    self._parse(self.protocol, data)
+            finally:
+                self._flush()
+        if self._busy:
+            return
+        if self._deferred_close:
+            self._deferred_close = False
+            self._closed()
+            return
+        self._update_reading()
+        if self._eof:
+            self.close()
+
+    def _protocol_error(self, reason: str) -> None:
+        statistics.protocol_errors += 1
+        logger.warning("%s closed: %s", self._where("connection"), reason)
+        self._recv = None
+        self._batch = None
+        self.destroy()
+
+    def eof_received(self) -> bool | None:
+        if self._busy:
+            self._eof = True  # close once the running handler is done
+            return True
+        return None
+
+    def pause_writing(self) -> None:
+        self._unsent = True
+        if self.on_buffer_full is not None:
+            invoke(self.on_buffer_full, (self,), lambda: self._where("on_buffer_full"))
+
+    def resume_writing(self) -> None:
+        self._unsent = False
+        if self.on_buffer_drain is not None:
+            invoke(self.on_buffer_drain, (self,), lambda: self._where("on_buffer_drain"))
+
+    # -- flow control ----------------------------------------------------------------
+
+    def pause_recv(self) -> None:
+        """Stop reading from the socket until :meth:`resume_recv` (bytes wait in the kernel)."""
+        self._user_paused = True
+        self._update_reading()
+
+    def resume_recv(self) -> None:
+        """Read again after :meth:`pause_recv`."""
+        self._user_paused = False
+        self._update_reading()
+
+    def _update_reading(self) -> None:
+        want = not (self._user_paused or self._busy)
+        if want == self._reading or self._status != _ESTABLISHED and self._status != _CLOSING:
+            return
+        self._reading = want
+        if want:
+            self._transport.resume_reading()
+        else:
+            self._transport.pause_reading()
+
+    def pipe(self, dest: TcpConnection) -> None:
+        """Forward everything this connection receives to ``dest``, pausing this side while
+        ``dest``'s send buffer is full, and close ``dest`` when this one closes."""
+        self.on_message = lambda _source, data: dest.send(data)
+        self.on_close = lambda _source: dest.close()
+        dest.on_buffer_full = lambda _dest: self.pause_recv()
+        dest.on_buffer_drain = lambda _dest: self.resume_recv()
+
+    # -- closing -------------------------------------------------------------------
+
+    def close(self, data: Any = None, raw: bool = False) -> None:
+        """Send ``data`` if given, flush what is queued, then close."""
+        status = self._status
+        if status == _INITIAL or status == _CONNECTING:
+            self.destroy()
+            return
+        if status >= _CLOSING:
+            return
+        if data is not None:
+            self.send(data, raw)
+        self._status = _CLOSING
+        if self._batch:
+            self._flush()
+            self._batch = []  # still inside a read: later sends are refused anyway
+        self._transport.close()
+
+    def destroy(self) -> None:
+        """Close at once, dropping whatever is queued."""
+        if self._status == _CLOSED:
+            return
+        had_transport = self._status in (_ESTABLISHED, _CLOSING)
+        self._status = _CLOSED
+        if had_transport:
+            self._transport.abort()
+        else:
+            self._abandon_connect()
+            self._closed()
+
+    def _abandon_connect(self) -> None:
+        """Overridden by AsyncTcpConnection to cancel a connect in progress."""
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stale:
+            self._stale -= 1
+            return
+        lost_with_data = exc is not None and self._unsent
+        unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
+        self._handed -= unsent
+        self._status = _CLOSED
+        _live.pop(self.id, None)
+        statistics.connection_count -= 1
+        statistics.bytes_read += self.bytes_read
+        statistics.bytes_written += self._handed
+        if self.worker is not None:
+            self.worker.connections.pop(self.id, None)
+        if lost_with_data:
+            statistics.send_fail += 1
+            self._error(SEND_FAIL, f"peer went away with data unsent: {exc}")
+        if self._busy:
+            self._deferred_close = True
+            return
+        self._closed()
+
+    def _closed(self) -> None:
+        self._recv = None
+        self._unsent = False
+        callback = self.on_close
+        if callback is not None:
+            invoke(callback, (self,), lambda: self._where("on_close"))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"

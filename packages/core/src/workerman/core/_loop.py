@@ -1,0 +1,247 @@
+"""The event loop facade that the core and every component share.
+
+It is Workerman's EventInterface in Python form: timers (delay, repeat, cancel),
+readiness callbacks on file descriptors, signal callbacks, spawning coroutines, run
+and stop. Two drivers implement it: ``asyncio`` (uvloop when installed) whose network
+hot path is asyncio Protocol callbacks, and ``trio``. Code that needs to await uses
+anyio, which runs on either.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import importlib.util
+import itertools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+from ._callbacks import invoke, report
+from ._exceptions import ServerError
+
+__all__ = ["DRIVERS", "EventLoop", "create_loop", "current_loop", "current_loop_or_none"]
+
+logger = logging.getLogger("workerman.core")
+
+DRIVERS = ("asyncio", "uvloop", "trio")
+
+_timer_ids = itertools.count(1)
+_current: EventLoop | None = None
+
+
+def current_loop() -> EventLoop:
+    """The workerman loop running in this process.
+
+    Raises:
+        ServerError: no loop runs: call from a worker callback or inside ``EventLoop.run``.
+    """
+    if _current is None:
+        raise ServerError("no workerman event loop is running; call this from a worker callback")
+    return _current
+
+
+def current_loop_or_none() -> EventLoop | None:
+    return _current
+
+
+def create_loop(driver: str | None = None) -> EventLoop:
+    """Make an event loop for ``driver``: "asyncio", "uvloop", "trio", or None for the
+    fastest installed asyncio flavour (uvloop when importable, else asyncio)."""
+    if driver is None:
+        driver = "uvloop" if importlib.util.find_spec("uvloop") is not None else "asyncio"
+    if driver in ("asyncio", "uvloop"):
+        from ._asyncio_loop import AsyncioLoop
+
+        return AsyncioLoop(uvloop=driver == "uvloop")
+    if driver == "trio":
+        if importlib.util.find_spec("trio") is None:
+            raise ServerError("event_loop 'trio' needs trio: pip install 'workerman-core[trio]'")
+        from ._trio_loop import TrioLoop
+
+        return TrioLoop()
+    raise ServerError(f"unknown event loop {driver!r}; choose one of {', '.join(DRIVERS)}")
+
+
+class EventLoop(abc.ABC):
+    """One process's event loop. All methods are synchronous and safe to call from any
+    callback running on the loop; none blocks."""
+
+    #: driver name: "asyncio", "uvloop" or "trio"
+    name: str
+
+    def __init__(self) -> None:
+        self._timers: dict[int, Any] = {}
+        self._readers: dict[int, Any] = {}
+        self._writers: dict[int, Any] = {}
+        self._signals: dict[int, Any] = {}
+        self._stopping = False
+
+    # -- timers -------------------------------------------------------------------
+
+    def delay(self, seconds: float, callback: Callable[..., Any], *args: Any) -> int:
+        """Call ``callback(*args)`` once after ``seconds``; returns the timer id."""
+        return self._add_timer(seconds, callback, args, repeat=False)
+
+    def repeat(self, interval: float, callback: Callable[..., Any], *args: Any) -> int:
+        """Call ``callback(*args)`` every ``interval`` seconds; returns the timer id."""
+        return self._add_timer(interval, callback, args, repeat=True)
+
+    def _add_timer(
+        self, interval: float, callback: Callable[..., Any], args: tuple[Any, ...], repeat: bool
+    ) -> int:
+        if not interval > 0:
+            raise ValueError(f"timer interval must be positive, got {interval!r}")
+        timer_id = next(_timer_ids)
+        self._schedule(timer_id, float(interval), callback, args, repeat)
+        return timer_id
+
+    def _fire(self, timer_id: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        invoke(callback, args, lambda: f"timer {timer_id} callback {callback!r}")
+
+    def cancel(self, timer_id: int) -> bool:
+        """Cancel a timer; False when it already ran (one-shot) or never existed."""
+        handle = self._timers.pop(timer_id, None)
+        if handle is None:
+            return False
+        self._cancel_handle(handle)
+        return True
+
+    def cancel_all(self) -> None:
+        """Cancel every timer of this loop."""
+        for timer_id in list(self._timers):
+            self.cancel(timer_id)
+
+    def timer_count(self) -> int:
+        """How many timers are pending."""
+        return len(self._timers)
+
+    @abc.abstractmethod
+    def _schedule(
+        self,
+        timer_id: int,
+        interval: float,
+        callback: Callable[..., Any],
+        args: tuple[Any, ...],
+        repeat: bool,
+    ) -> None: ...
+
+    @abc.abstractmethod
+    def _cancel_handle(self, handle: Any) -> None: ...
+
+    # -- readiness and signals ------------------------------------------------------
+
+    @abc.abstractmethod
+    def on_readable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(fd)`` whenever ``fd`` (an int or an object with fileno()) is
+        readable, until :meth:`off_readable`. One callback per fd; a new one replaces it."""
+
+    @abc.abstractmethod
+    def off_readable(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for reading; False when it was not watched."""
+
+    @abc.abstractmethod
+    def on_writable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        """Call ``callback(fd)`` whenever ``fd`` is writable, until :meth:`off_writable`."""
+
+    @abc.abstractmethod
+    def off_writable(self, fd: Any) -> bool:
+        """Stop watching ``fd`` for writing; False when it was not watched."""
+
+    @abc.abstractmethod
+    def on_signal(self, signum: int, callback: Callable[[int], Any]) -> None:
+        """Call ``callback(signum)`` on the loop each time the process gets ``signum``."""
+
+    @abc.abstractmethod
+    def off_signal(self, signum: int) -> bool:
+        """Stop handling ``signum`` here; False when it was not handled."""
+
+    # -- tasks --------------------------------------------------------------------
+
+    def spawn(self, fn: Callable[..., Coroutine[Any, Any, Any]], *args: Any) -> None:
+        """Run ``await fn(*args)`` as a task of this loop. An exception it raises is
+        logged; it never stops the loop."""
+        self.spawn_awaitable(fn(*args), lambda: f"task {getattr(fn, '__qualname__', fn)!r}")
+
+    @abc.abstractmethod
+    def spawn_awaitable(
+        self,
+        awaitable: Awaitable[Any],
+        where: Callable[[], str],
+        done: Callable[[], Any] | None = None,
+    ) -> None:
+        """Run an awaitable as a task; log what it raises (``where`` names it), then
+        call ``done()`` when it finishes in any way."""
+
+    async def _guard(
+        self, awaitable: Awaitable[Any], where: Callable[[], str], done: Callable[[], Any] | None
+    ) -> None:
+        try:
+            await awaitable
+        except Exception as exc:
+            report(where(), exc)
+        finally:
+            if done is not None:
+                done()
+
+    @abc.abstractmethod
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        """Call ``callback(*args)`` on the next loop iteration."""
+
+    @abc.abstractmethod
+    def time(self) -> float:
+        """The loop's monotonic clock, in seconds."""
+
+    # -- run and stop -------------------------------------------------------------
+
+    def run(self, main: Callable[[], Any] | None = None) -> None:
+        """Run the loop in this thread until :meth:`stop`; call ``main()`` (plain or
+        async) once it is running."""
+        self._run_native(self._main(main))
+
+    async def _main(self, main: Callable[[], Any] | None) -> None:
+        async with self.open():
+            if main is not None:
+                result = main()
+                if result is not None and hasattr(result, "__await__"):
+                    await result
+            await self._wait_stopped()
+
+    @abc.abstractmethod
+    def _run_native(self, coro: Coroutine[Any, Any, None]) -> None: ...
+
+    @abc.abstractmethod
+    def open(self) -> contextlib.AbstractAsyncContextManager[EventLoop]:
+        """Bind this facade to the native loop already running in this task (asyncio or
+        trio, per driver) for the duration of an ``async with`` block; on exit every
+        timer, watcher and task it started is cancelled."""
+
+    @abc.abstractmethod
+    async def _wait_stopped(self) -> None: ...
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Ask the loop to stop; :meth:`run` returns after the current iteration."""
+
+    @contextlib.asynccontextmanager
+    async def _as_current(self) -> AsyncIterator[EventLoop]:
+        global _current
+        if _current is not None:
+            raise ServerError("a workerman event loop is already running in this process")
+        _current = self
+        self._stopping = False
+        try:
+            yield self
+        finally:
+            self.cancel_all()
+            for fd in list(self._readers):
+                self.off_readable(fd)
+            for fd in list(self._writers):
+                self.off_writable(fd)
+            for signum in list(self._signals):
+                self.off_signal(signum)
+            _current = None
+
+
+def fileno(fd: Any) -> int:
+    return fd if isinstance(fd, int) else int(fd.fileno())

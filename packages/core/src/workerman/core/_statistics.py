@@ -1,0 +1,73 @@
+"""Per-process counters: what `status` shows for each worker process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["Statistics", "statistics"]
+
+
+class Statistics:
+    """Process-wide counters, updated in place by connections and workers.
+
+    Attributes:
+        connection_count: connections open now (accepted and outgoing).
+        total_request: messages decoded and handed to ``on_message``.
+        send_fail: sends refused (buffer full, peer gone) or failed mid-write.
+        throw_exception: exceptions raised by user callbacks (logged, then survived).
+        protocol_errors: connections closed because their bytes broke the protocol or a limit.
+        accept_errors: accept() failures (EMFILE and kin) that made the listener back off.
+        bytes_read / bytes_written: bytes of connections already closed; see :meth:`snapshot`
+            for totals that include open connections.
+    """
+
+    __slots__ = (
+        "accept_errors",
+        "bytes_read",
+        "bytes_written",
+        "connection_count",
+        "protocol_errors",
+        "send_fail",
+        "throw_exception",
+        "total_request",
+    )
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        self.connection_count = 0
+        self.total_request = 0
+        self.send_fail = 0
+        self.throw_exception = 0
+        self.protocol_errors = 0
+        self.accept_errors = 0
+        self.bytes_read = 0
+        self.bytes_written = 0
+
+    def snapshot(self) -> dict[str, Any]:
+        """The counters now, with byte totals of open connections and the timer count."""
+        from ._connection import live_connections
+        from ._loop import current_loop_or_none
+
+        read = self.bytes_read
+        written = self.bytes_written
+        for conn in live_connections().values():
+            read += conn.bytes_read
+            written += conn.bytes_written
+        loop = current_loop_or_none()
+        return {
+            "connections": self.connection_count,
+            "total_request": self.total_request,
+            "send_fail": self.send_fail,
+            "throw_exception": self.throw_exception,
+            "protocol_errors": self.protocol_errors,
+            "accept_errors": self.accept_errors,
+            "bytes_read": read,
+            "bytes_written": written,
+            "timers": loop.timer_count() if loop is not None else 0,
+        }
+
+
+statistics = Statistics()

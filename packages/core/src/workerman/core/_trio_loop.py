@@ -1,0 +1,326 @@
+"""The trio driver: one timer task over a heap, a task per watcher, a task per connection."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import heapq
+import logging
+import math
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from typing import Any
+
+import trio
+
+from ._callbacks import invoke
+from ._loop import EventLoop, fileno
+from ._statistics import statistics
+from ._trio_transport import StreamTransport
+
+logger = logging.getLogger("workerman.core")
+
+_ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_RETRY = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.EAGAIN})
+_BACKOFF_FIRST = 0.05
+_BACKOFF_MAX = 1.0
+_HANDSHAKE_TIMEOUT = 60.0
+
+
+class _Timer:
+    __slots__ = ("args", "callback", "interval", "when")
+
+    def __init__(
+        self, when: float, interval: float | None, callback: Callable[..., Any], args: tuple[Any, ...]
+    ) -> None:
+        self.when = when
+        self.interval = interval
+        self.callback = callback
+        self.args = args
+
+
+class _Listener:
+    """Stops an accept loop; what Worker keeps per listening socket."""
+
+    def __init__(self, scope: trio.CancelScope, sock: socket.socket) -> None:
+        self._scope = scope
+        self._sock = sock
+
+    def close(self) -> None:
+        self._scope.cancel()
+        self._sock.close()
+
+
+class TrioLoop(EventLoop):
+    name = "trio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._nursery: trio.Nursery = None  # type: ignore[assignment]
+        self._heap: list[tuple[float, int]] = []
+        self._wakeup: trio.CancelScope | None = None
+        self._stopped: trio.Event | None = None
+        self._token: trio.lowlevel.TrioToken | None = None
+
+    # -- timers: a heap of (deadline, id), one task sleeping until the earliest -----
+
+    def _schedule(
+        self,
+        timer_id: int,
+        interval: float,
+        callback: Callable[..., Any],
+        args: tuple[Any, ...],
+        repeat: bool,
+    ) -> None:
+        when = trio.current_time() + interval
+        self._timers[timer_id] = _Timer(when, interval if repeat else None, callback, args)
+        heapq.heappush(self._heap, (when, timer_id))
+        if self._wakeup is not None and when < self._wakeup.deadline:
+            self._wakeup.deadline = when
+
+    def _cancel_handle(self, handle: Any) -> None:
+        pass  # the heap entry is skipped when its id is gone from _timers
+
+    async def _run_timers(self) -> None:
+        heap = self._heap
+        timers = self._timers
+        while True:
+            now = trio.current_time()
+            while heap and heap[0][0] <= now:
+                when, timer_id = heapq.heappop(heap)
+                timer = timers.get(timer_id)
+                if timer is None or timer.when != when:
+                    continue
+                if timer.interval is None:
+                    del timers[timer_id]
+                else:
+                    timer.when = max(when + timer.interval, now)
+                    heapq.heappush(heap, (timer.when, timer_id))
+                self._fire(timer_id, timer.callback, timer.args)
+            with trio.CancelScope(deadline=heap[0][0] if heap else math.inf) as scope:
+                self._wakeup = scope
+                await trio.sleep_forever()
+            self._wakeup = None
+
+    # -- readiness and signals ------------------------------------------------------
+
+    def _watch(
+        self,
+        table: dict[int, Any],
+        fd: Any,
+        callback: Callable[[Any], Any],
+        wait: Callable[[int], Awaitable[None]],
+    ) -> None:
+        key = fileno(fd)
+        old = table.pop(key, None)
+        if old is not None:
+            old.cancel()
+        scope = trio.CancelScope()
+        table[key] = scope
+
+        async def watch() -> None:
+            with scope:
+                while True:
+                    await wait(key)
+                    invoke(callback, (fd,), lambda: f"fd {fd!r} callback {callback!r}")
+                    await trio.lowlevel.checkpoint()
+
+        self._nursery.start_soon(watch)
+
+    def _unwatch(self, table: dict[int, Any], fd: Any) -> bool:
+        scope = table.pop(fileno(fd), None)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    def on_readable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        self._watch(self._readers, fd, callback, trio.lowlevel.wait_readable)
+
+    def off_readable(self, fd: Any) -> bool:
+        return self._unwatch(self._readers, fd)
+
+    def on_writable(self, fd: Any, callback: Callable[[Any], Any]) -> None:
+        self._watch(self._writers, fd, callback, trio.lowlevel.wait_writable)
+
+    def off_writable(self, fd: Any) -> bool:
+        return self._unwatch(self._writers, fd)
+
+    def on_signal(self, signum: int, callback: Callable[[int], Any]) -> None:
+        self.off_signal(signum)
+        scope = trio.CancelScope()
+        self._signals[signum] = scope
+        manager = trio.open_signal_receiver(signum)
+        receiver = manager.__enter__()  # install the handler now, not when the task first runs
+
+        async def watch() -> None:
+            try:
+                with scope:
+                    async for got in receiver:
+                        invoke(callback, (got,), lambda: f"signal {signum} callback {callback!r}")
+            finally:
+                manager.__exit__(None, None, None)
+
+        self._nursery.start_soon(watch)
+
+    def off_signal(self, signum: int) -> bool:
+        scope = self._signals.pop(signum, None)
+        if scope is None:
+            return False
+        scope.cancel()
+        return True
+
+    # -- tasks --------------------------------------------------------------------
+
+    def spawn_awaitable(
+        self,
+        awaitable: Awaitable[Any],
+        where: Callable[[], str],
+        done: Callable[[], Any] | None = None,
+    ) -> None:
+        self._nursery.start_soon(self._guard, awaitable, where, done)
+
+    def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
+        assert self._token is not None
+        self._token.run_sync_soon(invoke, callback, args, lambda: f"callback {callback!r}")
+
+    def time(self) -> float:
+        return trio.current_time()
+
+    # -- run and stop -------------------------------------------------------------
+
+    def _run_native(self, coro: Coroutine[Any, Any, None]) -> None:
+        async def main() -> None:
+            await coro
+
+        trio.run(main)
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[EventLoop]:
+        self._stopped = trio.Event()
+        self._token = trio.lowlevel.current_trio_token()
+        self._heap.clear()
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._run_timers)
+            try:
+                async with self._as_current():
+                    yield self
+            finally:
+                nursery.cancel_scope.cancel()
+
+    def open(self) -> contextlib.AbstractAsyncContextManager[EventLoop]:
+        return self._open()
+
+    async def _wait_stopped(self) -> None:
+        assert self._stopped is not None
+        await self._stopped.wait()
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._stopped is not None:
+            self._stopped.set()
+
+    # -- sockets (private to the core) ---------------------------------------------
+
+    async def serve_stream(
+        self,
+        sock: socket.socket,
+        factory: Callable[[], Any],
+        ssl_context: ssl.SSLContext | None,
+        backlog: int,
+    ) -> _Listener:
+        sock.listen(backlog)
+        listener = trio.socket.from_stdlib_socket(sock)
+        scope = trio.CancelScope()
+        nursery = self._nursery
+
+        async def accept_loop() -> None:
+            backoff = _BACKOFF_FIRST
+            with scope:
+                while True:
+                    try:
+                        conn, _ = await listener.accept()
+                    except OSError as exc:
+                        if exc.errno in _ACCEPT_ERRNOS:
+                            statistics.accept_errors += 1
+                            logger.warning(
+                                "accept() failed (%s); backing off %.2fs before accepting again",
+                                exc,
+                                backoff,
+                            )
+                            await trio.sleep(backoff)
+                            backoff = min(backoff * 2, _BACKOFF_MAX)
+                            continue
+                        if exc.errno in _ACCEPT_RETRY:
+                            continue
+                        raise
+                    backoff = _BACKOFF_FIRST
+                    if conn.family != socket.AF_UNIX:
+                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    stream: trio.abc.Stream = trio.SocketStream(conn)
+                    fd = conn.fileno()
+                    if ssl_context is not None:
+                        stream = trio.SSLStream(stream, ssl_context, server_side=True)
+                        fd = -1
+                    nursery.start_soon(self._serve_connection, stream, fd, factory())
+
+        nursery.start_soon(accept_loop)
+        return _Listener(scope, sock)
+
+    async def _serve_connection(self, stream: trio.abc.Stream, fd: int, protocol: Any) -> None:
+        if isinstance(stream, trio.SSLStream):
+            try:
+                with trio.fail_after(_HANDSHAKE_TIMEOUT):
+                    await stream.do_handshake()
+            except (trio.BrokenResourceError, trio.TooSlowError, OSError) as exc:
+                logger.info("TLS handshake with a client failed: %s", exc)
+                with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await trio.aclose_forcefully(stream)
+                return
+        await StreamTransport(stream, fd, protocol).run()
+
+    def connect_stream(
+        self,
+        protocol: Any,
+        host: str,
+        port: int,
+        path: str | None,
+        ssl_context: ssl.SSLContext | None,
+        server_hostname: str | None,
+        timeout: float,
+    ) -> Callable[[], Any]:
+        scope = trio.CancelScope()
+
+        async def connect() -> None:
+            stream: trio.abc.Stream
+            with scope:
+                try:
+                    with trio.fail_after(timeout):
+                        if path is not None:
+                            stream = await trio.open_unix_socket(path)
+                        else:
+                            stream = await trio.open_tcp_stream(host, port)
+                        fd = stream.socket.fileno()
+                        if ssl_context is not None:
+                            stream = trio.SSLStream(
+                                stream, ssl_context, server_hostname=server_hostname or host
+                            )
+                            fd = -1
+                            await stream.do_handshake()
+                except trio.TooSlowError:
+                    protocol._connect_failed(TimeoutError(f"connect timed out after {timeout}s"))
+                    return
+                except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+                    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+                    protocol._connect_failed(cause or exc)
+                    return
+            if scope.cancelled_caught:
+                return
+            await StreamTransport(stream, fd, protocol).run()
+
+        self._nursery.start_soon(connect)
+        return scope.cancel
+
+

@@ -1,0 +1,270 @@
+"""Worker: listens on one address and hands each connection's messages to callbacks."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import signal
+import socket
+import ssl as ssl_module
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+import anyio
+
+from ._address import Address, parse_address
+from ._bind import bind_socket, close_quietly
+from ._callbacks import report
+from ._connection import TcpConnection, live_connections
+from ._exceptions import ServerError
+from ._loop import create_loop, current_loop, current_loop_or_none
+from ._udp import UdpServer
+from .protocols import Codec
+from .protocols._registry import _check_codec, get_protocol
+
+__all__ = ["Worker"]
+
+logger = logging.getLogger("workerman.core")
+
+Callback = Callable[..., Any] | None
+
+
+class Worker:
+    """A named server: an address to listen on (or none, for a process of timers) and
+    the callbacks that handle its connections.
+
+    ``Worker("text://0.0.0.0:9000", name="echo")`` listens for newline-delimited text;
+    the scheme is a transport (``tcp``, ``udp``, ``unix``, ``ssl``) or a registered
+    protocol (``text``, ``frame``, ...), which then runs over tcp unless ``transport``
+    says otherwise. Callbacks may be plain or async functions; a plain one runs inline,
+    an async one runs as a task while later messages of the same connection wait.
+
+    Args:
+        socket_name: the listen address; empty for a worker that listens on nothing.
+        name: shown in logs and by ``status``.
+        count: processes to run (the supervisor forks them; in one process it is 1).
+        ssl: an ``ssl.SSLContext`` (server side) for TLS over any TCP address.
+        reuse_port: set SO_REUSEPORT so each process binds its own socket.
+        backlog: the listen queue length (the kernel caps it at somaxconn).
+        transport: override the transport the scheme implies.
+        protocol: a codec or registered protocol name, over the scheme's.
+    """
+
+    #: event loop driver: "asyncio", "uvloop", "trio", or None (uvloop if installed).
+    event_loop: ClassVar[str | None] = None
+    #: seconds to let connections flush and close on stop before they are dropped.
+    stop_timeout: ClassVar[float] = 2.0
+    #: every worker created in this process, in order.
+    workers: ClassVar[list[Worker]] = []
+
+    def __init__(
+        self,
+        socket_name: str = "",
+        *,
+        name: str = "none",
+        count: int = 1,
+        ssl: ssl_module.SSLContext | None = None,
+        reuse_port: bool = False,
+        backlog: int = 102400,
+        transport: str | None = None,
+        protocol: Codec | str | None = None,
+    ) -> None:
+        self.socket_name = socket_name
+        self.name = name
+        self.count = count
+        self.ssl = ssl
+        self.reuse_port = reuse_port
+        self.backlog = backlog
+        #: process index of this worker, 0..count-1
+        self.id = 0
+        #: open connections of this worker in this process, by id
+        self.connections: dict[int, TcpConnection] = {}
+        self.on_worker_start: Callback = None
+        self.on_worker_stop: Callback = None
+        self.on_connect: Callback = None
+        self.on_message: Callback = None
+        self.on_close: Callback = None
+        self.on_error: Callback = None
+        self.on_buffer_full: Callback = None
+        self.on_buffer_drain: Callback = None
+        self._transport = transport
+        self._codec: Codec | None = None
+        self._socket: socket.socket | None = None
+        self._server: Any = None
+        self._sockname: Any = None
+        if socket_name:
+            self._codec = parse_address(socket_name, transport).protocol
+        if protocol is not None:
+            self.protocol = protocol
+        Worker.workers.append(self)
+
+    # -- settings ------------------------------------------------------------------
+
+    @property
+    def protocol(self) -> Codec | None:
+        """The codec of this worker's connections (None: raw bytes)."""
+        return self._codec
+
+    @protocol.setter
+    def protocol(self, value: Codec | str | None) -> None:
+        if isinstance(value, str):
+            value = get_protocol(value)
+        self._codec = None if value is None else _check_codec(repr(value), value)
+
+    @property
+    def transport(self) -> str:
+        """'tcp', 'udp', 'unix' or 'ssl'; settable before the worker listens."""
+        if not self.socket_name:
+            return self._transport or "tcp"
+        chosen = self._address().transport
+        return "ssl" if chosen == "tcp" and (self.ssl or self._address().tls) else chosen
+
+    @transport.setter
+    def transport(self, value: str) -> None:
+        parse_address(self.socket_name or "tcp://0:0", value)
+        self._transport = value
+
+    def _address(self) -> Address:
+        return parse_address(self.socket_name, self._transport)
+
+    @property
+    def listening(self) -> Any:
+        """The bound address once listening: (host, port) or a Unix path; else None."""
+        return self._sockname
+
+    def __repr__(self) -> str:
+        return f"<Worker {self.name!r} {self.socket_name or '(no address)'}>"
+
+    # -- life cycle ------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Bind the listening socket now (before the loop runs, so a port in use fails
+        early). Called for you when the worker starts.
+
+        Raises:
+            AddressInUseError: the address is taken.
+            ServerError: a bad address or a setting that does not fit it.
+        """
+        if not self.socket_name or self._socket is not None:
+            return
+        address = self._address()
+        if address.tls and self.ssl is None:
+            raise ServerError(f"{address}: ssl:// needs Worker(..., ssl=ssl.SSLContext)")
+        if self.ssl is not None and address.transport == "udp":
+            raise ServerError(f"{address}: TLS is for stream transports, not udp")
+        self._socket = bind_socket(address, self.reuse_port)
+        self._sockname = self._socket.getsockname()
+
+    async def _listen(self) -> None:
+        if not self.socket_name:
+            return
+        self.bind()
+        sock = self._socket
+        assert sock is not None
+        loop = current_loop()
+        if sock.type == socket.SOCK_DGRAM:
+            self._server = UdpServer(self, sock)
+        else:
+            factory = functools.partial(TcpConnection, self)
+            self._server = await loop.serve_stream(  # type: ignore[attr-defined]
+                sock, factory, self.ssl, self.backlog
+            )
+
+    def unlisten(self) -> None:
+        """Stop accepting; open connections stay."""
+        server, self._server = self._server, None
+        sock, self._socket = self._socket, None
+        if server is not None:
+            server.close()
+        if sock is not None:
+            close_quietly(sock)
+        if isinstance(self._sockname, str) and self.transport == "unix":
+            import contextlib
+            import os
+
+            with contextlib.suppress(OSError):
+                os.unlink(self._sockname)
+
+    async def _start(self) -> None:
+        """Listen, then run ``on_worker_start`` (awaited when it is async)."""
+        await self._listen()
+        await self._run_callback(self.on_worker_start, "on_worker_start")
+
+    async def _stop(self) -> None:
+        """Stop accepting, run ``on_worker_stop``, close this worker's connections."""
+        self.unlisten()
+        await self._run_callback(self.on_worker_stop, "on_worker_stop")
+        for connection in list(self.connections.values()):
+            connection.close()
+
+    async def _run_callback(self, callback: Callback, what: str) -> None:
+        if callback is None:
+            return
+        try:
+            result = callback(self)
+            if result is not None and hasattr(result, "__await__"):
+                await result
+        except Exception as exc:
+            report(f"{what} of worker {self.name!r}", exc)
+
+    # -- running every worker ----------------------------------------------------------
+
+    @classmethod
+    def run_all(cls, argv: Sequence[str] | None = None) -> None:
+        """Run every worker of this process, driven by the command line.
+
+        ``python app.py start`` runs them in the foreground until SIGINT or SIGTERM.
+        An unknown command or flag prints the usage and exits with status 2; an address
+        that cannot be bound exits with status 1 before anything runs.
+        """
+        from ._cli import parse_command
+
+        parse_command(sys.argv[1:] if argv is None else argv)
+        if not logging.getLogger().handlers:
+            logging.basicConfig(
+                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+            )
+        try:
+            for worker in cls.workers:
+                worker.bind()
+        except ServerError as exc:
+            print(f"workerman: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
+        loop = create_loop(cls.event_loop)
+        from ._cli import print_startup
+
+        print_startup(cls.workers, loop.name)
+        loop.run(cls._serve_all)
+
+    @classmethod
+    async def _serve_all(cls) -> None:
+        loop = current_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.on_signal(signum, lambda _signum: cls.stop_all())
+        for worker in cls.workers:
+            await worker._start()
+
+    @classmethod
+    def stop_all(cls) -> None:
+        """Stop every worker: close listeners and connections, then stop the loop."""
+        loop = current_loop_or_none()
+        if loop is None or loop._stopping:
+            return
+        loop._stopping = True
+        loop.spawn(cls._stop_all, loop)
+
+    @classmethod
+    async def _stop_all(cls, loop: Any) -> None:
+        for worker in cls.workers:
+            await worker._stop()
+        live = live_connections()
+        for connection in list(live.values()):
+            connection.close()
+        with anyio.move_on_after(cls.stop_timeout):
+            while live:
+                await anyio.sleep(0.01)
+        for connection in list(live.values()):
+            connection.destroy()
+        await anyio.sleep(0)
+        loop.stop()
