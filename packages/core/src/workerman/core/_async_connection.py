@@ -75,13 +75,14 @@ class AsyncTcpConnection(TcpConnection):
         """Start connecting; ``on_connect`` or ``on_error(CONNECT_FAIL)`` follows."""
         if self._status not in (_INITIAL, _CLOSING, _CLOSED):
             return
+        loop = current_loop()  # raises before any state changes when no loop runs
         self._status = _CONNECTING
         self._unsent = False
         self.bytes_read = 0
         self._handed = 0
         address = self._address
         context, hostname = self._ssl if self._ssl is not None else (None, None)
-        self._cancel_connect = current_loop().connect_stream(  # type: ignore[attr-defined]
+        self._cancel_connect = loop.connect_stream(  # type: ignore[attr-defined]
             self,
             address.host,
             address.port,

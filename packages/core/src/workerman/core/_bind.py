@@ -32,8 +32,9 @@ def _remove_stale_unix_socket(path: str) -> None:
         probe.close()
 
 
-def bind_socket(address: Address, reuse_port: bool = False) -> socket.socket:
-    """A bound, non-blocking socket for ``address`` (not yet listening).
+def bind_socket(address: Address, reuse_port: bool = False, backlog: int = 128) -> socket.socket:
+    """A bound, non-blocking socket for ``address``; a stream socket is listening too
+    (on Linux, two SO_REUSEADDR sockets may bind one port until one of them listens).
 
     Raises:
         AddressInUseError: the address is taken.
@@ -60,6 +61,8 @@ def bind_socket(address: Address, reuse_port: bool = False) -> socket.socket:
         if reuse_port:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind(target)  # type: ignore[arg-type]
+        if kind == socket.SOCK_STREAM:
+            sock.listen(backlog)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:

@@ -109,6 +109,7 @@ class TcpConnection(asyncio.Protocol):
         "_context",
         "_deferred_close",
         "_eof",
+        "_full",
         "_handed",
         "_pending_reconnect",
         "_reading",
@@ -121,8 +122,8 @@ class TcpConnection(asyncio.Protocol):
         "_want",
         "bytes_read",
         "id",
+        "_max_send",
         "max_package_size",
-        "max_send_buffer_size",
         "on_buffer_drain",
         "on_buffer_full",
         "on_close",
@@ -146,6 +147,7 @@ class TcpConnection(asyncio.Protocol):
         self._user_paused = False
         self._reading = True
         self._eof = False
+        self._full = False
         self._deferred_close = False
         self._unsent = False
         self._stale = 0
@@ -153,7 +155,7 @@ class TcpConnection(asyncio.Protocol):
         self._handed = 0
         self._context: SimpleNamespace | None = None
         self.bytes_read = 0
-        self.max_send_buffer_size = self.default_max_send_buffer_size
+        self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
         if worker is not None:
             self.protocol = worker._codec
@@ -176,6 +178,19 @@ class TcpConnection(asyncio.Protocol):
         if self._context is None:
             self._context = SimpleNamespace()
         return self._context
+
+    @property
+    def max_send_buffer_size(self) -> int:
+        """Sends are refused (and ``on_buffer_full`` has fired) once this much is queued."""
+        return self._max_send
+
+    @max_send_buffer_size.setter
+    def max_send_buffer_size(self, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"max_send_buffer_size must be positive, got {size}")
+        self._max_send = size
+        if self._status == _ESTABLISHED:
+            self._transport.set_write_buffer_limits(high=size - 1, low=0)
 
     @property
     def status(self) -> ConnectionStatus:
@@ -263,15 +278,17 @@ class TcpConnection(asyncio.Protocol):
         batch = self._batch
         if status != _ESTABLISHED or batch is not None:
             # Queued: before the connection is up, or while a read is handled.
-            if self._batch_size + self._transport_buffer() >= self.max_send_buffer_size:
+            if self._batch_size + self._transport_buffer() >= self._max_send:
                 return self._refuse()
             if batch is None:
                 batch = self._batch = []
             batch.append(data)
             self._batch_size += len(data)
+            if status != _ESTABLISHED and self._batch_size >= self._max_send:
+                self.pause_writing()  # no transport yet to say so
             return None
         transport = self._transport
-        if transport.get_write_buffer_size() >= self.max_send_buffer_size:
+        if transport.get_write_buffer_size() >= self._max_send:
             return self._refuse()
         transport.write(data)
         self._handed += len(data)
@@ -315,7 +332,7 @@ class TcpConnection(asyncio.Protocol):
         self._transport = transport
         self._status = _ESTABLISHED
         self._reading = True
-        transport.set_write_buffer_limits(high=self.max_send_buffer_size, low=0)
+        transport.set_write_buffer_limits(high=self._max_send - 1, low=0)
         if self._user_paused:
             self._update_reading()
         _live[self.id] = self
@@ -325,6 +342,8 @@ class TcpConnection(asyncio.Protocol):
             worker.connections[self.id] = self
         if self._batch:
             self._flush()
+            if self._full and transport.get_write_buffer_size() < self._max_send:
+                self.resume_writing()  # the transport did not pause, so it will not resume
         if self.on_connect is not None:
             invoke(self.on_connect, (self,), lambda: self._where("on_connect"))
 
@@ -465,11 +484,17 @@ class TcpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._unsent = True
+        if self._full:
+            return
+        self._full = True
         if self.on_buffer_full is not None:
             invoke(self.on_buffer_full, (self,), lambda: self._where("on_buffer_full"))
 
     def resume_writing(self) -> None:
         self._unsent = False
+        if not self._full:
+            return
+        self._full = False
         if self.on_buffer_drain is not None:
             invoke(self.on_buffer_drain, (self,), lambda: self._where("on_buffer_drain"))
 
@@ -531,6 +556,8 @@ class TcpConnection(asyncio.Protocol):
             self._transport.abort()
         else:
             self._abandon_connect()
+            self._batch = None  # sends queued before the connection was up
+            self._batch_size = 0
             self._closed()
 
     def _abandon_connect(self) -> None:

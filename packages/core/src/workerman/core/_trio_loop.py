@@ -62,6 +62,7 @@ class TrioLoop(EventLoop):
         self._wakeup: trio.CancelScope | None = None
         self._stopped: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        self._watch_exits: dict[tuple[Any, int], trio.Event] = {}
 
     # -- timers: a heap of (deadline, id), one task sleeping until the earliest -----
 
@@ -118,13 +119,27 @@ class TrioLoop(EventLoop):
             old.cancel()
         scope = trio.CancelScope()
         table[key] = scope
+        # Trio lets one task wait on an fd per direction: a watcher just replaced or
+        # removed may still be parked in wait(), so the new one waits for it to leave.
+        slot = (wait, key)
+        previous = self._watch_exits.get(slot)
+        left = self._watch_exits[slot] = trio.Event()
 
         async def watch() -> None:
-            with scope:
-                while True:
-                    await wait(key)
-                    invoke(callback, (fd,), lambda: f"fd {fd!r} callback {callback!r}")
-                    await trio.lowlevel.checkpoint()
+            try:
+                with scope:
+                    if previous is not None:
+                        await previous.wait()
+                    while True:
+                        await wait(key)
+                        if scope.cancel_called:  # unwatched after fd became ready
+                            return
+                        invoke(callback, (fd,), lambda: f"fd {fd!r} callback {callback!r}")
+                        await trio.lowlevel.checkpoint()
+            finally:
+                left.set()
+                if self._watch_exits.get(slot) is left:
+                    del self._watch_exits[slot]
 
         self._nursery.start_soon(watch)
 
@@ -150,25 +165,28 @@ class TrioLoop(EventLoop):
     def on_signal(self, signum: int, callback: Callable[[int], Any]) -> None:
         self.off_signal(signum)
         scope = trio.CancelScope()
-        self._signals[signum] = scope
         manager = trio.open_signal_receiver(signum)
         receiver = manager.__enter__()  # install the handler now, not when the task first runs
+        self._signals[signum] = (scope, manager)
 
         async def watch() -> None:
-            try:
-                with scope:
-                    async for got in receiver:
-                        invoke(callback, (got,), lambda: f"signal {signum} callback {callback!r}")
-            finally:
-                manager.__exit__(None, None, None)
+            with scope:
+                # off_signal closes the receiver at once; never ask a closed one again.
+                while not scope.cancel_called:
+                    got = await anext(receiver)
+                    invoke(callback, (got,), lambda: f"signal {signum} callback {callback!r}")
 
         self._nursery.start_soon(watch)
 
     def off_signal(self, signum: int) -> bool:
-        scope = self._signals.pop(signum, None)
-        if scope is None:
+        entry = self._signals.pop(signum, None)
+        if entry is None:
             return False
+        scope, manager = entry
         scope.cancel()
+        # Put the previous handler back now, not when the task sees the cancel: by then
+        # a new receiver for this signal may have installed its own, which would be lost.
+        manager.__exit__(None, None, None)
         return True
 
     # -- tasks --------------------------------------------------------------------
@@ -201,12 +219,13 @@ class TrioLoop(EventLoop):
         self._stopped = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
         self._heap.clear()
-        async with trio.open_nursery() as nursery:
+        # Claim the process before opening the nursery, so a second loop gets the
+        # ServerError itself rather than wrapped in an ExceptionGroup.
+        async with self._as_current(), trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._run_timers)
             try:
-                async with self._as_current():
-                    yield self
+                yield self
             finally:
                 nursery.cancel_scope.cancel()
 
@@ -271,13 +290,18 @@ class TrioLoop(EventLoop):
 
     async def _serve_connection(self, stream: trio.abc.Stream, fd: int, protocol: Any) -> None:
         if isinstance(stream, trio.SSLStream):
+            shaken = False
             try:
                 with trio.fail_after(_HANDSHAKE_TIMEOUT):
                     await stream.do_handshake()
+                shaken = True
             except (trio.BrokenResourceError, trio.TooSlowError, OSError) as exc:
                 logger.info("TLS handshake with a client failed: %s", exc)
-                with trio.CancelScope(shield=True), contextlib.suppress(Exception):
-                    await trio.aclose_forcefully(stream)
+            finally:
+                if not shaken:  # failed, or the loop closed mid-handshake: close the socket
+                    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await trio.aclose_forcefully(stream)
+            if not shaken:
                 return
         await StreamTransport(stream, fd, protocol).run()
 
@@ -294,31 +318,39 @@ class TrioLoop(EventLoop):
         scope = trio.CancelScope()
 
         async def connect() -> None:
-            stream: trio.abc.Stream
-            with scope:
-                try:
-                    with trio.fail_after(timeout):
-                        if path is not None:
-                            stream = await trio.open_unix_socket(path)
-                        else:
-                            stream = await trio.open_tcp_stream(host, port)
-                        fd = stream.socket.fileno()
-                        if ssl_context is not None:
-                            stream = trio.SSLStream(
-                                stream, ssl_context, server_hostname=server_hostname or host
-                            )
-                            fd = -1
-                            await stream.do_handshake()
-                except trio.TooSlowError:
-                    protocol._connect_failed(TimeoutError(f"connect timed out after {timeout}s"))
+            stream: trio.abc.Stream | None = None
+            try:
+                with scope:
+                    try:
+                        with trio.fail_after(timeout):
+                            if path is not None:
+                                stream = await trio.open_unix_socket(path)
+                            else:
+                                stream = await trio.open_tcp_stream(host, port)
+                            fd = stream.socket.fileno()
+                            if ssl_context is not None:
+                                stream = trio.SSLStream(
+                                    stream, ssl_context, server_hostname=server_hostname or host
+                                )
+                                fd = -1
+                                await stream.do_handshake()
+                    except trio.TooSlowError:
+                        protocol._connect_failed(
+                            TimeoutError(f"connect timed out after {timeout}s")
+                        )
+                        return
+                    except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
+                        cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
+                        protocol._connect_failed(cause or exc)
+                        return
+                if scope.cancelled_caught:
                     return
-                except (OSError, trio.BrokenResourceError, ssl.SSLError) as exc:
-                    cause = exc.__cause__ if isinstance(exc, trio.BrokenResourceError) else exc
-                    protocol._connect_failed(cause or exc)
-                    return
-            if scope.cancelled_caught:
-                return
-            await StreamTransport(stream, fd, protocol).run()
+                ready, stream = stream, None  # the transport owns it from here
+            finally:
+                if stream is not None:  # failed, cancelled or the loop closed mid-connect
+                    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await trio.aclose_forcefully(stream)
+            await StreamTransport(ready, fd, protocol).run()
 
         self._nursery.start_soon(connect)
         return scope.cancel

@@ -291,7 +291,7 @@ class AsyncUdpConnection:
 
     @property
     def remote_address(self) -> str:
-        return f"{self._address.host}:{self._address.port}"
+        return _format_address((self._address.host, self._address.port))
 
     def __repr__(self) -> str:
         return f"<AsyncUdpConnection {self._address}>"

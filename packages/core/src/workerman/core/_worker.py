@@ -153,7 +153,7 @@ class Worker:
             raise ServerError(f"{address}: ssl:// needs Worker(..., ssl=ssl.SSLContext)")
         if self.ssl is not None and address.transport == "udp":
             raise ServerError(f"{address}: TLS is for stream transports, not udp")
-        self._socket = bind_socket(address, self.reuse_port)
+        self._socket = bind_socket(address, self.reuse_port, self.backlog)
         self._sockname = self._socket.getsockname()
 
     async def _listen(self) -> None:

@@ -1,0 +1,76 @@
+"""Shared fixtures: every async test runs on both drivers (asyncio and trio)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Iterator
+
+import anyio
+import pytest
+
+from workerman.core import EventLoop, Worker, create_loop, live_connections, statistics
+from workerman.core import TcpConnection
+
+
+@pytest.fixture(params=["asyncio", "trio"])
+def anyio_backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(autouse=True)
+def _clean_process_state() -> Iterator[None]:
+    Worker.workers.clear()
+    statistics.reset()
+    saved = (TcpConnection.default_max_send_buffer_size, TcpConnection.default_max_package_size)
+    yield
+    Worker.workers.clear()
+    live_connections().clear()
+    TcpConnection.default_max_send_buffer_size, TcpConnection.default_max_package_size = saved
+
+
+@contextlib.asynccontextmanager
+async def running_loop(backend: str) -> AsyncIterator[EventLoop]:
+    """The workerman loop bound to the test's own event loop."""
+    loop = create_loop("asyncio" if backend == "asyncio" else "trio")
+    async with loop.open():
+        yield loop
+
+
+@contextlib.asynccontextmanager
+async def serving(backend: str, *workers: Worker) -> AsyncIterator[EventLoop]:
+    """Start ``workers`` on the test's loop; stop them and close their connections after."""
+    async with running_loop(backend) as loop:
+        for worker in workers:
+            await worker._start()
+        try:
+            yield loop
+        finally:
+            for worker in workers:
+                await worker._stop()
+            with anyio.move_on_after(2):
+                while live_connections():
+                    await anyio.sleep(0.01)
+
+
+def port_of(worker: Worker) -> int:
+    return int(worker.listening[1])
+
+
+async def read_lines(stream: anyio.abc.ByteStream, count: int, timeout: float = 5) -> list[bytes]:
+    """Read until ``count`` newline-terminated lines arrived (or EOF)."""
+    buffer = b""
+    with anyio.fail_after(timeout):
+        while buffer.count(b"\n") < count:
+            try:
+                chunk = await stream.receive()
+            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+                break
+            buffer += chunk
+    return buffer.splitlines(keepends=True)
+
+
+@pytest.fixture
+def caplog_warnings(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.INFO, logger="workerman.core")
+    return caplog
