@@ -148,6 +148,7 @@ def main(argv: list[str]) -> None:
     kinds = [k for k in KINDS if k in args.servers]
     if not any(k in BASELINES for k in kinds):
         log("note: no baseline server chosen, so no ratios")
+    load = os.getloadavg()[0]
     started = time.monotonic()
     results = []
     if set(args.only) - {"memory"}:
@@ -158,7 +159,8 @@ def main(argv: list[str]) -> None:
 
     print(_report.table(results))
     print()
-    print("\n".join(describe(cfg, args.quick, elapsed, (server_cpu, client_cpu))))
+    print("\n".join(describe(cfg, args.quick, elapsed, (server_cpu, client_cpu), load)))
+    print("\n".join(_report.warnings(results)))
     print()
     for line in _report.goals(results):
         print(line)

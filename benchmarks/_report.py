@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 from ._load import Sample
@@ -25,23 +24,26 @@ class Result:
     server: str
     samples: list[Sample] = field(default_factory=list)
 
-    def median(self, name: str) -> float:
-        return statistics.median(getattr(s, name) for s in self.samples)
-
-    def _values(self) -> list[float]:
+    def _value(self, sample: Sample) -> float:
         if self.case == "memory":
-            return [s.rss_delta / s.ops / 1024 for s in self.samples]
-        return [s.rate for s in self.samples]
+            return sample.rss_delta / sample.ops / 1024
+        return sample.rate
+
+    @property
+    def best(self) -> Sample:
+        """The round least disturbed by other processes: the fastest, or the smallest."""
+        pick = min if self.case == "memory" else max
+        return pick(self.samples, key=self._value)
 
     @property
     def value(self) -> float:
         """Throughput for echo and accept; KiB per idle connection for memory."""
-        return statistics.median(self._values())
+        return self._value(self.best)
 
     @property
     def spread(self) -> float:
-        """Half the range of the rounds, relative to the median."""
-        values = self._values()
+        """Half the range of the rounds, relative to the reported value."""
+        values = [self._value(s) for s in self.samples]
         return (max(values) - min(values)) / 2 / self.value if len(values) > 1 else 0.0
 
     def as_dict(self) -> dict[str, object]:
@@ -61,14 +63,14 @@ def _ratio(result: Result, by_key: dict[tuple[str, str], Result], name: str) -> 
     if name == "value":
         mine, theirs = result.value, ref.value
     else:
-        mine, theirs = result.median(name), ref.median(name)
+        mine, theirs = getattr(result.best, name), getattr(ref.best, name)
     return f"{mine / theirs:.2f}x" if theirs else "—"
 
 
 def _row(result: Result, by_key: dict[tuple[str, str], Result]) -> list[str]:
-    seconds = result.median("seconds")
+    best = result.best
     if result.case == "memory":
-        count = int(result.median("ops"))
+        count = best.ops
         figure = f"{result.value:.2f} KiB/conn ({count:,} conns)"
         ratio = _ratio(result, by_key, "value")
         return [result.case, result.server, figure, "—", "—", "—", ratio, "—"]
@@ -81,9 +83,9 @@ def _row(result: Result, by_key: dict[tuple[str, str], Result]) -> list[str]:
         result.case,
         result.server,
         figure,
-        f"{result.median('server_us_per_op'):.2f}",
-        f"{result.median('server_cpu') / seconds:.0%}",
-        f"{result.median('client_cpu') / seconds:.0%}",
+        f"{best.server_us_per_op:.2f}",
+        f"{best.server_cpu / best.seconds:.0%}",
+        f"{best.client_cpu / best.seconds:.0%}",
         _ratio(result, by_key, "value"),
         _ratio(result, by_key, "server_us_per_op"),
     ]
@@ -135,3 +137,18 @@ def goals(results: list[Result]) -> list[str]:
                 f" (goal < {GOAL_KIB:g} KiB): {verdict}"
             )
     return lines
+
+
+def warnings(results: list[Result]) -> list[str]:
+    """Rows where the server could not have had its core to itself."""
+    starved = [
+        f"{r.case} {r.server} ({r.best.server_cpu / r.best.seconds:.0%})"
+        for r in results
+        if r.case.startswith("echo") and r.best.server_cpu < 0.8 * r.best.seconds
+    ]
+    if not starved:
+        return []
+    return [
+        "- WARNING: other processes took CPU from the server (an echo server should use all of"
+        f" its core): {', '.join(starved)}. Throughput there is low; CPU us/op is less affected."
+    ]

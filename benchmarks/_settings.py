@@ -23,12 +23,16 @@ class Settings:
 QUICK = Settings(rounds=1, connections=8, warmup=0.3, duration=1.5, concurrency=32, idle=2_000)
 
 
-def describe(cfg: Settings, quick: bool, elapsed: float, cores: tuple[Any, Any]) -> list[str]:
+def describe(
+    cfg: Settings, quick: bool, elapsed: float, cores: tuple[Any, Any], load: float
+) -> list[str]:
     line = f"{len(LINE)}-byte lines"
     return [
-        f"- {'quick' if quick else 'full'} run, {elapsed:.0f} s, Python {sys.version.split()[0]};"
+        f"- {'quick' if quick else 'full'} run, {elapsed:.0f} s, Python {sys.version.split()[0]},"
+        f" load average {load:.2f} at the start;"
         f" servers pinned to core {cores[0]}, the load generator (a uvloop client) to core"
-        f" {cores[1]}; each figure is the median of {cfg.rounds} round(s), ± half their range.",
+        f" {cores[1]}; each row is the best of {cfg.rounds} round(s) (other processes can only"
+        " slow a round down), ± half the range of the rounds.",
         f"- echo: {cfg.connections} connections, each writing {cfg.batch} {line} at once and"
         f" waiting for the {cfg.batch} replies; echo-rr: one line per round trip;"
         f" {cfg.duration:g} s measured after {cfg.warmup:g} s of warm-up.",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
 import logging
 import os
@@ -14,7 +13,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from workerman.core import EventLoop, ServerError, create_loop, current_loop, statistics
 
 from .conftest import running_loop
@@ -104,8 +102,10 @@ async def test_timer_ids_are_unique(anyio_backend: str) -> None:
         assert loop.timer_count() == 0
 
 
-@pytest.mark.parametrize("interval", [0, -1, math_nan := float("nan")])
-async def test_non_positive_interval_raises_value_error(anyio_backend: str, interval: float) -> None:
+@pytest.mark.parametrize("interval", [0, -1, float("nan")])
+async def test_non_positive_interval_raises_value_error(
+    anyio_backend: str, interval: float
+) -> None:
     async with running_loop(anyio_backend) as loop:
         with pytest.raises(ValueError, match="positive"):
             loop.delay(interval, print)
@@ -501,7 +501,7 @@ async def test_call_soon_keeps_order(anyio_backend: str) -> None:
 
 
 def test_create_loop_with_an_unknown_driver_raises_server_error() -> None:
-    with pytest.raises(ServerError, match="unknown event loop 'nope'.*asyncio, uvloop, trio"):
+    with pytest.raises(ServerError, match=r"'nope'; choose one of asyncio, uvloop, trio"):
         create_loop("nope")
 
 

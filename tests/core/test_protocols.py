@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from workerman.core import ProtocolError, TcpConnection, Worker, statistics
 from workerman.core.protocols import Codec, Frame, Text
 
@@ -46,7 +46,7 @@ def split_at(data: bytes, cuts: list[int]) -> list[bytes]:
     """``data`` cut at the given offsets (any order, duplicates allowed: empty chunks)."""
     points = sorted(min(max(cut, 0), len(data)) for cut in cuts)
     edges = [0, *points, len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in itertools.pairwise(edges)]
 
 
 def receive(codec: Codec, chunks: list[bytes]) -> Receiver:
@@ -116,7 +116,9 @@ def test_text_line_with_invalid_utf8_raises_protocol_error(head: bytes, tail: by
         Text.decode(package, None)
 
 
-@pytest.mark.parametrize("message", [b"raw bytes", bytearray(b"raw bytes"), memoryview(b"raw bytes")])
+@pytest.mark.parametrize(
+    "message", [b"raw bytes", bytearray(b"raw bytes"), memoryview(b"raw bytes")]
+)
 def test_text_encodes_bytes_like_as_is(message: Any) -> None:
     assert Text.encode(message, None) == b"raw bytes\n"
 
@@ -233,11 +235,13 @@ async def test_frame_of_exactly_max_package_size_is_delivered(anyio_backend: str
         sizes.append(len(payload)),
         connection.send(b"ok"),
     )
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client:
-            await client.send(Frame.encode(b"\x00" * (MAX_PACKAGE - 4), None))
-            with anyio.fail_after(10):
-                reply = await client.receive()
-            assert reply == Frame.encode(b"ok", None)
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client,
+    ):
+        await client.send(Frame.encode(b"\x00" * (MAX_PACKAGE - 4), None))
+        with anyio.fail_after(10):
+            reply = await client.receive()
+        assert reply == Frame.encode(b"ok", None)
     assert sizes == [MAX_PACKAGE - 4]
     assert statistics.protocol_errors == 0

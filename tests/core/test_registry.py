@@ -11,7 +11,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from workerman.core import ServerError, Worker
 from workerman.core import register_protocol as exported_register_protocol
 from workerman.core.protocols import (
@@ -268,7 +267,9 @@ async def test_worker_serves_with_an_entry_point_protocol(
     install_fake_distribution(tmp_path, monkeypatch, "upper = fakeproto_upper:Upper\n")
     worker = Worker("upper://127.0.0.1:0", name="upper")
     worker.on_message = lambda connection, line: connection.send(f"{line}!")
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client:
-            await client.send(b"hello\nworld\r\n")
-            assert await read_lines(client, 2) == [b"HELLO!\n", b"WORLD!\n"]
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client,
+    ):
+        await client.send(b"hello\nworld\r\n")
+        assert await read_lines(client, 2) == [b"HELLO!\n", b"WORLD!\n"]

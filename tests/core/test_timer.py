@@ -9,7 +9,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from workerman.core import ServerError, Timer, statistics
 
 from .conftest import running_loop
@@ -178,7 +177,9 @@ async def test_exception_in_callback_is_logged_counted_and_the_timer_keeps_firin
         Timer.delete(timer_id)
         count = len(calls)
     assert statistics.throw_exception == count
-    errors = [r for r in caplog.records if r.name == "workerman.core" and r.levelno == logging.ERROR]
+    errors = [
+        r for r in caplog.records if r.name == "workerman.core" and r.levelno == logging.ERROR
+    ]
     assert len(errors) == count
     assert "boom in timer" in errors[0].getMessage()
     assert f"timer {timer_id}" in errors[0].getMessage()

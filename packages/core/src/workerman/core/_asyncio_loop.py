@@ -11,13 +11,13 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any
 
-from ._callbacks import invoke
+from ._callbacks import accept_failed, invoke
 from ._loop import EventLoop, fileno
-from ._statistics import statistics
 
 logger = logging.getLogger("workerman.core")
 
 _ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPTS_PER_WAKEUP = 128
 
 
 class AsyncioLoop(EventLoop):
@@ -170,9 +170,7 @@ class AsyncioLoop(EventLoop):
     def _exception_handler(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         exc = context.get("exception")
         if isinstance(exc, OSError) and exc.errno in _ACCEPT_ERRNOS and "socket" in context:
-            # asyncio (and uvloop) already stop accepting for a moment and retry.
-            statistics.accept_errors += 1
-            logger.warning("accept() failed (%s); backing off before accepting again", exc)
+            accept_failed(exc)  # asyncio stops accepting for a moment, then retries
             return
         loop.default_exception_handler(context)
 
@@ -185,11 +183,18 @@ class AsyncioLoop(EventLoop):
         ssl_context: ssl.SSLContext | None,
         backlog: int,
     ) -> Any:
+        # asyncio accepts up to `backlog` sockets per wakeup and, on EMFILE, keeps trying
+        # that many times; a modest figure there, the full one for the kernel's queue.
         if sock.family == socket.AF_UNIX:
-            return await self._loop.create_unix_server(
-                factory, sock=sock, ssl=ssl_context, backlog=backlog
+            server = await self._loop.create_unix_server(
+                factory, sock=sock, ssl=ssl_context, backlog=_ACCEPTS_PER_WAKEUP
             )
-        return await self._loop.create_server(factory, sock=sock, ssl=ssl_context, backlog=backlog)
+        else:
+            server = await self._loop.create_server(
+                factory, sock=sock, ssl=ssl_context, backlog=_ACCEPTS_PER_WAKEUP
+            )
+        sock.listen(backlog)
+        return server
 
     def connect_stream(
         self,

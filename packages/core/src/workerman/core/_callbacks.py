@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -35,3 +36,19 @@ def invoke(fn: Callable[..., Any], args: tuple[Any, ...], where: Callable[[], st
         current_loop().spawn_awaitable(result, where)
         return result
     return None
+
+
+_accept_log = {"last": 0.0, "quiet": 0}
+
+
+def accept_failed(exc: OSError) -> None:
+    """Count an accept() failure (EMFILE and kin); log it at most once a second."""
+    statistics.accept_errors += 1
+    now = time.monotonic()
+    if now - _accept_log["last"] < 1.0:
+        _accept_log["quiet"] += 1
+        return
+    quiet = int(_accept_log["quiet"])
+    _accept_log["last"], _accept_log["quiet"] = now, 0
+    more = f" ({quiet} more since the last report)" if quiet else ""
+    logger.warning("accept() failed: %s; backing off before accepting again%s", exc, more)

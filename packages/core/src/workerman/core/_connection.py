@@ -383,8 +383,8 @@ class TcpConnection(asyncio.Protocol):
             if self._busy:
                 self._recv = bytearray(buffer)
                 return
-            if self._status == _CLOSED:
-                return
+            if self._status >= _CLOSING:
+                return  # closed by a handler or a protocol error: the rest is not read
             try:
                 length = codec.input(buffer, self)
             except ProtocolError as exc:
@@ -470,11 +470,14 @@ class TcpConnection(asyncio.Protocol):
             self.close()
 
     def _protocol_error(self, reason: str) -> None:
+        """Bytes that break the protocol or a limit: replies already made still leave,
+        then the connection closes and nothing more of its input is read."""
         statistics.protocol_errors += 1
         logger.warning("%s closed: %s", self._where("connection"), reason)
         self._recv = None
-        self._batch = None
-        self.destroy()
+        self._want = 0
+        if self._status == _ESTABLISHED:
+            self.close()
 
     def eof_received(self) -> bool | None:
         if self._busy:

@@ -14,9 +14,8 @@ from typing import Any
 
 import trio
 
-from ._callbacks import invoke
+from ._callbacks import accept_failed, invoke
 from ._loop import EventLoop, fileno
-from ._statistics import statistics
 from ._trio_transport import StreamTransport
 
 logger = logging.getLogger("workerman.core")
@@ -263,12 +262,7 @@ class TrioLoop(EventLoop):
                         conn, _ = await listener.accept()
                     except OSError as exc:
                         if exc.errno in _ACCEPT_ERRNOS:
-                            statistics.accept_errors += 1
-                            logger.warning(
-                                "accept() failed (%s); backing off %.2fs before accepting again",
-                                exc,
-                                backoff,
-                            )
+                            accept_failed(exc)
                             await trio.sleep(backoff)
                             backoff = min(backoff * 2, _BACKOFF_MAX)
                             continue
