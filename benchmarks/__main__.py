@@ -159,11 +159,10 @@ def main(argv: list[str]) -> None:
 
     print(_report.table(results))
     print()
-    print("\n".join(describe(cfg, args.quick, elapsed, (server_cpu, client_cpu), load)))
-    print("\n".join(_report.warnings(results)))
-    print()
-    for line in _report.goals(results):
-        print(line)
+    notes = describe(cfg, args.quick, elapsed, (server_cpu, client_cpu), load)
+    print("\n".join(notes + _report.warnings(results)))
+    print("\ngoals of the issue:")
+    print("\n".join(_report.goals(results)))
     if not args.no_save:
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json")

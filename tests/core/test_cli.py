@@ -1,0 +1,100 @@
+"""The command line of a worker script, run as a real process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+APP = textwrap.dedent(
+    """
+    import sys
+    from workerman.core import Worker
+    Worker.event_loop = sys.argv.pop(1)
+    w = Worker("text://127.0.0.1:" + sys.argv.pop(1), name="cli-echo")
+    w.on_message = lambda c, m: c.send(m.upper())
+    w.on_worker_stop = lambda w: print("worker stopped", flush=True)
+    Worker.run_all()
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _run(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(app), *args], capture_output=True, text=True, timeout=30
+    )
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Path:
+    path = tmp_path / "app.py"
+    path.write_text(APP)
+    return path
+
+
+@pytest.mark.parametrize("argv", [[], ["bogus"], ["start", "--nope"]])
+def test_an_unknown_or_missing_command_prints_usage_and_exits_2(app: Path, argv: list[str]) -> None:
+    result = _run(app, "asyncio", "0", *argv)
+    assert result.returncode == 2
+    assert "usage: python app.py <command>" in result.stderr
+    assert "start" in result.stderr
+
+
+def test_a_port_in_use_exits_1_naming_the_address(app: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _run(app, "asyncio", str(port), "start")
+    assert result.returncode == 1
+    assert f"text://127.0.0.1:{port}" in result.stderr
+    assert "address already in use" in result.stderr
+
+
+@pytest.mark.parametrize("driver", ["asyncio", "uvloop", "trio"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_start_serves_in_the_foreground_until_sigint_or_sigterm(
+    app: Path, driver: str, signum: int
+) -> None:
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, str(app), driver, str(port), "start"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                client = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server never listened"
+                time.sleep(0.05)
+        with client:
+            client.sendall(b"hi\n")
+            assert client.recv(16) == b"HI\n"
+            server.send_signal(signum)
+            assert client.recv(16) == b""  # the server closed our connection on stop
+        out, err = server.communicate(timeout=15)
+    finally:
+        server.kill()
+    assert server.returncode == 0, err
+    assert f"event loop {driver}" in out
+    assert "cli-echo" in out
+    assert "worker stopped" in out
