@@ -1,4 +1,4 @@
-"""``python -m benchmarks [--quick] [--only echo,accept,memory]``: run, then print one table.
+"""``python -m benchmarks [--quick] [--only echo,echo-rr,accept,memory]``: one run, one table.
 
 Servers run pinned to one core, this process (the load generator) to another. Progress
 goes to stderr; the markdown table, ready to paste, goes to stdout.
@@ -101,7 +101,10 @@ def run_memory(kinds: list[str], count: int, cpu: int | None) -> list[_report.Re
         if kind in PERLINE:
             continue
         with Servers([kind], cpu) as servers:  # a fresh server: nothing freed to reuse
-            sample = run(_load.idle_memory(servers[kind], count))
+            try:
+                sample = run(_load.idle_memory(servers[kind], count))
+            except Exception as exc:
+                raise RuntimeError(f"memory {kind}: {exc}\n{servers[kind].log_tail()}") from exc
         log(f"memory {kind:24} {sample.rss_delta / count / 1024:.2f} KiB per idle connection")
         results.append(_report.Result("memory", kind, [sample]))
     return results
@@ -166,8 +169,8 @@ def main(argv: list[str]) -> None:
     if not args.no_save:
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json")
-        data = {"settings": asdict(cfg), "quick": args.quick, "results": []}
-        data["results"] = [r.as_dict() for r in results]
+        results_json = [r.as_dict() for r in results]
+        data = {"settings": asdict(cfg), "quick": args.quick, "results": results_json}
         path.write_text(json.dumps(data, indent=1))
         log(f"saved {path}")
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from workerman.core import (
     CONNECT_FAIL,
     AsyncTcpConnection,

@@ -12,7 +12,6 @@ from typing import Any
 import anyio
 import pytest
 import trustme
-
 from workerman.core import (
     CONNECT_FAIL,
     AddressInUseError,
@@ -66,10 +65,9 @@ async def test_unix_socket_left_by_a_dead_process_is_replaced(
     dead.close()  # the file stays behind, as after a crash; nobody answers on it
     assert path.is_socket()
     worker = upper_echo(Worker("unix://" + str(path), protocol="text"))
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_unix(path) as client:
-            await client.send(b"still here\n")
-            assert await read_lines(client, 1) == [b"STILL HERE\n"]
+    async with serving(anyio_backend, worker), await anyio.connect_unix(path) as client:
+        await client.send(b"still here\n")
+        assert await read_lines(client, 1) == [b"STILL HERE\n"]
 
 
 def test_unix_socket_that_someone_listens_on_is_in_use(tmp_path: Path) -> None:
@@ -94,9 +92,7 @@ async def test_unix_socket_file_is_removed_when_the_worker_stops(
     assert not path.exists()
 
 
-async def test_async_tcp_connection_dials_a_unix_socket(
-    anyio_backend: str, tmp_path: Path
-) -> None:
+async def test_async_tcp_connection_dials_a_unix_socket(anyio_backend: str, tmp_path: Path) -> None:
     path = tmp_path / "s.sock"
     worker = upper_echo(Worker("unix://" + str(path), protocol="text"))
     received = bytearray()
@@ -159,13 +155,15 @@ async def test_udp_worker_replies_to_the_sender_of_each_datagram(anyio_backend: 
 
 async def test_udp_text_worker_decodes_each_line_of_a_datagram(anyio_backend: str) -> None:
     worker = upper_echo(Worker("text://127.0.0.1:0", transport="udp"))
-    async with serving(anyio_backend, worker):
-        async with await anyio.create_connected_udp_socket(
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.create_connected_udp_socket(
             "127.0.0.1", port_of(worker), local_host="127.0.0.1"
-        ) as client:
-            with anyio.fail_after(5):
-                await client.send(b"one\ntwo\r\nthree\n")
-                replies = [await client.receive() for _ in range(3)]
+        ) as client,
+    ):
+        with anyio.fail_after(5):
+            await client.send(b"one\ntwo\r\nthree\n")
+            replies = [await client.receive() for _ in range(3)]
     assert replies == [b"ONE\n", b"TWO\n", b"THREE\n"]
 
 
@@ -173,7 +171,9 @@ async def test_udp_worker_answers_two_clients_each_with_their_own_reply(
     anyio_backend: str,
 ) -> None:
     worker = Worker("text://127.0.0.1:0", transport="udp")
-    worker.on_message = lambda connection, line: connection.send(f"{line} from {connection.remote_port}")
+    worker.on_message = lambda connection, line: connection.send(
+        f"{line} from {connection.remote_port}"
+    )
     async with serving(anyio_backend, worker):
         port = port_of(worker)
         async with (
@@ -370,13 +370,15 @@ async def test_ssl_scheme_worker_with_a_context_serves_raw_tls(
 ) -> None:
     worker = Worker("ssl://127.0.0.1:0", ssl=server_ctx)
     worker.on_message = lambda connection, data: connection.send(data[::-1])
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_tcp(
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.connect_tcp(
             "127.0.0.1", port_of(worker), tls=True, ssl_context=client_ctx, tls_hostname="localhost"
-        ) as client:
-            await client.send(b"abc\n")
-            with anyio.fail_after(5):
-                assert await client.receive() == b"\ncba"
+        ) as client,
+    ):
+        await client.send(b"abc\n")
+        with anyio.fail_after(5):
+            assert await client.receive() == b"\ncba"
 
 
 async def test_plain_client_talking_garbage_to_the_tls_port_does_not_hurt_others(
@@ -491,11 +493,13 @@ async def test_ipv6_worker_echoes_and_sees_the_ipv6_peer(anyio_backend: str) -> 
         connection.send(line.upper())
 
     worker.on_message = on_message
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_tcp("::1", port_of(worker)) as client:
-            client_port = client.extra(anyio.abc.SocketAttribute.local_port)
-            await client.send(b"six\n")
-            assert await read_lines(client, 1) == [b"SIX\n"]
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.connect_tcp("::1", port_of(worker)) as client,
+    ):
+        client_port = client.extra(anyio.abc.SocketAttribute.local_port)
+        await client.send(b"six\n")
+        assert await read_lines(client, 1) == [b"SIX\n"]
     assert peers == [("::1", f"[::1]:{client_port}")]
 
 
@@ -601,13 +605,15 @@ async def test_server_connection_counts_come_back_down_after_a_server_close(
 ) -> None:
     worker = Worker("text://127.0.0.1:0")
     worker.on_message = lambda connection, line: connection.close(f"bye {line}")
-    async with serving(anyio_backend, worker):
-        async with await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client:
-            await until(lambda: statistics.connection_count == 1)
-            await client.send(b"x\n")
-            assert await read_lines(client, 2) == [b"bye x\n"]  # then EOF
-            await until(lambda: statistics.connection_count == 0)
-            assert worker.connections == {}
+    async with (
+        serving(anyio_backend, worker),
+        await anyio.connect_tcp("127.0.0.1", port_of(worker)) as client,
+    ):
+        await until(lambda: statistics.connection_count == 1)
+        await client.send(b"x\n")
+        assert await read_lines(client, 2) == [b"bye x\n"]  # then EOF
+        await until(lambda: statistics.connection_count == 0)
+        assert worker.connections == {}
 
 
 async def test_unix_connection_reports_its_transport_and_path(

@@ -62,7 +62,9 @@ def parse_address(text: str, transport: str | None = None) -> Address:
         chosen = "tcp"
     if transport is not None:
         if transport not in TRANSPORTS:
-            raise ServerError(f"unknown transport {transport!r}; use one of {', '.join(TRANSPORTS)}")
+            raise ServerError(
+                f"unknown transport {transport!r}; use one of {', '.join(TRANSPORTS)}"
+            )
         chosen = transport
     tls = chosen == "ssl"
     if tls:

@@ -141,7 +141,7 @@ class AsyncTcpConnection(TcpConnection):
             self._batch_size = 0
             self._closed()
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         self._cancel_connect = None
         if self._status != _CONNECTING:  # destroyed while the connect was finishing
             self._stale += 1
@@ -158,5 +158,3 @@ class AsyncTcpConnection(TcpConnection):
 
     def _where(self, what: str) -> str:
         return f"{what} of connection {self.id} to {self._address}"
-
-

@@ -46,9 +46,7 @@ class AsyncioLoop(EventLoop):
                 when, self._tick, timer_id, when, interval, callback, args
             )
         else:
-            self._timers[timer_id] = loop.call_later(
-                interval, self._once, timer_id, callback, args
-            )
+            self._timers[timer_id] = loop.call_later(interval, self._once, timer_id, callback, args)
 
     def _once(self, timer_id: int, callback: Callable[..., Any], args: tuple[Any, ...]) -> None:
         if self._timers.pop(timer_id, None) is not None:

@@ -50,14 +50,11 @@ def package_version() -> str:
 def print_startup(workers: Sequence[Worker], loop_name: str) -> None:
     user = getpass.getuser()
     rows = [("transport", "user", "worker", "listen", "processes")]
-    rows += [
-        (w.transport, user, w.name, w.socket_name or "none", str(w.count)) for w in workers
-    ]
+    rows += [(w.transport, user, w.name, w.socket_name or "none", str(w.count)) for w in workers]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    line = "  ".join("{:<%d}" % w for w in widths)
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(
-        f"workerman {package_version()}  Python {platform.python_version()}"
-        f"  event loop {loop_name}"
+        f"workerman {package_version()}  Python {platform.python_version()}  event loop {loop_name}"
     )
     for row in rows:
         print(line.format(*row).rstrip())

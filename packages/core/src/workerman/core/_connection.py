@@ -111,6 +111,7 @@ class TcpConnection(asyncio.Protocol):
         "_eof",
         "_full",
         "_handed",
+        "_max_send",
         "_pending_reconnect",
         "_reading",
         "_recv",
@@ -122,7 +123,6 @@ class TcpConnection(asyncio.Protocol):
         "_want",
         "bytes_read",
         "id",
-        "_max_send",
         "max_package_size",
         "on_buffer_drain",
         "on_buffer_full",
@@ -201,7 +201,8 @@ class TcpConnection(asyncio.Protocol):
         """Bytes handed to the kernel so far (queued bytes not included)."""
         if self._transport is None or self._status == _CLOSED:
             return self._handed
-        return self._handed - self._transport.get_write_buffer_size()
+        queued: int = self._transport.get_write_buffer_size()
+        return self._handed - queued
 
     @property
     def send_buffer_size(self) -> int:
@@ -299,7 +300,8 @@ class TcpConnection(asyncio.Protocol):
 
     def _transport_buffer(self) -> int:
         if self._status == _ESTABLISHED:
-            return int(self._transport.get_write_buffer_size())
+            size: int = self._transport.get_write_buffer_size()
+            return size
         return 0
 
     def _refuse(self) -> bool:
@@ -328,7 +330,7 @@ class TcpConnection(asyncio.Protocol):
 
     # -- receiving -----------------------------------------------------------------
 
-    def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+    def connection_made(self, transport: Any) -> None:
         self._transport = transport
         self._status = _ESTABLISHED
         self._reading = True
@@ -515,7 +517,7 @@ class TcpConnection(asyncio.Protocol):
 
     def _update_reading(self) -> None:
         want = not (self._user_paused or self._busy)
-        if want == self._reading or self._status != _ESTABLISHED and self._status != _CLOSING:
+        if want == self._reading or self._status not in (_ESTABLISHED, _CLOSING):
             return
         self._reading = want
         if want:
@@ -536,7 +538,7 @@ class TcpConnection(asyncio.Protocol):
     def close(self, data: Any = None, raw: bool = False) -> None:
         """Send ``data`` if given, flush what is queued, then close."""
         status = self._status
-        if status == _INITIAL or status == _CONNECTING:
+        if status in (_INITIAL, _CONNECTING):
             self.destroy()
             return
         if status >= _CLOSING:

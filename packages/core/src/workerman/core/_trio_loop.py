@@ -31,7 +31,11 @@ class _Timer:
     __slots__ = ("args", "callback", "interval", "when")
 
     def __init__(
-        self, when: float, interval: float | None, callback: Callable[..., Any], args: tuple[Any, ...]
+        self,
+        when: float,
+        interval: float | None,
+        callback: Callable[..., Any],
+        args: tuple[Any, ...],
     ) -> None:
         self.when = when
         self.interval = interval
@@ -339,7 +343,9 @@ class TrioLoop(EventLoop):
                         return
                 if scope.cancelled_caught:
                     return
-                ready, stream = stream, None  # the transport owns it from here
+                assert stream is not None
+                ready: trio.abc.Stream = stream
+                stream = None  # the transport owns it from here
             finally:
                 if stream is not None:  # failed, cancelled or the loop closed mid-connect
                     with trio.CancelScope(shield=True), contextlib.suppress(Exception):
@@ -348,5 +354,3 @@ class TrioLoop(EventLoop):
 
         self._nursery.start_soon(connect)
         return scope.cancel
-
-

@@ -179,9 +179,9 @@ class AsyncUdpConnection:
 
     __slots__ = (
         "_address",
-        "_state",
         "_queue",
         "_socket",
+        "_state",
         "bytes_read",
         "bytes_written",
         "on_close",
@@ -295,5 +295,3 @@ class AsyncUdpConnection:
 
     def __repr__(self) -> str:
         return f"<AsyncUdpConnection {self._address}>"
-
-

@@ -19,7 +19,7 @@ ENTRY_POINT_GROUP = "workerman.protocols"
 _TRANSPORTS = frozenset({"tcp", "udp", "unix", "ssl"})
 _NAME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
-_registry: dict[str, Codec] = {"text": Text, "frame": Frame}  # type: ignore[dict-item]
+_registry: dict[str, Codec] = {"text": Text, "frame": Frame}
 _entry_points_loaded = False
 
 
