@@ -1,0 +1,36 @@
+"""The public surface is what __all__ says, and nothing private leaks through it."""
+
+from __future__ import annotations
+
+import pkgutil
+
+import pytest
+
+import workerman.core
+import workerman.core.protocols
+
+
+@pytest.mark.parametrize("module", [workerman.core, workerman.core.protocols])
+def test_every_public_name_is_in_all_and_every_name_in_all_exists(module: object) -> None:
+    exported = set(module.__all__)  # type: ignore[attr-defined]
+    public = {
+        name
+        for name in vars(module)
+        if not name.startswith("_") and not isinstance(getattr(module, name), type(pkgutil))
+    }
+    assert public == exported
+    for name in exported:
+        assert getattr(module, name) is not None
+
+
+def test_workerman_is_a_namespace_package_shared_by_every_component() -> None:
+    import workerman
+
+    assert getattr(workerman, "__file__", None) is None  # PEP 420: no __init__.py
+
+
+def test_implementation_modules_are_private() -> None:
+    for info in pkgutil.iter_modules(workerman.core.__path__):
+        assert info.name.startswith("_") or info.name == "protocols", info.name
+    for info in pkgutil.iter_modules(workerman.core.protocols.__path__):
+        assert info.name.startswith("_"), info.name
