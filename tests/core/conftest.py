@@ -8,9 +8,14 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
-
-from workerman.core import EventLoop, Worker, create_loop, live_connections, statistics
-from workerman.core import TcpConnection
+from workerman.core import (
+    EventLoop,
+    TcpConnection,
+    Worker,
+    create_loop,
+    live_connections,
+    statistics,
+)
 
 
 @pytest.fixture(params=["asyncio", "trio"])

@@ -34,7 +34,7 @@ def _free_port() -> int:
 
 def _run(app: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, str(app), *args], capture_output=True, text=True, timeout=30
+        [sys.executable, str(app), *args], capture_output=True, text=True, timeout=30, check=False
     )
 
 

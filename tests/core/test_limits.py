@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import pytest
-
 from workerman.core import ProtocolError, TcpConnection, Worker, register_protocol, statistics
 
 from .conftest import port_of, read_lines, serving
@@ -147,9 +146,7 @@ def test_running_out_of_file_descriptors_backs_off_the_accept_loop(driver: str) 
             if line.strip().isdigit():
                 break
         port = int(line)
-        clients = []
-        for _ in range(100):
-            clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]
         time.sleep(1.0)  # the server accepts until EMFILE and backs off
         for client in clients:
             client.close()
