@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import anyio
 import pytest
+
 from workerman.core import (
     EventLoop,
     TcpConnection,

@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from workerman.core import (
     CONNECT_FAIL,
     AsyncTcpConnection,

@@ -6,6 +6,7 @@ import logging
 
 import anyio
 import pytest
+
 from workerman.core import TcpConnection, Worker, statistics
 
 from .conftest import port_of, read_lines, serving

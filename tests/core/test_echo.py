@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+
 from workerman.core import Worker
 
 from .conftest import port_of, read_lines, serving

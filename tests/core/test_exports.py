@@ -5,6 +5,7 @@ from __future__ import annotations
 import pkgutil
 
 import pytest
+
 import workerman.core
 import workerman.core.protocols
 

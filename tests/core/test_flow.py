@@ -7,6 +7,7 @@ import struct
 
 import anyio
 import pytest
+
 from workerman.core import SEND_FAIL, AsyncTcpConnection, TcpConnection, Worker, statistics
 
 from .conftest import port_of, read_lines, serving

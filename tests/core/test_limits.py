@@ -10,6 +10,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from workerman.core import ProtocolError, TcpConnection, Worker, register_protocol, statistics
 
 from .conftest import port_of, read_lines, serving

@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from workerman.core import EventLoop, ServerError, create_loop, current_loop, statistics
 
 from .conftest import running_loop

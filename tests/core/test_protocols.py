@@ -9,6 +9,7 @@ import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from workerman.core import ProtocolError, TcpConnection, Worker, statistics
 from workerman.core.protocols import Codec, Frame, Text
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from workerman.core import ServerError, Worker
 from workerman.core import register_protocol as exported_register_protocol
 from workerman.core.protocols import (

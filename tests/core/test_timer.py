@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+
 from workerman.core import ServerError, Timer, statistics
 
 from .conftest import running_loop

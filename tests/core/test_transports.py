@@ -12,6 +12,7 @@ from typing import Any
 import anyio
 import pytest
 import trustme
+
 from workerman.core import (
     CONNECT_FAIL,
     AddressInUseError,

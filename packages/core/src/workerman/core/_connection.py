@@ -279,7 +279,10 @@ class TcpConnection(asyncio.Protocol):
         batch = self._batch
         if status != _ESTABLISHED or batch is not None:
             # Queued: before the connection is up, or while a read is handled.
-            if self._batch_size + self._transport_buffer() >= self._max_send:
+            queued = self._batch_size
+            if self._unsent and status == _ESTABLISHED:  # the transport may hold some too
+                queued += self._transport.get_write_buffer_size()
+            if queued >= self._max_send:
                 return self._refuse()
             if batch is None:
                 batch = self._batch = []
@@ -294,15 +297,10 @@ class TcpConnection(asyncio.Protocol):
         transport.write(data)
         self._handed += len(data)
         if not transport.get_write_buffer_size():
+            self._unsent = False
             return True
         self._unsent = True
         return None
-
-    def _transport_buffer(self) -> int:
-        if self._status == _ESTABLISHED:
-            size: int = self._transport.get_write_buffer_size()
-            return size
-        return 0
 
     def _refuse(self) -> bool:
         statistics.send_fail += 1
@@ -318,8 +316,7 @@ class TcpConnection(asyncio.Protocol):
         data = batch[0] if len(batch) == 1 else b"".join(batch)
         self._transport.write(data)
         self._handed += len(data)
-        if self._transport.get_write_buffer_size():
-            self._unsent = True
+        self._unsent = self._transport.get_write_buffer_size() > 0
 
     def _error(self, code: int, message: str) -> None:
         callback = self.on_error
