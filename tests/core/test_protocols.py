@@ -250,3 +250,69 @@ async def test_frame_of_exactly_max_package_size_is_delivered(anyio_backend: str
         assert reply == Frame.encode(b"ok", None)
     assert sizes == [MAX_PACKAGE - 4]
     assert statistics.protocol_errors == 0
+
+
+# -- the connection's own read path ----------------------------------------------------
+
+
+class _Transport:
+    """Just enough of a transport for a TcpConnection fed by hand."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        pass
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return default
+
+    def close(self) -> None:
+        pass
+
+    def abort(self) -> None:
+        pass
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+
+class _TextClone:
+    """Text's codec under another identity, so the connection takes its generic path."""
+
+    input = staticmethod(Text.input)
+    decode = staticmethod(Text.decode)
+    encode = staticmethod(Text.encode)
+
+
+any_lines = st.lists(st.binary(max_size=40).filter(lambda b: b"\n" not in b), max_size=20)
+
+
+@given(raw_lines=any_lines, cuts=cuts, crlf=st.booleans())
+def test_the_connection_fast_text_path_matches_the_codec_contract(
+    raw_lines: list[bytes], cuts: list[int], crlf: bool
+) -> None:
+    """TcpConnection scans text by offset instead of calling input/decode per line; it
+    must deliver what the generic contract delivers, and stop at the same bad byte."""
+    stream = b"".join(line + (b"\r\n" if crlf else b"\n") for line in raw_lines)
+    outcomes = []
+    for codec in (Text, _TextClone):
+        connection = TcpConnection(None, codec)  # type: ignore[arg-type]
+        got: list[str] = []
+        connection.on_message = lambda _c, message, got=got: got.append(message)
+        connection.connection_made(_Transport())
+        for chunk in split_at(stream, cuts):
+            if chunk:
+                connection.data_received(chunk)
+        outcomes.append((got, connection.status, connection.recv_buffer_size))
+        connection.connection_lost(None)
+    assert outcomes[0] == outcomes[1]

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import inspect
 import itertools
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ._callbacks import invoke, report
-from ._exceptions import ProtocolError
+from ._callbacks import invoke
+from ._parsing import parse
 from ._statistics import statistics
+from .protocols._text import Text as _Text
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -270,15 +270,20 @@ class TcpConnection(asyncio.Protocol):
         status = self._status
         if status >= _CLOSING:
             return False
-        if not raw and self.protocol is not None:
-            data = self.protocol.encode(data, self)
-        elif type(data) is str:
-            data = data.encode()
+        codec = self.protocol
+        if raw or codec is None:
+            if type(data) is str:
+                data = data.encode()
+        elif codec is _Text and type(data) is str:
+            data = data.encode() + b"\n"
+        else:
+            data = codec.encode(data, self)
         if not data:
             return None
         batch = self._batch
-        if status != _ESTABLISHED or batch is not None:
-            # Queued: before the connection is up, or while a read is handled.
+        if batch is not None or status != _ESTABLISHED:
+            # Queued: while a read is handled (leaves in one write when it ends), or
+            # before the connection is up.
             queued = self._batch_size
             if self._unsent and status == _ESTABLISHED:  # the transport may hold some too
                 queued += self._transport.get_write_buffer_size()
@@ -292,7 +297,7 @@ class TcpConnection(asyncio.Protocol):
                 self.pause_writing()  # no transport yet to say so
             return None
         transport = self._transport
-        if transport.get_write_buffer_size() >= self._max_send:
+        if self._unsent and transport.get_write_buffer_size() >= self._max_send:
             return self._refuse()
         transport.write(data)
         self._handed += len(data)
@@ -371,79 +376,18 @@ class TcpConnection(asyncio.Protocol):
         elif self._busy:
             self._recv = bytearray(data)
             return
-        if codec is None:
-            self._deliver(data)
-        else:
-            self._parse(codec, data)
+        parse(self, data)
 
-    def _parse(self, codec: Codec, buffer: bytes) -> None:
-        limit = self.max_package_size
-        while buffer:
-            if self._busy:
-                self._recv = bytearray(buffer)
-                return
-            if self._status >= _CLOSING:
-                return  # closed by a handler or a protocol error: the rest is not read
-            try:
-                length = codec.input(buffer, self)
-            except ProtocolError as exc:
-                self._protocol_error(str(exc))
-                return
-            except Exception as exc:
-                report(self._where("protocol input"), exc)
-                self._protocol_error(f"codec input raised {type(exc).__name__}")
-                return
-            if length == 0:
-                if len(buffer) >= limit:
-                    self._protocol_error(f"no complete package in {len(buffer)} bytes")
-                    return
-                self._recv = bytearray(buffer)
-                return
-            if length < 0 or length > limit:
-                self._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
-                return
-            if length > len(buffer):
-                self._want = length
-                self._recv = bytearray(buffer)
-                return
-            self._want = 0
-            if length == len(buffer):
-                package = buffer
-                buffer = b""
-            else:
-                package = buffer[:length]
-                buffer = buffer[length:]
-            try:
-                message = codec.decode(package, self)
-            except ProtocolError as exc:
-                self._protocol_error(str(exc))
-                return
-            except Exception as exc:
-                report(self._where("protocol decode"), exc)
-                self._protocol_error(f"codec decode raised {type(exc).__name__}")
-                return
-            self._deliver(message)
+    def _start_handler(self, awaitable: Any) -> None:
+        """An async on_message is running: later messages of this connection wait for it,
+        and the socket is not read until it is done."""
+        self._busy = True
+        self._update_reading()
+        from ._loop import current_loop
 
-    def _deliver(self, message: Any) -> None:
-        statistics.total_request += 1
-        callback = self.on_message
-        if callback is None:
-            return
-        try:
-            result = callback(self, message)
-        except Exception as exc:
-            report(self._where("on_message"), exc)
-            return
-        if result is not None and inspect.isawaitable(result):
-            # Later messages of this connection wait for this one: stop reading and
-            # keep what is already buffered until the handler is done.
-            self._busy = True
-            self._update_reading()
-            from ._loop import current_loop
-
-            current_loop().spawn_awaitable(
-                result, lambda: self._where("on_message"), self._handler_done
-            )
+        current_loop().spawn_awaitable(
+            awaitable, lambda: self._where("on_message"), self._handler_done
+        )
 
     def _handler_done(self) -> None:
         self._busy = False
@@ -452,10 +396,7 @@ class TcpConnection(asyncio.Protocol):
             self._recv = None
             self._batch = []
             try:
-                if self.protocol is None:
-                    self._deliver(data)
-                else:
-                    self._parse(self.protocol, data)
+                parse(self, data)
             finally:
                 self._flush()
         if self._busy:

@@ -1,0 +1,157 @@
+"""From received bytes to ``on_message`` calls: the per-message hot path of a connection.
+
+A generic loop follows the codec contract (input, then decode) for any protocol. The
+built-in Text protocol gets its own loop that scans for newlines from an offset instead
+of calling ``input`` and slicing off the remainder for every line; its messages are the
+same ones ``Text.input``/``Text.decode`` would give (the property tests check both).
+"""
+
+from __future__ import annotations
+
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from ._callbacks import report
+from ._exceptions import ProtocolError
+from ._statistics import statistics
+
+if TYPE_CHECKING:
+    from ._connection import TcpConnection
+    from .protocols import Codec
+
+_CLOSING = 4  # ConnectionStatus.CLOSING: a closing connection reads no more messages
+
+
+def deliver(conn: TcpConnection, message: Any) -> None:
+    """Hand one message to ``on_message``; an awaitable result makes the connection busy."""
+    callback = conn.on_message
+    if callback is None:
+        return
+    try:
+        result = callback(conn, message)
+    except Exception as exc:
+        report(conn._where("on_message"), exc)
+        return
+    if result is not None and isawaitable(result):
+        conn._start_handler(result)
+
+
+def parse_text(conn: TcpConnection, buffer: bytes) -> None:
+    limit = conn.max_package_size
+    size = len(buffer)
+    start = 0
+    delivered = 0
+    try:
+        while start < size:
+            if conn._busy:
+                conn._recv = bytearray(buffer[start:])
+                return
+            if conn._status >= _CLOSING:
+                return
+            end = buffer.find(b"\n", start)
+            if end < 0:
+                if size - start >= limit:
+                    conn._protocol_error(f"no complete package in {size - start} bytes")
+                else:
+                    conn._recv = bytearray(buffer[start:] if start else buffer)
+                return
+            if end + 1 - start > limit:
+                conn._protocol_error(
+                    f"package of {end + 1 - start} bytes exceeds max_package_size {limit}"
+                )
+                return
+            line = buffer[start:end]
+            start = end + 1
+            try:
+                message = line.rstrip(b"\r").decode()
+            except UnicodeDecodeError as exc:
+                conn._protocol_error(f"text line is not valid UTF-8: {exc}")
+                return
+            delivered += 1
+            callback = conn.on_message
+            if callback is None:
+                continue
+            try:
+                result = callback(conn, message)
+            except Exception as exc:
+                report(conn._where("on_message"), exc)
+                continue
+            if result is not None and isawaitable(result):
+                conn._start_handler(result)
+    finally:
+        statistics.total_request += delivered
+
+
+def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
+    limit = conn.max_package_size
+    delivered = 0
+    try:
+        while buffer:
+            if conn._busy:
+                conn._recv = bytearray(buffer)
+                return
+            if conn._status >= _CLOSING:
+                return  # closed by a handler or a protocol error: the rest is not read
+            try:
+                length = codec.input(buffer, conn)
+            except ProtocolError as exc:
+                conn._protocol_error(str(exc))
+                return
+            except Exception as exc:
+                report(conn._where("protocol input"), exc)
+                conn._protocol_error(f"codec input raised {type(exc).__name__}")
+                return
+            if length == 0:
+                if len(buffer) >= limit:
+                    conn._protocol_error(f"no complete package in {len(buffer)} bytes")
+                    return
+                conn._recv = bytearray(buffer)
+                return
+            if length < 0 or length > limit:
+                conn._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                return
+            if length > len(buffer):
+                conn._want = length
+                conn._recv = bytearray(buffer)
+                return
+            conn._want = 0
+            if length == len(buffer):
+                package = buffer
+                buffer = b""
+            else:
+                package = buffer[:length]
+                buffer = buffer[length:]
+            try:
+                message = codec.decode(package, conn)
+            except ProtocolError as exc:
+                conn._protocol_error(str(exc))
+                return
+            except Exception as exc:
+                report(conn._where("protocol decode"), exc)
+                conn._protocol_error(f"codec decode raised {type(exc).__name__}")
+                return
+            delivered += 1
+            deliver(conn, message)
+    finally:
+        statistics.total_request += delivered
+
+
+def parse(conn: TcpConnection, buffer: bytes) -> None:
+    """Decode and deliver every whole package in ``buffer``; keep the rest."""
+    codec = conn.protocol
+    if codec is None:
+        statistics.total_request += 1
+        deliver(conn, buffer)
+    elif codec is _TEXT:
+        parse_text(conn, buffer)
+    else:
+        parse_codec(conn, codec, buffer)
+
+
+def _text() -> Any:
+    from .protocols._text import Text
+
+    return Text
+
+
+_TEXT = _text()
