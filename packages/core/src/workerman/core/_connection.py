@@ -363,6 +363,8 @@ class TcpConnection(asyncio.Protocol):
             self._flush()
 
     def _consume(self, data: bytes) -> None:
+        if self._status >= _CLOSING:
+            return  # a read that raced close(): nothing more is handled
         codec = self.protocol
         recv = self._recv
         if recv is not None:

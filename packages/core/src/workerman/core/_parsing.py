@@ -41,14 +41,10 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
     size = len(buffer)
     start = 0
     delivered = 0
+    find = buffer.find
     try:
         while start < size:
-            if conn._busy:
-                conn._recv = bytearray(buffer[start:])
-                return
-            if conn._status >= _CLOSING:
-                return
-            end = buffer.find(b"\n", start)
+            end = find(b"\n", start)
             if end < 0:
                 if size - start >= limit:
                     conn._protocol_error(f"no complete package in {size - start} bytes")
@@ -75,9 +71,16 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
                 result = callback(conn, message)
             except Exception as exc:
                 report(conn._where("on_message"), exc)
-                continue
-            if result is not None and isawaitable(result):
-                conn._start_handler(result)
+            else:
+                if result is not None and isawaitable(result):
+                    conn._start_handler(result)
+            # Only a callback can make the connection busy or close it.
+            if conn._busy:
+                if start < size:
+                    conn._recv = bytearray(buffer[start:])
+                return
+            if conn._status >= _CLOSING:
+                return
     finally:
         statistics.total_request += delivered
 
