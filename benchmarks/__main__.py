@@ -162,7 +162,7 @@ def main(argv: list[str]) -> None:
 
     print(_report.table(results))
     print()
-    notes = describe(cfg, args.quick, elapsed, (server_cpu, client_cpu), load)
+    notes = describe(cfg, args.only, args.quick, elapsed, (server_cpu, client_cpu), load)
     print("\n".join(notes + _report.warnings(results)))
     print("\ngoals of the issue:")
     print("\n".join(_report.goals(results)))

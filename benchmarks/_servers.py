@@ -17,6 +17,7 @@ import os
 import resource
 import signal
 import sys
+from typing import cast
 
 BASELINES = ("baseline-uvloop", "baseline-asyncio", "baseline-uvloop-perline")
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
@@ -31,7 +32,7 @@ class LineEcho(asyncio.Protocol):
     __slots__ = ("rest", "transport")
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport
+        self.transport = cast(asyncio.Transport, transport)
         self.rest = b""
 
     def data_received(self, data: bytes) -> None:

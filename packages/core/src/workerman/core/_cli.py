@@ -1,56 +1,227 @@
-"""The command line of ``python app.py <command>``: parsing and the startup banner."""
+"""``python app.py <command>``: start, stop, restart, reload, status, connections."""
 
 from __future__ import annotations
 
 import getpass
+import os
 import platform
+import signal
 import sys
+import time
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ._exceptions import ServerError
+from ._loop import create_loop
+from ._process import CONNECTIONS, GRACEFUL_RELOAD, GRACEFUL_STOP, RELOAD, STATUS
+from ._runtime import (
+    Paths,
+    acquire_lock,
+    daemonize,
+    is_locked,
+    package_version,
+    paths_for,
+    read_master_pid,
+    setup_logging,
+    write_pid,
+)
+from ._status import format_connections, format_status, read_json, remove_matching
+from ._supervisor import Supervisor
 
 if TYPE_CHECKING:
     from ._worker import Worker
 
-COMMANDS = ("start",)
+FLAGS = {
+    "start": {"-d"},
+    "stop": {"-g"},
+    "restart": {"-d", "-g"},
+    "reload": {"-g"},
+    "status": {"-d"},
+    "connections": set(),
+}
 
 USAGE = """\
-usage: python {prog} <command>
+usage: python {prog} <command> [flag]
 
 commands:
-  start    run every worker in the foreground; Ctrl+C (SIGINT) or SIGTERM stops them
+  start          start every worker in the foreground (Ctrl+C stops); -d: as a daemon
+  stop           stop; -g: gracefully, letting open connections finish
+  restart        stop, then start; -d: as a daemon; -g: stop gracefully
+  reload         restart the worker processes one at a time; -g: gracefully
+  status         show the status of every process; -d: refresh every second
+  connections    list the connections of every process
 """
+
+_ANSWER_TIMEOUT = 1.0  # a process that has not answered by then is shown busy
+
+
+@dataclass(frozen=True)
+class Command:
+    verb: str
+    daemon: bool = False
+    graceful: bool = False
+
+
+def _prog() -> str:
+    return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "app.py"
 
 
 def _usage_error(message: str) -> SystemExit:
-    prog = sys.argv[0].rsplit("/", 1)[-1] if sys.argv and sys.argv[0] else "app.py"
+    prog = _prog()
     print(f"{prog}: {message}\n" + USAGE.format(prog=prog), file=sys.stderr, end="")
     return SystemExit(2)
 
 
-def parse_command(argv: Sequence[str]) -> str:
-    """Return the command; an unknown command or flag exits with status 2 and the usage."""
+def parse_command(argv: Sequence[str]) -> Command:
+    """The command and its flags; anything unknown exits with status 2 and the usage."""
     if not argv:
         raise _usage_error("a command is required")
-    command, *rest = argv
-    if command not in COMMANDS:
-        raise _usage_error(f"unknown command {command!r}")
-    if rest:
-        raise _usage_error(f"unexpected argument {rest[0]!r} for {command!r}")
-    return command
+    verb, *flags = argv
+    if verb not in FLAGS:
+        raise _usage_error(f"unknown command {verb!r}")
+    for flag in flags:
+        if flag not in FLAGS[verb]:
+            raise _usage_error(f"unexpected argument {flag!r} for {verb!r}")
+    return Command(verb, daemon="-d" in flags, graceful="-g" in flags)
 
 
-def package_version() -> str:
+def _fail(message: str, code: int = 1) -> NoReturn:
+    print(message, file=sys.stderr)
+    raise SystemExit(code)
+
+
+def main(worker_class: type[Worker], argv: Sequence[str]) -> NoReturn:
+    command = parse_command(argv)
+    paths = paths_for(worker_class)
+    tag = f"workerman[{paths.name}]"
+    master = read_master_pid(paths)
+    if command.verb == "start" and master:
+        _fail(f"{tag} already running (master pid {master})")
+    if command.verb not in ("start", "restart") and not master:
+        _fail(f"{tag} not running")
+    if command.verb == "stop":
+        raise SystemExit(stop(worker_class, paths, master, command.graceful))
+    if command.verb == "restart" and master:
+        code = stop(worker_class, paths, master, command.graceful)
+        if code:
+            raise SystemExit(code)
+    if command.verb == "reload":
+        os.kill(master, GRACEFUL_RELOAD if command.graceful else RELOAD)
+        print(f"{tag} reloading{' gracefully' if command.graceful else ''}")
+        raise SystemExit(0)
+    if command.verb == "status":
+        show_status(paths, master, refresh=command.daemon)
+    if command.verb == "connections":
+        show_connections(paths, master)
+    start(worker_class, paths, daemon=command.daemon or worker_class.daemonize)
+
+
+def start(worker_class: type[Worker], paths: Paths, daemon: bool) -> NoReturn:
+    tag = f"workerman[{paths.name}]"
+    lock = acquire_lock(paths)
+    if lock is None:
+        _fail(f"{tag} already running")
+    workers = list(worker_class.workers)
+    if not workers:
+        _fail(f"{tag}: no worker to run; create a Worker before run_all()")
     try:
-        return version("workerman-core")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree
-        return "0+unknown"
+        for worker in workers:
+            worker.bind()  # before forking: a port in use fails here, once
+    except ServerError as exc:
+        _fail(f"workerman: {exc}")
+    for worker in workers:
+        if worker.reuse_port:
+            worker._close_inherited()  # each process binds its own
+    loop_name = create_loop(worker_class.event_loop).name
+    print_startup(workers, loop_name, daemon)
+    setup_logging(paths, worker_class.log_file_max_size, to_stderr=not daemon)
+    report = daemonize(worker_class.stdout_file) if daemon else None
+    worker_class.daemonize = daemon
+    write_pid(paths)
+    if report is not None:
+        report.write(b"0")
+        report.close()
+    code = Supervisor(worker_class, workers, paths, daemon).run(lock)
+    raise SystemExit(code)
 
 
-def print_startup(workers: Sequence[Worker], loop_name: str) -> None:
+def stop(worker_class: type[Worker], paths: Paths, master: int, graceful: bool) -> int:
+    tag = f"workerman[{paths.name}]"
+    print(f"{tag} {'stopping gracefully' if graceful else 'stopping'} ...", flush=True)
+    os.kill(master, GRACEFUL_STOP if graceful else signal.SIGINT)
+    deadline = None if graceful else time.monotonic() + worker_class.stop_timeout + 3
+    while is_locked(paths):  # the lock goes with the master, even while it is a zombie
+        if deadline is not None and time.monotonic() > deadline:
+            print(f"{tag} stop failed: the master (pid {master}) is still running", flush=True)
+            return 1
+        time.sleep(0.02)
+    print(f"{tag} stop success", flush=True)
+    return 0
+
+
+def _collect(paths_base: Any, master: int, signum: int) -> tuple[Any, dict[int, Any]]:
+    """Ask the master (which asks every process) for snapshots; wait for the answers."""
+    remove_matching(paths_base)
+    sent = time.monotonic()
+    os.kill(master, signum)
+    summary = None
+    answers: dict[int, Any] = {}
+    while time.monotonic() - sent < _ANSWER_TIMEOUT:
+        if summary is None:
+            summary = read_json(paths_base)
+        if summary is not None:
+            for pid in summary["processes"]:
+                if int(pid) not in answers:
+                    answer = read_json(paths_base.with_name(f"{paths_base.name}.{pid}"))
+                    if answer is not None:
+                        answers[int(pid)] = answer
+            if len(answers) == len(summary["processes"]):
+                break
+        time.sleep(0.01)
+    if summary is None:
+        _fail(f"workerman[{os.path.basename(str(paths_base))}]: the master did not answer")
+    return summary, answers
+
+
+def show_status(paths: Paths, master: int, refresh: bool) -> NoReturn:
+    try:
+        _, first = _collect(paths.status_file, master, STATUS)
+        time.sleep(0.5)
+        while True:
+            summary, second = _collect(paths.status_file, master, STATUS)
+            if refresh:
+                print("\033[H\033[2J", end="")
+            print(format_status(summary, first, second), end="", flush=True)
+            if not refresh:
+                break
+            print("\nPress Ctrl+C to quit.", flush=True)
+            first = second
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        remove_matching(paths.status_file)
+    raise SystemExit(0)
+
+
+def show_connections(paths: Paths, master: int) -> NoReturn:
+    try:
+        _, answers = _collect(paths.connections_file, master, CONNECTIONS)
+    finally:
+        remove_matching(paths.connections_file)
+    rows = [row for answer in answers.values() for row in answer]
+    print(format_connections(rows), end="", flush=True)
+    raise SystemExit(0)
+
+
+def print_startup(workers: Sequence[Worker], loop_name: str, daemon: bool) -> None:
     user = getpass.getuser()
     rows = [("transport", "user", "worker", "listen", "processes")]
-    rows += [(w.transport, user, w.name, w.socket_name or "none", str(w.count)) for w in workers]
+    rows += [
+        (w.transport, w.user or user, w.name, w.socket_name or "none", str(w.count))
+        for w in workers
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(
@@ -58,4 +229,7 @@ def print_startup(workers: Sequence[Worker], loop_name: str) -> None:
     )
     for row in rows:
         print(line.format(*row).rstrip())
-    print("press Ctrl+C to stop.", flush=True)
+    if daemon:
+        print(f'started in DAEMON mode; "python {_prog()} stop" stops it.', flush=True)
+    else:
+        print("started in DEBUG mode; press Ctrl+C to stop.", flush=True)

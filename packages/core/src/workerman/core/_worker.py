@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
-import signal
+import os
 import socket
 import ssl as ssl_module
 import sys
@@ -18,7 +19,7 @@ from ._bind import bind_socket, close_quietly
 from ._callbacks import report
 from ._connection import TcpConnection, live_connections
 from ._exceptions import ServerError
-from ._loop import create_loop, current_loop, current_loop_or_none
+from ._loop import current_loop, current_loop_or_none
 from ._udp import UdpServer
 from .protocols import Codec
 from .protocols._registry import _check_codec, get_protocol
@@ -53,10 +54,28 @@ class Worker:
 
     #: event loop driver: "asyncio", "uvloop", "trio", or None (uvloop if installed).
     event_loop: ClassVar[str | None] = None
-    #: seconds to let connections flush and close on stop before they are dropped.
+    #: seconds a stopping process gets to flush and close before it is killed.
     stop_timeout: ClassVar[float] = 2.0
+    #: run as a daemon (``start -d`` sets it).
+    daemonize: ClassVar[bool] = False
+    #: where the master's pid is kept (default: the temp dir, named after the start file).
+    pid_file: ClassVar[str] = ""
+    #: the log file, capped at ``log_file_max_size`` with one older file kept.
+    log_file: ClassVar[str] = ""
+    log_file_max_size: ClassVar[int] = 10 * 1024 * 1024
+    #: where a daemon's stdout and stderr go.
+    stdout_file: ClassVar[str] = "/dev/null"
+    #: where processes leave their snapshots for ``status`` (default: the temp dir).
+    status_file: ClassVar[str] = ""
+    #: called in the master when a reload begins: ``on_master_reload()``.
+    on_master_reload: ClassVar[Callback] = None
+    #: called in the master after every process has exited: ``on_master_stop()``.
+    on_master_stop: ClassVar[Callback] = None
+    #: called in the master when a worker process exits: ``(worker, exit_code, pid)``.
+    on_worker_exit: ClassVar[Callback] = None
     #: every worker created in this process, in order.
     workers: ClassVar[list[Worker]] = []
+    _running: ClassVar[list[Worker] | None] = None
 
     def __init__(
         self,
@@ -78,6 +97,12 @@ class Worker:
         self.backlog = backlog
         #: process index of this worker, 0..count-1
         self.id = 0
+        #: in a process started as root, run this worker's processes as this user (and group)
+        self.user = ""
+        self.group = ""
+        #: False: a reload only calls ``on_worker_reload``; the process keeps running
+        self.reloadable = True
+        self._bound_pid = 0
         #: open connections of this worker in this process, by id
         self.connections: dict[int, TcpConnection] = {}
         self.on_worker_start: Callback = None
@@ -88,6 +113,7 @@ class Worker:
         self.on_error: Callback = None
         self.on_buffer_full: Callback = None
         self.on_buffer_drain: Callback = None
+        self.on_worker_reload: Callback = None
         self._transport = transport
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None
@@ -155,6 +181,7 @@ class Worker:
             raise ServerError(f"{address}: TLS is for stream transports, not udp")
         self._socket = bind_socket(address, self.reuse_port, self.backlog)
         self._sockname = self._socket.getsockname()
+        self._bound_pid = os.getpid()
 
     async def _listen(self) -> None:
         if not self.socket_name:
@@ -179,24 +206,30 @@ class Worker:
             server.close()
         if sock is not None:
             close_quietly(sock)
-        if isinstance(self._sockname, str) and self.transport == "unix":
-            import contextlib
-            import os
-
-            with contextlib.suppress(OSError):
+        if isinstance(self._sockname, str) and self._bound_pid == os.getpid():
+            with contextlib.suppress(OSError):  # the process that bound it removes it
                 os.unlink(self._sockname)
+
+    def _close_inherited(self) -> None:
+        """In a forked process: drop the listening socket the master bound for another
+        process (or for a check), without touching the address it names."""
+        sock, self._socket = self._socket, None
+        if sock is not None:
+            close_quietly(sock)
 
     async def _start(self) -> None:
         """Listen, then run ``on_worker_start`` (awaited when it is async)."""
         await self._listen()
         await self._run_callback(self.on_worker_start, "on_worker_start")
 
-    async def _stop(self) -> None:
-        """Stop accepting, run ``on_worker_stop``, close this worker's connections."""
+    async def _stop(self, graceful: bool = False) -> None:
+        """Stop accepting and run ``on_worker_stop``; unless ``graceful``, close this
+        worker's connections (a graceful stop lets them finish)."""
         self.unlisten()
         await self._run_callback(self.on_worker_stop, "on_worker_stop")
-        for connection in list(self.connections.values()):
-            connection.close()
+        if not graceful:
+            for connection in list(self.connections.values()):
+                connection.close()
 
     async def _run_callback(self, callback: Callback, what: str) -> None:
         if callback is None:
@@ -212,53 +245,42 @@ class Worker:
 
     @classmethod
     def run_all(cls, argv: Sequence[str] | None = None) -> None:
-        """Run every worker of this process, driven by the command line.
+        """Run every worker, driven by the command line (``python app.py <command>``):
+        start [-d], stop [-g], restart [-d] [-g], reload [-g], status [-d], connections.
 
-        ``python app.py start`` runs them in the foreground until SIGINT or SIGTERM.
-        An unknown command or flag prints the usage and exits with status 2; an address
-        that cannot be bound exits with status 1 before anything runs.
+        A master process forks ``count`` processes per worker and supervises them;
+        see the package README for each command, its signals and exit codes.
         """
-        from ._cli import parse_command
+        from ._cli import main
 
-        parse_command(sys.argv[1:] if argv is None else argv)
-        if not logging.getLogger().handlers:
-            logging.basicConfig(
-                level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-            )
-        try:
-            for worker in cls.workers:
-                worker.bind()
-        except ServerError as exc:
-            print(f"workerman: {exc}", file=sys.stderr)
-            raise SystemExit(1) from None
-        loop = create_loop(cls.event_loop)
-        from ._cli import print_startup
-
-        print_startup(cls.workers, loop.name)
-        loop.run(cls._serve_all)
+        main(cls, sys.argv[1:] if argv is None else argv)
 
     @classmethod
-    async def _serve_all(cls) -> None:
-        loop = current_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.on_signal(signum, lambda _signum: cls.stop_all())
-        for worker in cls.workers:
-            await worker._start()
-
-    @classmethod
-    def stop_all(cls) -> None:
-        """Stop every worker: close listeners and connections, then stop the loop."""
+    def stop_all(cls, graceful: bool = False) -> None:
+        """Stop the workers of this process: close listeners, then close connections
+        (or, when ``graceful``, wait for them to finish), then stop the loop."""
         loop = current_loop_or_none()
-        if loop is None or loop._stopping:
+        if loop is None:
+            return
+        if loop._stopping and not graceful:
+            cls._graceful = False  # a plain stop during a graceful one cuts it short
+            return
+        if loop._stopping:
             return
         loop._stopping = True
-        loop.spawn(cls._stop_all, loop)
+        cls._graceful = graceful
+        loop.spawn(cls._stop_all, loop, graceful)
+
+    _graceful: ClassVar[bool] = False
 
     @classmethod
-    async def _stop_all(cls, loop: Any) -> None:
-        for worker in cls.workers:
-            await worker._stop()
+    async def _stop_all(cls, loop: Any, graceful: bool) -> None:
+        running = cls._running if cls._running is not None else cls.workers
+        for worker in running:
+            await worker._stop(graceful)
         live = live_connections()
+        while graceful and cls._graceful and live:
+            await anyio.sleep(0.05)
         for connection in list(live.values()):
             connection.close()
         with anyio.move_on_after(cls.stop_timeout):

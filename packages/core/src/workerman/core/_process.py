@@ -1,0 +1,117 @@
+"""A worker process: what a forked child runs, and the signals it answers.
+
+SIGINT, SIGTERM, SIGHUP, SIGTSTP stop; SIGQUIT stops gracefully (no new connections,
+open ones finish); SIGUSR1 reloads and SIGUSR2 reloads gracefully (``on_worker_reload``,
+then a reloadable worker stops and the master forks a fresh one); SIGIOT writes a status
+snapshot and SIGIO the connection list, for the `status` and `connections` commands.
+"""
+
+from __future__ import annotations
+
+import grp
+import logging
+import os
+import pwd
+import signal
+import sys
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from ._callbacks import invoke
+from ._loop import EventLoop, create_loop
+from ._runtime import Paths, set_title
+from ._status import connection_rows, process_snapshot, write_json
+
+if TYPE_CHECKING:
+    from ._worker import Worker
+
+logger = logging.getLogger("workerman.core")
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGTSTP)
+GRACEFUL_STOP = signal.SIGQUIT
+RELOAD = signal.SIGUSR1
+GRACEFUL_RELOAD = signal.SIGUSR2
+STATUS = signal.SIGIOT
+CONNECTIONS = signal.SIGIO
+EXIT_ERROR = 250  # a worker process that failed to start or crashed in its loop
+
+
+def switch_user(worker: Worker) -> None:
+    """Run as ``worker.user`` / ``worker.group`` when started as root."""
+    if not worker.user:
+        return
+    if os.getuid() != 0:
+        if pwd.getpwuid(os.getuid()).pw_name != worker.user:
+            logger.warning(
+                "worker %r: cannot switch to user %r: the master does not run as root",
+                worker.name,
+                worker.user,
+            )
+        return
+    entry = pwd.getpwnam(worker.user)
+    gid = grp.getgrnam(worker.group).gr_gid if worker.group else entry.pw_gid
+    os.setgid(gid)
+    os.initgroups(worker.user, gid)
+    os.setuid(entry.pw_uid)
+
+
+def status_path(base: os.PathLike[str] | str, pid: int) -> Any:
+    from pathlib import Path
+
+    path = Path(base)
+    return path.with_name(f"{path.name}.{pid}")
+
+
+class ChildProcess:
+    """Runs one worker in this (forked) process until a stop signal, then exits."""
+
+    def __init__(self, worker: Worker, slot: int, paths: Paths) -> None:
+        self.worker = worker
+        self.slot = slot
+        self.paths = paths
+        self.loop: EventLoop = create_loop(type(worker).event_loop)
+
+    def run(self) -> NoReturn:
+        worker = self.worker
+        worker.id = self.slot
+        code = 0
+        try:
+            set_title(f"workerman: worker process  {worker.name} {worker.socket_name}".rstrip())
+            switch_user(worker)
+            self.loop.run(self._main)
+        except BaseException as exc:
+            logger.critical("worker %r process exits: %r", worker.name, exc, exc_info=exc)
+            code = EXIT_ERROR
+        sys.stdout.flush()
+        sys.stderr.flush()
+        logging.shutdown()
+        os._exit(code)
+
+    async def _main(self) -> None:
+        loop = self.loop
+        for signum in STOP_SIGNALS:
+            loop.on_signal(signum, lambda _s: self.stop(graceful=False))
+        loop.on_signal(GRACEFUL_STOP, lambda _s: self.stop(graceful=True))
+        loop.on_signal(RELOAD, lambda _s: self.reload(graceful=False))
+        loop.on_signal(GRACEFUL_RELOAD, lambda _s: self.reload(graceful=True))
+        loop.on_signal(STATUS, lambda _s: self.write_status())
+        loop.on_signal(CONNECTIONS, lambda _s: self.write_connections())
+        type(self.worker)._running = [self.worker]
+        await self.worker._start()
+
+    def stop(self, graceful: bool) -> None:
+        type(self.worker).stop_all(graceful=graceful)
+
+    def reload(self, graceful: bool) -> None:
+        worker = self.worker
+        if worker.on_worker_reload is not None:
+            invoke(worker.on_worker_reload, (worker,), lambda: f"on_worker_reload of {worker!r}")
+        if worker.reloadable:
+            self.stop(graceful)
+
+    def write_status(self) -> None:
+        write_json(status_path(self.paths.status_file, os.getpid()), process_snapshot(self.worker))
+
+    def write_connections(self) -> None:
+        write_json(
+            status_path(self.paths.connections_file, os.getpid()), connection_rows(self.worker)
+        )
