@@ -18,7 +18,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import invoke
-from ._parsing import parse
+from ._parsing import parse, parse_text
 from ._statistics import statistics
 from .protocols._text import Text as _Text
 
@@ -356,11 +356,28 @@ class TcpConnection(asyncio.Protocol):
         if self._batch is not None:  # re-entered from a handler: just parse
             self._consume(data)
             return
-        self._batch = []
+        batch: list[bytes] = []
+        self._batch = batch
         try:
-            self._consume(data)
+            if self._recv is None and not self._busy and self._status < _CLOSING:
+                if self.protocol is _Text:  # the common case, without the detours
+                    parse_text(self, data)
+                else:
+                    parse(self, data)
+            else:
+                self._consume(data)
         finally:
-            self._flush()
+            if self._batch is batch and len(batch) == 1 and self._status < _CLOSED:
+                # one reply: straight out, as _flush would
+                self._batch = None
+                self._batch_size = 0
+                data = batch[0]
+                transport = self._transport
+                transport.write(data)
+                self._handed += len(data)
+                self._unsent = transport.get_write_buffer_size() > 0
+            else:
+                self._flush()
 
     def _consume(self, data: bytes) -> None:
         if self._status >= _CLOSING:
