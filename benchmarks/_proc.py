@@ -74,8 +74,11 @@ class Server:
     def wait_ready(self, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if b"READY" in self.log.read_bytes():
-                return
+            for line in self.log.read_bytes().splitlines():
+                if line.startswith(b"READY"):
+                    # the serving process: a workerman master forks it, a baseline is it
+                    self.pid = int(line.split()[1])
+                    return
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)

@@ -66,7 +66,7 @@ def run_baseline(kind: str, port: int) -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stopped.cancel)
         server = await loop.create_server(protocol, "127.0.0.1", port, backlog=4096)
-        print("READY", flush=True)
+        print(f"READY {os.getpid()}", flush=True)
         try:
             await stopped
         except asyncio.CancelledError:
@@ -87,7 +87,12 @@ def run_workerman(kind: str, port: int) -> None:
     Worker.event_loop = kind.removeprefix("workerman-")
     worker = Worker(f"text://127.0.0.1:{port}", name="bench")
     worker.on_message = lambda connection, message: connection.send(message)
-    worker.on_worker_start = lambda _worker: print("READY", flush=True)
+    # the worker process (not the master) serves: it reports its own pid to be measured
+    worker.on_worker_start = lambda _worker: print(f"READY {os.getpid()}", flush=True)
+    run_dir = f"/tmp/workerman-bench-{port}"
+    Worker.pid_file = f"{run_dir}/master.pid"
+    Worker.status_file = f"{run_dir}/status"
+    Worker.log_file = f"{run_dir}/log"
     Worker.run_all(["start"])
 
 

@@ -301,7 +301,7 @@ class TrioLoop(EventLoop):
                         await trio.aclose_forcefully(stream)
             if not shaken:
                 return
-        await StreamTransport(stream, fd, protocol).run()
+        await StreamTransport(stream, fd, protocol, self._nursery).run()
 
     def connect_stream(
         self,
@@ -350,7 +350,7 @@ class TrioLoop(EventLoop):
                 if stream is not None:  # failed, cancelled or the loop closed mid-connect
                     with trio.CancelScope(shield=True), contextlib.suppress(Exception):
                         await trio.aclose_forcefully(stream)
-            await StreamTransport(ready, fd, protocol).run()
+            await StreamTransport(ready, fd, protocol, self._nursery).run()
 
         self._nursery.start_soon(connect)
         return scope.cancel

@@ -27,46 +27,56 @@ class StreamTransport:
         "_exc",
         "_fd",
         "_high",
+        "_idle",
         "_inflight",
         "_low",
+        "_nursery",
         "_protocol",
         "_read_scope",
         "_reading",
         "_resume",
         "_scope",
         "_stream",
-        "_wake",
         "_write_paused",
+        "_write_scope",
     )
 
-    def __init__(self, stream: trio.abc.Stream, fd: int, protocol: Any) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, fd: int, protocol: Any, nursery: trio.Nursery
+    ) -> None:
         self._stream = stream
         self._fd = fd  # >= 0: a plain socket we may write to directly
         self._protocol = protocol
+        self._nursery = nursery  # where a writer task runs while bytes wait to be sent
         self._buffer = bytearray()
         self._inflight = 0
         self._closing = False
         self._exc: BaseException | None = None
         self._reading = True
         self._resume: trio.Event | None = None
-        self._wake: trio.Event | None = None
+        self._idle: trio.Event | None = None
         self._high = 64 * 1024
         self._low = 16 * 1024
         self._write_paused = False
         self._scope: trio.CancelScope | None = None
         self._read_scope: trio.CancelScope | None = None
+        self._write_scope: trio.CancelScope | None = None
 
     # -- the task that owns the stream -----------------------------------------------
 
     async def run(self) -> None:
+        """Read until the stream ends or the connection closes, wait for queued bytes to
+        leave, close the stream, report. An idle connection is this one task; a writer
+        task exists only while bytes wait for the kernel."""
         protocol = self._protocol
         with trio.CancelScope() as scope:
             self._scope = scope
             protocol.connection_made(self)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._write_loop)
-                if not self._closing:
-                    await self._read_loop()
+            if not self._closing:
+                await self._read_loop()
+            while not self._closing or self._buffer or self._inflight:
+                self._idle = trio.Event()
+                await self._idle.wait()
         with trio.move_on_after(_CLOSE_TIMEOUT) as cleanup:
             cleanup.shield = True
             if self._exc is None and not scope.cancel_called:
@@ -75,6 +85,12 @@ class StreamTransport:
             else:
                 await trio.aclose_forcefully(self._stream)
         protocol.connection_lost(self._exc)
+
+    def _wake(self) -> None:
+        idle = self._idle
+        if idle is not None:
+            self._idle = None
+            idle.set()
 
     async def _read_loop(self) -> None:
         stream = self._stream
@@ -99,24 +115,26 @@ class StreamTransport:
     async def _write_loop(self) -> None:
         stream = self._stream
         buffer = self._buffer
-        while True:
-            while not buffer:
-                if self._closing:
+        scope = self._write_scope
+        assert scope is not None
+        with scope:  # the scope write() made, so an abort before this task ran still counts
+            while buffer:
+                data = bytes(buffer)
+                buffer.clear()
+                self._inflight = len(data)
+                try:
+                    await stream.send_all(data)
+                except _BROKEN as exc:
+                    self._inflight = 0
+                    self._write_scope = None
+                    self._fail(exc)
                     return
-                self._wake = trio.Event()
-                await self._wake.wait()
-            data = bytes(buffer)
-            buffer.clear()
-            self._inflight = len(data)
-            try:
-                await stream.send_all(data)
-            except _BROKEN as exc:
-                self._fail(exc)
-                return
-            self._inflight = 0
-            if self._write_paused and len(buffer) <= self._low:
-                self._write_paused = False
-                self._protocol.resume_writing()
+                self._inflight = 0
+                if self._write_paused and len(buffer) <= self._low:
+                    self._write_paused = False
+                    self._protocol.resume_writing()
+        self._write_scope = None
+        self._wake()
 
     def _fail(self, exc: BaseException) -> None:
         if self._exc is None:
@@ -141,10 +159,9 @@ class StreamTransport:
                 return
             data = data[sent:]
         buffer += data
-        wake = self._wake
-        if wake is not None:
-            self._wake = None
-            wake.set()
+        if self._write_scope is None and not self._inflight:
+            self._write_scope = trio.CancelScope()  # claimed now; the task enters it
+            self._nursery.start_soon(self._write_loop)
         if not self._write_paused and len(buffer) + self._inflight > self._high:
             self._write_paused = True
             self._protocol.pause_writing()
@@ -178,15 +195,14 @@ class StreamTransport:
         self._closing = True
         if self._read_scope is not None:
             self._read_scope.cancel()
-        wake = self._wake
-        if wake is not None:
-            self._wake = None
-            wake.set()
+        self._wake()
 
     def abort(self) -> None:
         """Close now, dropping what is buffered."""
         self._closing = True
         self._buffer.clear()
+        if self._write_scope is not None:
+            self._write_scope.cancel()
         if self._scope is not None:
             self._scope.cancel()
 
