@@ -25,6 +25,10 @@ class AsyncioLoop(EventLoop):
         super().__init__()
         self.name = "uvloop" if uvloop else "asyncio"
         self._uvloop = uvloop
+        if uvloop:
+            # Import it now, in the master before it forks: a child that switched to
+            # another user (Worker.user) may not be allowed to read it any more.
+            import uvloop as _uvloop  # noqa: F401
         self._loop: asyncio.AbstractEventLoop = None  # type: ignore[assignment]
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stopped: asyncio.Future[None] | None = None

@@ -78,6 +78,10 @@ class ChildProcess:
             set_title(f"workerman: worker process  {worker.name} {worker.socket_name}".rstrip())
             switch_user(worker)
             self.loop.run(self._main)
+        except SystemExit as exc:  # sys.exit(n) in a callback: exit with n
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if code:
+                logger.error("worker %r process exits with status %d", worker.name, code)
         except BaseException as exc:
             logger.critical("worker %r process exits: %r", worker.name, exc, exc_info=exc)
             code = EXIT_ERROR

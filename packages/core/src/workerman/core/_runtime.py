@@ -114,9 +114,10 @@ def write_pid(paths: Paths) -> None:
 
 
 def remove_files(paths: Paths) -> None:
-    for path in (paths.pid_file, paths.lock_file):
-        with contextlib.suppress(OSError):
-            path.unlink()
+    """Remove the pid file. The lock file stays: its lock is released when the master
+    exits, which is the moment `stop` waits for."""
+    with contextlib.suppress(OSError):
+        paths.pid_file.unlink()
 
 
 def setup_logging(paths: Paths, max_bytes: int, to_stderr: bool) -> None:

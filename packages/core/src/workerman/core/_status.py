@@ -150,8 +150,8 @@ def format_status(
         pid = int(pid_text)
         now = second.get(pid)
         if now is None:
-            na = ["N/A"] * 5
-            rows.append([str(pid), "N/A", info["listen"], info["name"], *na, "N/A", "[busy]"])
+            na = ["N/A"] * 5  # connections, send_fail, timers, total_request, qps
+            rows.append([str(pid), "N/A", info["listen"], info["name"], *na, "[busy]"])
             continue
         before = first.get(pid)
         qps = 0

@@ -192,12 +192,7 @@ class Supervisor:
         expected = self.state == _SHUTDOWN or pid in self.to_restart
         if code != 0 and not (expected and code in (-signal.SIGINT, -signal.SIGKILL)):
             logger.warning("worker[%s:%d] exit with status %d", worker.name, pid, code)
-        callback = self.worker_class.on_worker_exit
-        if callback is not None:
-            try:
-                callback(worker, code, pid)
-            except Exception as exc:
-                report("on_worker_exit", exc)
+        self.hook("on_worker_exit", worker, code, pid)
         self.exits[index][str(code)] = self.exits[index].get(str(code), 0) + 1
         if self.state == _SHUTDOWN:
             return
@@ -224,6 +219,15 @@ class Supervisor:
             self.to_restart.remove(pid)
             self.reload_next()
 
+    def hook(self, name: str, *args: Any) -> None:
+        """Run a master callback of the Worker class; what it raises is logged."""
+        callback = getattr(self.worker_class, name)
+        if callback is not None:
+            try:
+                callback(*args)
+            except Exception as exc:
+                report(name, exc)
+
     def signal(self, pid: int, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
@@ -244,6 +248,10 @@ class Supervisor:
         self.state = _SHUTDOWN
         self.graceful = graceful
         self.timers.clear()  # pending respawns
+        for worker in self.workers:
+            # The master's copy of the listening socket would keep queueing connections
+            # that no process will ever accept; closing it stops accepting at once.
+            worker.unlisten()
         logger.info(
             "workerman[%s] %s", self.paths.name, "stopping gracefully" if graceful else "stopping"
         )
@@ -262,12 +270,7 @@ class Supervisor:
         self.state = _RELOADING
         self.reload_graceful = graceful
         logger.info("workerman[%s] reloading%s", self.paths.name, " gracefully" if graceful else "")
-        callback = self.worker_class.on_master_reload
-        if callback is not None:
-            try:
-                callback()
-            except Exception as exc:
-                report("on_master_reload", exc)
+        self.hook("on_master_reload")
         signum = GRACEFUL_RELOAD if graceful else RELOAD
         self.to_restart = []
         for pid, (index, _slot) in sorted(self.pids.items(), key=lambda kv: kv[1]):
@@ -321,11 +324,6 @@ class Supervisor:
         signal.set_wakeup_fd(-1)
         for worker in self.workers:
             worker.unlisten()
-        callback = self.worker_class.on_master_stop
-        if callback is not None:
-            try:
-                callback()
-            except Exception as exc:
-                report("on_master_stop", exc)
+        self.hook("on_master_stop")
         remove_files(self.paths)
         logger.info("workerman[%s] stopped", self.paths.name)
