@@ -267,6 +267,21 @@ class TcpConnection(asyncio.Protocol):
             False when it was refused: the connection is closing or closed, or the
             send buffer is full (``on_error`` gets SEND_FAIL and ``send_fail`` counts it).
         """
+        batch = self._batch
+        if (
+            batch is not None
+            and type(data) is str
+            and self.protocol is _Text
+            and not raw
+            and not self._unsent
+            and self._status == _ESTABLISHED
+        ):  # the hot case: a text reply while a read is handled
+            size = self._batch_size
+            if size < self._max_send:
+                data = data.encode() + b"\n"
+                batch.append(data)
+                self._batch_size = size + len(data)
+                return None
         status = self._status
         if status >= _CLOSING:
             return False
@@ -280,7 +295,6 @@ class TcpConnection(asyncio.Protocol):
             data = codec.encode(data, self)
         if not data:
             return None
-        batch = self._batch
         if batch is not None or status != _ESTABLISHED:
             # Queued: while a read is handled (leaves in one write when it ends), or
             # before the connection is up.

@@ -56,10 +56,11 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
                     f"package of {end + 1 - start} bytes exceeds max_package_size {limit}"
                 )
                 return
-            line = buffer[start:end]
+            # a trailing "\r" goes too, as Text.decode strips "\r\n"
+            line = buffer[start:end] if buffer[end - 1] != 13 else buffer[start:end].rstrip(b"\r")
             start = end + 1
             try:
-                message = line.rstrip(b"\r").decode()
+                message = line.decode()
             except UnicodeDecodeError as exc:
                 conn._protocol_error(f"text line is not valid UTF-8: {exc}")
                 return
