@@ -316,3 +316,37 @@ def test_the_connection_fast_text_path_matches_the_codec_contract(
         outcomes.append((got, connection.status, connection.recv_buffer_size))
         connection.connection_lost(None)
     assert outcomes[0] == outcomes[1]
+
+
+class _FrameClone:
+    """Frame's codec under another identity, so the connection takes its generic path."""
+
+    input = staticmethod(Frame.input)
+    decode = staticmethod(Frame.decode)
+    encode = staticmethod(Frame.encode)
+
+
+@given(
+    payloads=st.lists(st.binary(max_size=300), max_size=20),
+    cuts=cuts,
+    garbage=st.sampled_from([b"", b"\x00\x00\x00\x02", b"\x00\x00"]),
+)
+def test_the_connection_fast_frame_path_matches_the_codec_contract(
+    payloads: list[bytes], cuts: list[int], garbage: bytes
+) -> None:
+    """Frames are cut by offset, not by copying the rest of the read per frame; the
+    packages, the leftover and a bad header's outcome must match the generic path."""
+    stream = b"".join(Frame.encode(p, None) for p in payloads) + garbage
+    outcomes = []
+    for codec in (Frame, _FrameClone):
+        connection = TcpConnection(None, codec)  # type: ignore[arg-type]
+        got: list[bytes] = []
+        connection.on_message = lambda _c, message, got=got: got.append(message)
+        connection.connection_made(_Transport())
+        for chunk in split_at(stream, cuts):
+            if chunk:
+                connection.data_received(chunk)
+        outcomes.append((got, connection.status, connection.recv_buffer_size))
+        connection.connection_lost(None)
+    assert outcomes[0] == outcomes[1]
+    assert outcomes[0][0] == payloads
