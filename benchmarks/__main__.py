@@ -26,7 +26,7 @@ from ._servers import BASELINES, KINDS, NOFILE
 from ._settings import QUICK, Settings, describe
 
 CASES = ("echo", "echo-rr", "accept", "memory")
-PERLINE = ("baseline-uvloop-perline",)
+PERLINE = ("baseline-uvloop-perline", "baseline-uvloop-callback")  # echo only
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 

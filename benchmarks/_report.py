@@ -12,6 +12,7 @@ REFERENCE = {
     "workerman-asyncio": "baseline-asyncio",
     "workerman-trio": "baseline-asyncio",
     "baseline-uvloop-perline": "baseline-uvloop",
+    "baseline-uvloop-callback": "baseline-uvloop",
 }
 UNITS = {"echo": "msg/s", "echo-rr": "msg/s", "accept": "conn/s", "memory": "KiB/conn"}
 GOAL_RATIO = 0.9
@@ -132,6 +133,15 @@ def goals(results: list[Result]) -> list[str]:
                 f"- {case}: {server} at {ratio:.2f}x of {ref.server}"
                 f" ({capacity:.2f}x by CPU per op; goal >= {GOAL_RATIO}x): {verdict}"
             )
+    mine = by_key.get(("echo", "workerman-uvloop"))
+    ref = by_key.get(("echo", "baseline-uvloop-callback"))
+    if mine is not None and ref is not None and ref.value:
+        capacity = ref.best.server_us_per_op / mine.best.server_us_per_op
+        lines.append(
+            f"- echo, beside a hand-written Protocol that also calls a handler per message"
+            f" (baseline-uvloop-callback): workerman-uvloop at {mine.value / ref.value:.2f}x"
+            f" ({capacity:.2f}x by CPU per op)"
+        )
     for r in results:
         if r.case == "memory" and r.server.startswith("workerman"):
             verdict = "met" if r.value < GOAL_KIB else "MISSED"

@@ -6,6 +6,9 @@ itself to the core given in BENCH_CPU and prints ``READY`` once it accepts conne
 baseline-*: a minimal hand-written asyncio.Protocol, the ceiling for pure Python. It
     splits each read on b"\\n" and answers all the lines of one read with one write.
 baseline-uvloop-perline: the same, but one write per line (what coalescing saves).
+baseline-uvloop-callback: the same one write per read, but each line decoded to str, handed
+    to a handler function that sends it back encoded: the least a server that calls user
+    code per message does (what a per-message callback costs in pure Python).
 workerman-*: ``Worker("text://...")`` with ``on_message = lambda c, m: c.send(m)``.
 """
 
@@ -19,7 +22,12 @@ import signal
 import sys
 from typing import cast
 
-BASELINES = ("baseline-uvloop", "baseline-asyncio", "baseline-uvloop-perline")
+BASELINES = (
+    "baseline-uvloop",
+    "baseline-asyncio",
+    "baseline-uvloop-perline",
+    "baseline-uvloop-callback",
+)
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
 KINDS = BASELINES + WORKERMAN
 NOFILE = 30_000
@@ -57,8 +65,37 @@ class LineEchoPerLine(LineEcho):
             write(line + b"\n")
 
 
+class LineEchoCallback(LineEcho):
+    """Each line decoded and handed to a handler; the replies of one read in one write."""
+
+    __slots__ = ("out",)
+
+    def data_received(self, data: bytes) -> None:
+        if self.rest:
+            data = self.rest + data
+        self.out: list[bytes] = []
+        start = 0
+        while (end := data.find(b"\n", start)) >= 0:
+            on_line(self, data[start:end].decode())
+            start = end + 1
+        self.rest = data[start:]
+        if self.out:
+            self.transport.write(b"".join(self.out))
+
+    def send(self, line: str) -> None:
+        self.out.append(line.encode() + b"\n")
+
+
+def on_line(connection: LineEchoCallback, line: str) -> None:
+    connection.send(line)
+
+
 def run_baseline(kind: str, port: int) -> None:
-    protocol = LineEchoPerLine if kind.endswith("perline") else LineEcho
+    protocol: type[LineEcho] = LineEcho
+    if kind.endswith("perline"):
+        protocol = LineEchoPerLine
+    elif kind.endswith("callback"):
+        protocol = LineEchoCallback
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()

@@ -52,7 +52,8 @@ def describe(
         "cpu": "- server CPU us/op: the server's user+system time in the window per message or"
         " connection. server CPU, loadgen CPU: share of one core; a load generator near 100%"
         " was the limit, and CPU per op still tells the servers apart.",
-        "ratio": "- ratios: workerman-uvloop and baseline-uvloop-perline against baseline-uvloop,"
+        "ratio": "- ratios: workerman-uvloop and the baseline-uvloop variants against"
+        " baseline-uvloop,"
         " workerman-asyncio and workerman-trio against baseline-asyncio. Throughput: higher"
         " is better; CPU/op and memory: lower is better.",
     }
