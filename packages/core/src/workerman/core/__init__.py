@@ -6,6 +6,7 @@ from ._connection import SEND_FAIL as SEND_FAIL
 from ._connection import ConnectionStatus as ConnectionStatus
 from ._connection import TcpConnection as TcpConnection
 from ._connection import live_connections as live_connections
+from ._embed import serve as serve
 from ._exceptions import AddressInUseError as AddressInUseError
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ServerError as ServerError
@@ -41,5 +42,6 @@ __all__ = [
     "current_loop",
     "live_connections",
     "register_protocol",
+    "serve",
     "statistics",
 ]

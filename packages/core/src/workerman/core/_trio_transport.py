@@ -69,22 +69,26 @@ class StreamTransport:
         leave, close the stream, report. An idle connection is this one task; a writer
         task exists only while bytes wait for the kernel."""
         protocol = self._protocol
-        with trio.CancelScope() as scope:
-            self._scope = scope
-            protocol.connection_made(self)
-            if not self._closing:
-                await self._read_loop()
-            while not self._closing or self._buffer or self._inflight:
-                self._idle = trio.Event()
-                await self._idle.wait()
-        with trio.move_on_after(_CLOSE_TIMEOUT) as cleanup:
-            cleanup.shield = True
-            if self._exc is None and not scope.cancel_called:
-                with contextlib.suppress(*_BROKEN):
-                    await self._stream.aclose()
-            else:
-                await trio.aclose_forcefully(self._stream)
-        protocol.connection_lost(self._exc)
+        finished = False  # False: aborted, failed, or cancelled from outside
+        try:
+            with trio.CancelScope() as scope:
+                self._scope = scope
+                protocol.connection_made(self)
+                if not self._closing:
+                    await self._read_loop()
+                while not self._closing or self._buffer or self._inflight:
+                    self._idle = trio.Event()
+                    await self._idle.wait()
+                finished = not scope.cancel_called
+        finally:
+            with trio.move_on_after(_CLOSE_TIMEOUT) as cleanup:
+                cleanup.shield = True
+                if finished and self._exc is None:
+                    with contextlib.suppress(*_BROKEN):
+                        await self._stream.aclose()
+                else:
+                    await trio.aclose_forcefully(self._stream)
+            protocol.connection_lost(self._exc)
 
     def _wake(self) -> None:
         idle = self._idle

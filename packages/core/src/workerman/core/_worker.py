@@ -210,6 +210,13 @@ class Worker:
             with contextlib.suppress(OSError):  # the process that bound it removes it
                 os.unlink(self._sockname)
 
+    def serving(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Run this worker in the current asyncio or trio loop for an ``async with``
+        block, which gets the bound address; see :func:`workerman.core.serve`."""
+        from ._embed import serve
+
+        return serve(self)
+
     def _close_inherited(self) -> None:
         """In a forked process: drop the listening socket the master bound for another
         process (or for a check), without touching the address it names."""
