@@ -18,6 +18,8 @@ from workerman.core import (
     statistics,
 )
 
+from ._supervisor_harness import server  # noqa: F401 (the fixture of the supervisor tests)
+
 
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
