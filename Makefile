@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core
+PACKAGES := core redis-client
 
-.PHONY: run test check bench sync
+.PHONY: run test check bench sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -16,7 +16,10 @@ sync: $(UV)
 run: sync
 	$(UV) run python examples/echo.py start
 
-test: sync
+services:
+	@bash tools/ensure-services.sh
+
+test: sync services
 	$(UV) run pytest tests -q
 
 check: sync

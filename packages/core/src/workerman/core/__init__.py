@@ -12,6 +12,7 @@ from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ServerError as ServerError
 from ._exceptions import WorkermanError as WorkermanError
 from ._loop import EventLoop as EventLoop
+from ._loop import Future as Future
 from ._loop import create_loop as create_loop
 from ._loop import current_loop as current_loop
 from ._statistics import Statistics as Statistics
@@ -30,6 +31,7 @@ __all__ = [
     "AsyncUdpConnection",
     "ConnectionStatus",
     "EventLoop",
+    "Future",
     "ProtocolError",
     "ServerError",
     "Statistics",

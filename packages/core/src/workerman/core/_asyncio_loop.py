@@ -8,11 +8,11 @@ import errno
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, fileno
+from ._loop import EventLoop, Future, fileno
 
 logger = logging.getLogger("workerman.core")
 
@@ -122,6 +122,10 @@ class AsyncioLoop(EventLoop):
         task = self._loop.create_task(self._guard(awaitable, where, done))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def create_future(self) -> Future:
+        future = self._loop.create_future()
+        return _SafeFuture(future)
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         self._loop.call_soon(invoke, callback, args, lambda: f"callback {callback!r}")
@@ -237,3 +241,27 @@ class AsyncioLoop(EventLoop):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task.cancel
+
+
+class _SafeFuture:
+    """An asyncio.Future whose setters ignore a future already done (cancelled by its
+    awaiter's timeout), so a late reply never raises in a protocol callback."""
+
+    __slots__ = ("_future",)
+
+    def __init__(self, future: asyncio.Future[Any]) -> None:
+        self._future = future
+
+    def set_result(self, result: Any) -> None:
+        if not self._future.done():
+            self._future.set_result(result)
+
+    def set_exception(self, exception: BaseException) -> None:
+        if not self._future.done():
+            self._future.set_exception(exception)
+
+    def done(self) -> bool:
+        return self._future.done()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._future.__await__()

@@ -14,17 +14,38 @@ import contextlib
 import importlib.util
 import itertools
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+import typing
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
 from ._callbacks import invoke, report
 from ._exceptions import ServerError
 
-__all__ = ["DRIVERS", "EventLoop", "create_loop", "current_loop", "current_loop_or_none"]
+__all__ = [
+    "DRIVERS",
+    "EventLoop",
+    "Future",
+    "create_loop",
+    "current_loop",
+    "current_loop_or_none",
+]
 
 logger = logging.getLogger("workerman.core")
 
 DRIVERS = ("asyncio", "uvloop", "trio")
+
+
+class Future(typing.Protocol):
+    """What :meth:`EventLoop.create_future` returns, on either driver."""
+
+    def set_result(self, result: Any) -> None: ...
+
+    def set_exception(self, exception: BaseException) -> None: ...
+
+    def done(self) -> bool: ...
+
+    def __await__(self) -> Generator[Any, None, Any]: ...
+
 
 _timer_ids = itertools.count(1)
 _current: EventLoop | None = None
@@ -183,6 +204,12 @@ class EventLoop(abc.ABC):
         finally:
             if done is not None:
                 done()
+
+    @abc.abstractmethod
+    def create_future(self) -> Future:
+        """A one-shot result: plain callbacks call ``set_result``/``set_exception``,
+        one coroutine awaits it. What a client's pending request waits on; on asyncio an
+        ``asyncio.Future``, on trio a task parked until it is set."""
 
     @abc.abstractmethod
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:

@@ -9,13 +9,14 @@ import logging
 import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
+import outcome
 import trio
 
 from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, fileno
+from ._loop import EventLoop, Future, fileno
 from ._trio_transport import StreamTransport
 
 logger = logging.getLogger("workerman.core")
@@ -202,6 +203,9 @@ class TrioLoop(EventLoop):
     ) -> None:
         self._nursery.start_soon(self._guard, awaitable, where, done)
 
+    def create_future(self) -> Future:
+        return _TrioFuture()
+
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
         assert self._token is not None
         self._token.run_sync_soon(invoke, callback, args, lambda: f"callback {callback!r}")
@@ -354,3 +358,45 @@ class TrioLoop(EventLoop):
 
         self._nursery.start_soon(connect)
         return scope.cancel
+
+
+class _TrioFuture:
+    """One result for one waiting task: the task parks until a callback sets it."""
+
+    __slots__ = ("_outcome", "_task")
+
+    def __init__(self) -> None:
+        self._outcome: outcome.Outcome[Any] | None = None
+        self._task: trio.lowlevel.Task | None = None
+
+    def _set(self, result: outcome.Outcome[Any]) -> None:
+        if self._outcome is not None:
+            return
+        self._outcome = result
+        task, self._task = self._task, None
+        if task is not None:
+            trio.lowlevel.reschedule(task, result)
+
+    def set_result(self, result: Any) -> None:
+        self._set(outcome.Value(result))
+
+    def set_exception(self, exception: BaseException) -> None:
+        self._set(outcome.Error(exception))
+
+    def done(self) -> bool:
+        return self._outcome is not None
+
+    async def _wait(self) -> Any:
+        if self._outcome is not None:
+            await trio.lowlevel.checkpoint()
+            return self._outcome.unwrap()
+        self._task = trio.lowlevel.current_task()
+
+        def abort(_raise_cancel: Any) -> trio.lowlevel.Abort:
+            self._task = None
+            return trio.lowlevel.Abort.SUCCEEDED
+
+        return await trio.lowlevel.wait_task_rescheduled(abort)
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._wait().__await__()

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Start the services the tests talk to when they are installed but not running.
+# A service that is missing is not an error here: the tests that need it fail with a
+# message saying what to start (they never skip).
+set -u
+
+redis_url="${REDIS_URL:-redis://127.0.0.1:6379}"
+case "$redis_url" in
+  redis://127.0.0.1:6379*|redis://localhost:6379*)
+    if command -v redis-cli >/dev/null && ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+      if command -v redis-server >/dev/null; then
+        echo "starting redis-server on 127.0.0.1:6379"
+        mkdir -p /var/lib/redis /var/log/redis 2>/dev/null || true
+        redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" \
+          --appendonly no --dir /var/lib/redis --logfile /var/log/redis/ci.log \
+          || redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no
+        for _ in $(seq 50); do
+          redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && break
+          sleep 0.1
+        done
+      fi
+    fi
+    ;;
+esac
+exit 0
