@@ -132,6 +132,7 @@ class RedisConnection:
         self.keep_connected = keep_connected  # reconnect at once after a loss (pub/sub)
         self.on_push: Callable[[Any], None] | None = None  # replies nobody waits for
         self.on_ready: Callable[[], None] | None = None
+        self.on_failure: Callable[[BaseException], None] | None = None  # connect/handshake
         self._conn: AsyncTcpConnection | None = None
         self._reader = self._new_reader()
         self._pending: deque[Pending] = deque()
@@ -400,6 +401,13 @@ class RedisConnection:
         for _payload, pending in waiting:
             if pending is not None:
                 pending.fail(error)
+        if self.on_failure is not None and self._state != "closed":
+            self.on_failure(error)
+
+    def ensure_connected(self) -> None:
+        """Start connecting if nothing is under way (the first command would do the same)."""
+        if self._state == "idle" and not self._retry_timer:
+            self._connect()
 
     def close(self) -> None:
         """Close now; commands in flight or waiting fail."""

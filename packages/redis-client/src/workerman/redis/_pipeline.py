@@ -81,7 +81,9 @@ class Pipeline(Commands):
 
         Raises:
             WatchError: a watched key changed; nothing ran.
-            ResponseError: a command failed (``raise_on_error``), or EXECABORT.
+            ResponseError: a command failed (``raise_on_error``).
+            ExecAbortError: a command was refused when queued (its error is the cause,
+                and in the message); nothing ran.
         """
         queue, self._queue = self._queue, []
         self._immediate = False

@@ -46,6 +46,13 @@ class Message:
     pattern: Any = None
 
 
+def _key(name: Any) -> bytes:
+    """A channel or pattern as the bytes on the wire: b"news" and "news" are one channel."""
+    if isinstance(name, bytes | bytearray | memoryview):
+        return bytes(name)
+    return str(name).encode()
+
+
 def _text(value: Any) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else str(value)
 
@@ -63,6 +70,7 @@ class PubSub:
         self._conn = RedisConnection(client.options, keep_connected=True)
         self._conn.on_push = self._on_push
         self._conn.on_ready = self._resubscribe
+        self._conn.on_failure = self._fail_confirming
         self.max_queued = max_queued
         # kind -> {channel or pattern: callback or None}
         self._subscriptions: dict[str, dict[Any, MessageCallback | None]] = {
@@ -107,7 +115,7 @@ class PubSub:
         confirm, _kind = _KINDS[command]
         table = self._subscriptions[command]
         for name in names:
-            table[name] = callback
+            table[_key(name)] = callback
         await self._send_and_confirm(command, confirm, names)
 
     async def _unsubscribe(self, command: str, names: tuple[Any, ...]) -> None:
@@ -116,8 +124,8 @@ class PubSub:
         table = self._subscriptions[kind]
         targets = names or tuple(table)
         for name in targets:
-            table.pop(name, None)
-        if targets:
+            table.pop(_key(name), None)
+        if targets and self._conn.ready:  # not connected: nothing to undo on the server
             await self._send_and_confirm(command, command.lower(), targets)
 
     async def _send_and_confirm(self, command: str, confirm: str, names: tuple[Any, ...]) -> None:
@@ -126,7 +134,10 @@ class PubSub:
             future = current_loop().create_future()
             self._confirming.setdefault((confirm, _text(name)), []).append(future)
             futures.append(future)
-        self._conn.send(_encode(command, names), None)
+        if self._conn.ready:
+            self._conn.send(_encode(command, names), None)
+        else:  # sent with every other subscription once the connection is ready
+            self._conn.ensure_connected()
         for future in futures:
             await future
 
@@ -134,6 +145,14 @@ class PubSub:
         for command, table in self._subscriptions.items():
             if table:
                 self._conn.send(_encode(command, tuple(table)), None)
+
+    def _fail_confirming(self, error: BaseException) -> None:
+        """A connect or its handshake failed (a wrong password, say): whoever waits for a
+        subscription to be confirmed hears it; the subscriptions stay, for the retry."""
+        confirming, self._confirming = self._confirming, {}
+        for futures in confirming.values():
+            for future in futures:
+                future.set_exception(error)
 
     # -- receiving -------------------------------------------------------------------------
 
@@ -155,9 +174,7 @@ class PubSub:
     def _deliver(self, message: Message, kind: str, key: Any) -> None:
         command = {"message": "SUBSCRIBE", "pmessage": "PSUBSCRIBE", "smessage": "SSUBSCRIBE"}[kind]
         table = self._subscriptions[command]
-        callback = table.get(key)
-        if callback is None and isinstance(key, bytes):
-            callback = table.get(key.decode(errors="replace"))
+        callback = table.get(_key(key))
         if callback is not None:
             call_user(callback, message)
             return
