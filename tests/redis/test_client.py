@@ -41,6 +41,8 @@ from workerman.redis import (
     WrongTypeError,
 )
 
+from .conftest import missing
+
 pytestmark = pytest.mark.anyio
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -126,7 +128,7 @@ class LocalRedis:
 def local_redis(tmp_path: Path) -> Iterator[LocalRedis]:
     """A redis-server on a Unix socket in a temporary directory (DEBUG allowed)."""
     if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed")
+        missing("redis-server is not installed")
     directory, own = tmp_path, None
     if len(str(tmp_path / "redis.sock")) > 100:  # sun_path holds 108 bytes
         directory = own = Path(tempfile.mkdtemp(prefix="wmr-", dir="/tmp"))
@@ -839,7 +841,7 @@ def tls_redis(tmp_path: Path, free_port: int) -> Iterator[tuple[int, ssl.SSLCont
     of the test's own: (port, a client context that trusts that CA)."""
     trustme = pytest.importorskip("trustme")
     if REDIS_SERVER is None:
-        pytest.skip("redis-server is not installed")
+        missing("redis-server is not installed")
     ca = trustme.CA()
     cert = ca.issue_cert("localhost")
     paths = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
@@ -866,7 +868,7 @@ def tls_redis(tmp_path: Path, free_port: int) -> Iterator[tuple[int, ssl.SSLCont
         deadline = time.monotonic() + 10
         while True:
             if process.poll() is not None:
-                pytest.skip("redis-server would not start with TLS (built without it?)")
+                missing("redis-server would not start with TLS (built without it?)")
             try:
                 socket.create_connection(("127.0.0.1", free_port), timeout=1).close()
                 break
