@@ -124,6 +124,36 @@ class Pending:
         call_user(self.callback, result, error)
 
 
+class Batch:
+    """Several commands sent together (a pipeline) and one future for all their replies:
+    the list, in order, error replies left in it as ReplyError values."""
+
+    __slots__ = ("deadline", "future", "results", "transforms")
+
+    def __init__(self, transforms: list[Transform | None]) -> None:
+        self.transforms = transforms
+        self.results: list[Any] = []
+        self.future = current_loop().create_future()
+        self.deadline = 0.0
+
+    def resolve(self, reply: Any) -> None:
+        transform = self.transforms[len(self.results)]
+        if transform is not None and not isinstance(reply, ReplyError):
+            try:
+                reply = transform(reply)
+            except Exception as exc:
+                reply = RedisError(f"unexpected reply {reply!r}: {exc}")
+        self.results.append(reply)
+        if len(self.results) == len(self.transforms):
+            self.future.set_result(self.results)
+
+    def fail(self, error: BaseException) -> None:
+        self.future.set_exception(error)  # once: a done future ignores the rest
+
+
+Waiter = Pending | Batch
+
+
 class RedisConnection:
     """Commands in, replies out, over one socket that it (re)opens as needed."""
 
@@ -135,8 +165,8 @@ class RedisConnection:
         self.on_failure: Callable[[BaseException], None] | None = None  # connect/handshake
         self._conn: AsyncTcpConnection | None = None
         self._reader = self._new_reader()
-        self._pending: deque[Pending] = deque()
-        self._waiting: list[tuple[bytes, Pending]] = []
+        self._pending: deque[Waiter] = deque()
+        self._waiting: list[tuple[bytes, Waiter | None, int]] = []
         self._outbox: list[bytes] = []
         self._flush_scheduled = False
         self._state = "idle"  # idle, connecting, handshake, ready, closed
@@ -166,29 +196,41 @@ class RedisConnection:
     def request(self, args: tuple[Any, ...], pending: Pending) -> None:
         self.send(encode_command(args), pending)
 
-    def send(self, payload: bytes, pending: Pending | None) -> None:
-        """Queue one encoded command (or several: a pipeline) and what waits for it.
-        ``pending`` None: the replies go to ``on_push`` (subscribe and friends)."""
+    def send(self, payload: bytes, pending: Waiter | None, replies: int = 1) -> None:
+        """Queue encoded commands and what waits for their ``replies`` (a Pending for
+        one, a Batch for a pipeline); ``pending`` None: the replies go to ``on_push``
+        (subscribe and friends)."""
         state = self._state
         if state == "closed":
             if pending is not None:
                 pending.fail(RedisConnectionError("the client is closed"))
             return
         if state != "ready":
-            self._waiting.append((payload, pending))  # type: ignore[arg-type]
+            self._waiting.append((payload, pending, replies))
             if state == "idle" and not self._retry_timer:
                 self._connect()
             return
-        self._push(payload, pending)
+        self._push(payload, pending, replies)
 
-    def _push(self, payload: bytes, pending: Pending | None) -> None:
+    def _push(self, payload: bytes, pending: Waiter | None, replies: int = 1) -> None:
+        idle = not self._pending and not self._flush_scheduled
         if pending is not None:
             timeout = self.options.command_timeout
             if timeout is not None:
                 pending.deadline = current_loop().time() + timeout
                 if not self._watchdog:
                     self._watchdog = current_loop().delay(timeout, self._check_deadlines)
-            self._pending.append(pending)
+            if replies == 1:
+                self._pending.append(pending)
+            else:
+                self._pending.extend([pending] * replies)
+        conn = self._conn
+        if idle and conn is not None:
+            # Nothing in flight: a lone command leaves at once. Commands issued while
+            # others are in flight wait for the end of this loop iteration, together.
+            if conn.send(payload, raw=True) is False:
+                self._lost(RedisConnectionError("the connection's send buffer is full"))
+            return
         self._outbox.append(payload)
         if not self._flush_scheduled:
             self._flush_scheduled = True
@@ -308,8 +350,8 @@ class RedisConnection:
         self._state = "ready"
         self._failures = 0
         waiting, self._waiting = self._waiting, []
-        for payload, pending in waiting:
-            self._push(payload, pending)
+        for payload, pending, replies in waiting:
+            self._push(payload, pending, replies)
         if self.on_ready is not None:
             self.on_ready()
 
@@ -398,7 +440,7 @@ class RedisConnection:
 
     def _fail_waiting(self, error: BaseException) -> None:
         waiting, self._waiting = self._waiting, []
-        for _payload, pending in waiting:
+        for _payload, pending, _replies in waiting:
             if pending is not None:
                 pending.fail(error)
         if self.on_failure is not None and self._state != "closed":

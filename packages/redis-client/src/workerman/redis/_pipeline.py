@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ._commands import Commands
-from ._connection import Pending, RedisConnection, ReplyError
+from ._connection import Batch, Pending, RedisConnection, ReplyError, encode_command
 from ._exceptions import RedisError, WatchError, error_from_reply
 
 if TYPE_CHECKING:
@@ -104,26 +104,23 @@ class Pipeline(Commands):
     async def _run_pipeline(
         self, conn: RedisConnection, queue: list[tuple[tuple[Any, ...], Any]]
     ) -> list[Any]:
-        pendings = []
-        for args, transform in queue:
-            pending = Pending(None, transform, raw=True)
-            conn.request(args, pending)
-            pendings.append(pending)
-        return [_error_or_value(await p.future) for p in pendings]  # type: ignore[misc]
+        if not queue:
+            return []
+        # One write and one future for the lot, not one per command.
+        batch = Batch([transform for _args, transform in queue])
+        conn.send(b"".join(encode_command(args) for args, _ in queue), batch, len(queue))
+        replies = await batch.future
+        return [_error_or_value(reply) for reply in replies]
 
     async def _run_transaction(
         self, conn: RedisConnection, queue: list[tuple[tuple[Any, ...], Any]]
     ) -> list[Any]:
         if not queue:
             return []
-        steps = [Pending(None, None, raw=True) for _ in range(len(queue) + 1)]
-        conn.request(("MULTI",), steps[0])
-        for (args, _transform), step in zip(queue, steps[1:], strict=True):
-            conn.request(args, step)
-        done = Pending(None, None, raw=True)
-        conn.request(("EXEC",), done)
-        queued = [await step.future for step in steps]  # type: ignore[misc]
-        reply = await done.future  # type: ignore[misc]
+        commands = [("MULTI",), *(args for args, _ in queue), ("EXEC",)]
+        batch = Batch([None] * len(commands))
+        conn.send(b"".join(encode_command(args) for args in commands), batch, len(commands))
+        *queued, reply = await batch.future
         if isinstance(reply, ReplyError):
             # EXECABORT: a command was refused when queued; its own error says why
             causes = [str(q) for q in queued if isinstance(q, ReplyError)]
