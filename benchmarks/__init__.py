@@ -1,4 +1,7 @@
 """Side-by-side benchmarks of workerman-core against a hand-written asyncio.Protocol echo.
 
 Run ``uv run python -m benchmarks`` (or ``make bench``; ``--quick`` for a short run).
+
+The Redis client (workerman-redis) against redis-py and redis-benchmark, on the Redis at
+127.0.0.1:6379 (db 15): ``uv run python -m benchmarks.redis`` (``--quick`` for a short run).
 """

@@ -37,13 +37,20 @@ def _name(arg: Any) -> bytes:
     return (arg.encode() if isinstance(arg, str) else bytes(arg)).upper()
 
 
+_kinds: dict[Any, int] = {}  # command name as given -> 0 plain, 1 blocking, 2 XREAD-like
+
+
 def is_blocking(args: tuple[Any, ...]) -> bool:
-    name = _name(args[0])
-    if name in _BLOCKING:
-        return True
-    if name in (b"XREAD", b"XREADGROUP"):
+    command = args[0]
+    kind = _kinds.get(command) if isinstance(command, str | bytes) else None
+    if kind is None:
+        name = _name(command)
+        kind = 1 if name in _BLOCKING else 2 if name in (b"XREAD", b"XREADGROUP") else 0
+        if isinstance(command, str | bytes) and len(_kinds) < 4096:
+            _kinds[command] = kind
+    if kind == 2:
         return any(isinstance(a, str | bytes) and _name(a) == b"BLOCK" for a in args[1:])
-    return False
+    return kind == 1
 
 
 class Redis(Commands):

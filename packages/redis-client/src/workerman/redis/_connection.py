@@ -56,7 +56,18 @@ class Options:
 
 
 def encode_command(args: tuple[Any, ...]) -> bytes:
-    """RESP: an array of bulk strings."""
+    """RESP: an array of bulk strings (hiredis packs the common argument types)."""
+    try:
+        packed: bytes = _pack(args)
+    except TypeError:  # bool, bytearray and the like: ours takes them
+        return _encode_slow(args)
+    return packed
+
+
+_pack = hiredis.pack_command
+
+
+def _encode_slow(args: tuple[Any, ...]) -> bytes:
     parts = [b"*%d\r\n" % len(args)]
     for arg in args:
         if isinstance(arg, bytes):
