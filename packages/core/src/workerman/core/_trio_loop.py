@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import functools
 import heapq
 import logging
 import math
 import socket
 import ssl
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
@@ -26,6 +28,10 @@ _ACCEPT_RETRY = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM, errno.
 _BACKOFF_FIRST = 0.05
 _BACKOFF_MAX = 1.0
 _HANDSHAKE_TIMEOUT = 60.0
+
+
+def _describe(callback: Callable[..., Any]) -> str:
+    return f"callback {callback!r}"
 
 
 class _Timer:
@@ -66,6 +72,8 @@ class TrioLoop(EventLoop):
         self._wakeup: trio.CancelScope | None = None
         self._stopped: trio.Event | None = None
         self._token: trio.lowlevel.TrioToken | None = None
+        self._soon: deque[tuple[Callable[..., Any], tuple[Any, ...]]] = deque()
+        self._soon_event: trio.Event | None = None
         self._watch_exits: dict[tuple[Any, int], trio.Event] = {}
 
     # -- timers: a heap of (deadline, id), one task sleeping until the earliest -----
@@ -207,8 +215,24 @@ class TrioLoop(EventLoop):
         return _TrioFuture()
 
     def call_soon(self, callback: Callable[..., Any], *args: Any) -> None:
-        assert self._token is not None
-        self._token.run_sync_soon(invoke, callback, args, lambda: f"callback {callback!r}")
+        # A queue drained by one task of the loop: no wake-up socket write per call, as
+        # TrioToken.run_sync_soon (made for other threads) would do.
+        self._soon.append((callback, args))
+        event = self._soon_event
+        if event is not None:
+            self._soon_event = None
+            event.set()
+
+    async def _run_soon(self) -> None:
+        soon = self._soon
+        while True:
+            while soon:
+                callback, args = soon.popleft()
+                invoke(callback, args, functools.partial(_describe, callback))
+            event = self._soon_event = trio.Event()
+            if soon:  # queued while the event did not exist yet
+                continue
+            await event.wait()
 
     def time(self) -> float:
         return trio.current_time()
@@ -226,11 +250,14 @@ class TrioLoop(EventLoop):
         self._stopped = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
         self._heap.clear()
+        self._soon.clear()
+        self._soon_event = None
         # Claim the process before opening the nursery, so a second loop gets the
         # ServerError itself rather than wrapped in an ExceptionGroup.
         async with self._as_current(), trio.open_nursery() as nursery:
             self._nursery = nursery
             nursery.start_soon(self._run_timers)
+            nursery.start_soon(self._run_soon)
             try:
                 yield self
             finally:
