@@ -177,6 +177,11 @@ def redirect_stdio(stdout_file: str) -> None:
     os.dup2(out, 1)
     os.dup2(out, 2)
     os.close(out)
+    # Every process of the daemon appends to this file: one write per whole line keeps
+    # their lines from interleaving (unbuffered mode would write text and newline apart).
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(line_buffering=True, write_through=False)  # type: ignore[union-attr]
 
 
 def package_version() -> str:
