@@ -15,6 +15,7 @@ from workerman.core import (
     Worker,
     create_loop,
     live_connections,
+    serve,
     statistics,
 )
 
@@ -48,17 +49,8 @@ async def running_loop(backend: str) -> AsyncIterator[EventLoop]:
 @contextlib.asynccontextmanager
 async def serving(backend: str, *workers: Worker) -> AsyncIterator[EventLoop]:
     """Start ``workers`` on the test's loop; stop them and close their connections after."""
-    async with running_loop(backend) as loop:
-        for worker in workers:
-            await worker._start()
-        try:
-            yield loop
-        finally:
-            for worker in workers:
-                await worker._stop()
-            with anyio.move_on_after(2):
-                while live_connections():
-                    await anyio.sleep(0.01)
+    async with running_loop(backend) as loop, serve(*workers):
+        yield loop
 
 
 def port_of(worker: Worker) -> int:

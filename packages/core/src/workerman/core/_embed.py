@@ -12,6 +12,7 @@ import sniffio
 
 from ._connection import live_connections
 from ._loop import EventLoop, create_loop, current_loop_or_none
+from ._worker import close_and_wait
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -75,10 +76,6 @@ async def _stop(workers: list[Worker]) -> None:
     for worker in reversed(workers):
         await worker._stop()
     mine = {id(worker) for worker in workers}
-    with anyio.move_on_after(timeout):
-        while any(id(c.worker) in mine for c in live_connections().values()):
-            await anyio.sleep(0.005)
-    for connection in list(live_connections().values()):
-        if id(connection.worker) in mine:
-            connection.destroy()
-    await anyio.sleep(0)  # let the transports report the last closes
+    await close_and_wait(
+        lambda: [c for c in live_connections().values() if id(c.worker) in mine], timeout
+    )

@@ -288,12 +288,18 @@ class Worker:
         live = live_connections()
         while graceful and cls._graceful and live:
             await anyio.sleep(0.05)
-        for connection in list(live.values()):
-            connection.close()
-        with anyio.move_on_after(cls.stop_timeout):
-            while live:
-                await anyio.sleep(0.01)
-        for connection in list(live.values()):
-            connection.destroy()
-        await anyio.sleep(0)
+        await close_and_wait(lambda: list(live.values()), cls.stop_timeout)
         loop.stop()
+
+
+async def close_and_wait(pick: Callable[[], list[TcpConnection]], timeout: float) -> None:
+    """Close the connections ``pick()`` names (flushing what they queued), wait up to
+    ``timeout`` seconds for them to go, then drop whatever is left."""
+    for connection in pick():
+        connection.close()
+    with anyio.move_on_after(timeout):
+        while pick():
+            await anyio.sleep(0.01)
+    for connection in pick():
+        connection.destroy()
+    await anyio.sleep(0)  # let the transports report the last closes
