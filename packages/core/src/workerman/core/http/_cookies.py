@@ -1,0 +1,81 @@
+"""Cookie headers: parse what a browser sends, format what a server sets."""
+
+from __future__ import annotations
+
+import re
+import time
+from email.utils import formatdate
+
+__all__ = ["format_cookie", "parse_cookies"]
+
+# RFC 6265 cookie-name is a token; a value may be quoted.
+_PAIR = re.compile(r"\s*([^=;,\s]+)\s*=\s*(\"[^\"]*\"|[^;]*?)\s*(?:;|$)")
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+_BAD_VALUE = re.compile(r"[\x00-\x20\x7f\",;\\]")
+_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
+
+
+def parse_cookies(header: str) -> dict[str, str]:
+    """The cookies of a ``Cookie`` header; the first of a repeated name wins (the most
+    specific path, as browsers order them). Quotes around a value are removed."""
+    cookies: dict[str, str] = {}
+    for name, value in _PAIR.findall(header):
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            value = value[1:-1]
+        cookies.setdefault(name, value)
+    return cookies
+
+
+def format_cookie(
+    name: str,
+    value: str = "",
+    *,
+    max_age: int | None = None,
+    expires: float | None = None,
+    path: str = "",
+    domain: str = "",
+    secure: bool = False,
+    http_only: bool = False,
+    same_site: str = "",
+    partitioned: bool = False,
+) -> str:
+    """A ``Set-Cookie`` header value.
+
+    Args:
+        max_age: seconds the cookie lives (0 or less deletes it).
+        expires: a Unix time for the Expires attribute.
+        same_site: "Strict", "Lax" or "None" (None requires ``secure``).
+
+    Raises:
+        ValueError: a name that is not a token, a value with characters a cookie
+            cannot carry, or an unknown same_site.
+    """
+    if not _TOKEN.match(name):
+        raise ValueError(f"cookie name {name!r} is not an HTTP token")
+    if _BAD_VALUE.search(value):
+        raise ValueError(f"cookie value {value!r} has characters a cookie cannot carry")
+    parts = [f"{name}={value}"]
+    if expires is not None:
+        parts.append("Expires=" + formatdate(expires, usegmt=True))
+    if max_age is not None:
+        parts.append(f"Max-Age={int(max_age)}")
+        if expires is None:
+            parts.append("Expires=" + formatdate(time.time() + max_age, usegmt=True))
+    if domain:
+        parts.append(f"Domain={domain}")
+    if path:
+        parts.append(f"Path={path}")
+    if secure:
+        parts.append("Secure")
+    if http_only:
+        parts.append("HttpOnly")
+    if same_site:
+        canonical = _SAME_SITE.get(same_site.lower())
+        if canonical is None:
+            raise ValueError(f"same_site must be Strict, Lax or None, not {same_site!r}")
+        if canonical == "None" and not secure:
+            raise ValueError("same_site=None needs secure=True (browsers drop it otherwise)")
+        parts.append(f"SameSite={canonical}")
+    if partitioned:
+        parts.append("Partitioned")
+    return "; ".join(parts)
