@@ -113,6 +113,7 @@ class TcpConnection(asyncio.Protocol):
         "_handed",
         "_max_send",
         "_pending_reconnect",
+        "_pstate",
         "_reading",
         "_recv",
         "_stale",
@@ -154,6 +155,8 @@ class TcpConnection(asyncio.Protocol):
         self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
+        # what a protocol keeps per connection (HTTP, WebSocket): told of drains and the end
+        self._pstate: Any = None
         self.bytes_read = 0
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
@@ -471,6 +474,8 @@ class TcpConnection(asyncio.Protocol):
         if not self._full:
             return
         self._full = False
+        if self._pstate is not None:
+            self._pstate.drained(self)
         if self.on_buffer_drain is not None:
             invoke(self.on_buffer_drain, (self,), lambda: self._where("on_buffer_drain"))
 
@@ -556,6 +561,8 @@ class TcpConnection(asyncio.Protocol):
         if lost_with_data:
             statistics.send_fail += 1
             self._error(SEND_FAIL, f"peer went away with data unsent: {exc}")
+        if self._pstate is not None:
+            self._pstate.lost(self)
         if self._busy:
             self._deferred_close = True
             return

@@ -202,7 +202,11 @@ def parse(conn: TcpConnection, buffer: bytes) -> None:
     elif codec is _FRAME:
         parse_frame(conn, buffer)
     else:
-        parse_codec(conn, codec, buffer)
+        own = getattr(codec, "_parse", None)  # a built-in with a hot path of its own
+        if own is not None:
+            own(conn, buffer)
+        else:
+            parse_codec(conn, codec, buffer)
 
 
 def _builtin() -> tuple[Any, Any]:

@@ -21,6 +21,23 @@ _NAME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
 _registry: dict[str, Codec] = {"text": Text, "frame": Frame}
 _entry_points_loaded = False
+# built-ins imported on first use, so a text server never loads the HTTP code
+_BUILTIN = {
+    "http": ("workerman.core.http", "Http"),
+    "websocket": ("workerman.core.websocket", "WebSocket"),
+    "ws": ("workerman.core.websocket", "Ws"),
+}
+
+
+def _load_builtin(name: str) -> Codec | None:
+    where = _BUILTIN.get(name)
+    if where is None:
+        return None
+    import importlib
+
+    codec: Codec = getattr(importlib.import_module(where[0]), where[1])
+    _registry.setdefault(name, codec)
+    return _registry[name]
 
 
 def _check_codec(name: str, codec: Any) -> Codec:
@@ -71,6 +88,8 @@ def get_protocol(name: str) -> Codec:
         ServerError: no codec of that name is registered or installed.
     """
     codec = _registry.get(name)
+    if codec is None:
+        codec = _load_builtin(name)
     if codec is None and not _entry_points_loaded:
         _load_entry_points()
         codec = _registry.get(name)
@@ -84,7 +103,14 @@ def registered_protocols() -> dict[str, Codec]:
     """Every protocol known now, entry points included, by name."""
     if not _entry_points_loaded:
         _load_entry_points()
-    return dict(_registry)
+    known = dict(_registry)
+    for name in _BUILTIN:
+        if name not in known:
+            try:
+                known[name] = get_protocol(name)
+            except ImportError:
+                continue
+    return known
 
 
 def is_transport(scheme: str) -> bool:

@@ -1,0 +1,155 @@
+"""Reading a request head: validate it whole, then pull out the fields that frame the body.
+
+A head is checked against the grammar of RFC 9112 in one regular expression pass, so
+header names and values need no per-line Python work; the handful of fields the
+server itself needs (Content-Length, Transfer-Encoding, Host, Connection, Expect) are
+found by searching the lower-cased head. Results for a head seen before are cached:
+clients repeat the same head over and over.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from ._errors import RequestError
+
+__all__ = ["Head", "analyse", "dechunk_size"]
+
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_TARGET = rb"[\x21-\x7e\x80-\xff]+"
+_VALUE = rb"[\t\x20-\x7e\x80-\xff]*"
+_HEAD = re.compile(
+    rb"(" + _TOKEN + rb") (" + _TARGET + rb") HTTP/(\d\.\d)(?:\r\n" + _TOKEN + rb":" + _VALUE + rb")*"
+)
+_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") (" + _TARGET + rb") HTTP/(\d\.\d)")
+_FIELD = re.compile(_TOKEN + rb":" + _VALUE)
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
+
+
+class Head(NamedTuple):
+    method: str
+    uri: str
+    version: str
+    keep_alive: bool
+    length: int  # Content-Length, 0 when absent
+    chunked: bool
+    expect_continue: bool
+
+
+_cache: dict[bytes, Head] = {}
+_CACHE_SIZE = 1024
+_CACHE_HEAD = 2048  # longer heads are not cached
+
+
+def _values(lower: bytes, needle: bytes) -> list[bytes]:
+    """Every value of the field ``needle`` (``b"\\r\\nname:"``) in a lower-cased head."""
+    found = []
+    i = lower.find(needle)
+    while i >= 0:
+        start = i + len(needle)
+        end = lower.find(b"\r\n", start)
+        if end < 0:
+            end = len(lower)
+        found.append(lower[start:end].strip(b" \t"))
+        i = lower.find(needle, end)
+    return found
+
+
+def _tokens(values: list[bytes]) -> list[bytes]:
+    return [t.strip(b" \t") for v in values for t in v.split(b",") if t.strip(b" \t")]
+
+
+def _diagnose(head: bytes) -> RequestError:
+    lines = head.split(b"\r\n")
+    if not _REQUEST_LINE.fullmatch(lines[0]):
+        return RequestError(400, "malformed request line")
+    for line in lines[1:]:
+        if not _FIELD.fullmatch(line):
+            name = line.partition(b":")[0]
+            if line[:1] in (b" ", b"\t"):
+                return RequestError(400, "obsolete line folding in the header block")
+            if b":" not in line or not re.fullmatch(_TOKEN, name):
+                return RequestError(400, f"invalid header name {name[:40]!r}")
+            return RequestError(400, f"invalid characters in the value of header {name[:40]!r}")
+    return RequestError(400, "malformed header block")
+
+
+def analyse(head: bytes) -> Head:
+    """Validate a head (request line and fields, without the blank line that ends it).
+
+    Raises:
+        RequestError: 400 for bad syntax, a missing or repeated Host on HTTP/1.1,
+            conflicting framing; 501 for a transfer coding other than chunked; 505 for
+            an HTTP version other than 1.0 and 1.1; 417 for an unknown expectation.
+    """
+    known = _cache.get(head)
+    if known is not None:
+        return known
+    match = _HEAD.fullmatch(head)
+    if match is None:
+        raise _diagnose(head)
+    method, uri, version = match.group(1, 2, 3)
+    if version not in (b"1.1", b"1.0"):
+        raise RequestError(505, f"HTTP/{version.decode()} is not supported")
+    lower = head.lower()
+    v11 = version == b"1.1"
+    lengths = _values(lower, b"\r\ncontent-length:") if b"\r\ncontent-length:" in lower else []
+    codings = (
+        _tokens(_values(lower, b"\r\ntransfer-encoding:"))
+        if b"\r\ntransfer-encoding:" in lower
+        else []
+    )
+    hosts = lower.count(b"\r\nhost:")
+    if hosts > 1 or (v11 and not hosts):
+        raise RequestError(400, "HTTP/1.1 needs exactly one Host header")
+    length = 0
+    chunked = False
+    if codings:
+        if lengths:
+            raise RequestError(400, "both Content-Length and Transfer-Encoding")
+        if not v11:
+            raise RequestError(400, "Transfer-Encoding in an HTTP/1.0 request")
+        if codings != [b"chunked"]:
+            raise RequestError(501, "only the chunked transfer coding is supported")
+        chunked = True
+    elif lengths:
+        if len(set(lengths)) != 1 or not lengths[0].isdigit() or len(lengths[0]) > 18:
+            raise RequestError(400, "invalid Content-Length")
+        length = int(lengths[0])
+    keep_alive = v11
+    if b"\r\nconnection:" in lower:
+        tokens = _tokens(_values(lower, b"\r\nconnection:"))
+        keep_alive = b"close" not in tokens and (v11 or b"keep-alive" in tokens)
+    expect = False
+    if b"\r\nexpect:" in lower:
+        expectations = _tokens(_values(lower, b"\r\nexpect:"))
+        if expectations != [b"100-continue"]:
+            raise RequestError(417, "the only expectation supported is 100-continue")
+        expect = v11
+    result = Head(
+        method.decode(),
+        uri.decode("latin-1"),
+        version.decode(),
+        keep_alive,
+        length,
+        chunked,
+        expect,
+    )
+    if len(head) <= _CACHE_HEAD:
+        if len(_cache) >= _CACHE_SIZE:
+            _cache.clear()
+        _cache[head] = result
+    return result
+
+
+def dechunk_size(line: bytes) -> int:
+    """The size of a chunk from its size line (extensions ignored).
+
+    Raises:
+        RequestError: 400 when the line is not a hex size.
+    """
+    size = line.partition(b";")[0].rstrip(b" \t")
+    if not _HEX.fullmatch(size):
+        raise RequestError(400, f"invalid chunk size line {line[:40]!r}")
+    return int(size, 16)

@@ -1,0 +1,174 @@
+"""From received bytes to requests: the per-request hot path of an HTTP connection."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._statistics import statistics
+from ._errors import RequestError
+from ._exchange import HttpState, dispatch, reject
+from ._head import analyse, dechunk_size
+from ._request import Request
+
+if TYPE_CHECKING:
+    from .._connection import TcpConnection
+
+__all__ = ["parse_http"]
+
+_CLOSING = 4
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def parse_http(conn: TcpConnection, buffer: bytes) -> None:
+    """Decode and dispatch every whole request in ``buffer``; keep the rest."""
+    state: HttpState | None = conn._pstate
+    if state is None:
+        state = conn._pstate = HttpState()
+    codec: Any = conn.protocol
+    limit = conn.max_package_size
+    max_head = codec.max_header_size
+    size = len(buffer)
+    start = 0
+    conn._want = 0
+    try:
+        while start < size:
+            while buffer.startswith(b"\r\n", start):  # empty lines before a request
+                start += 2
+            if start >= size:
+                return
+            end = buffer.find(b"\r\n\r\n", start)
+            if end < 0 or end - start > max_head:
+                if end >= 0 or size - start > max_head:
+                    reject(conn, 431, "request header block too large")
+                    return
+                _wait(conn, state, buffer, start, codec.header_timeout)
+                return
+            head = buffer[start:end]
+            info = analyse(head)
+            body_start = end + 4
+            if info.chunked:
+                found, stop = _dechunk(state, buffer, start, body_start, limit, max_head)
+                if found is None:
+                    conn._want = stop
+                    _more(conn, state, buffer, start, info.expect_continue)
+                    return
+                body = found
+            elif info.length:
+                if info.length > limit:
+                    raise RequestError(413, f"a body of {info.length} bytes is over the limit")
+                stop = body_start + info.length
+                if stop > size:
+                    conn._want = stop - start
+                    _more(conn, state, buffer, start, info.expect_continue)
+                    return
+                body = buffer[body_start:stop]
+            else:
+                body = b""
+                stop = body_start
+            if state.timer:
+                _cancel_timer(state)
+            request = Request(
+                conn, head, body, info.method, info.uri, info.version, info.keep_alive
+            )
+            start = stop
+            statistics.total_request += 1
+            dispatch(conn, state, request)
+            if conn._status >= _CLOSING:
+                return
+            if conn.protocol is not codec:  # upgraded (WebSocket): the rest is theirs
+                if start < size:
+                    from .._parsing import parse
+
+                    parse(conn, buffer[start:])
+                return
+            if conn._busy:
+                if start < size:
+                    conn._recv = bytearray(buffer[start:])
+                return
+    except RequestError as exc:
+        reject(conn, exc.status, exc.reason)
+
+
+def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool) -> None:
+    """The head is whole but the body is not: keep the request's bytes, and tell a client
+    that waits for it to go on."""
+    if state.timer:
+        _cancel_timer(state)
+    conn._recv = bytearray(buffer[start:] if start else buffer)
+    if expect and not state.continued:
+        state.continued = True
+        conn.send(_CONTINUE, raw=True)
+
+
+def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, timeout: float) -> None:
+    """A head has begun but not ended: keep it, and give the client ``timeout`` seconds
+    to finish it."""
+    conn._recv = bytearray(buffer[start:] if start else buffer)
+    if not state.timer and timeout > 0:
+        from .._loop import current_loop
+
+        state.timer = current_loop().delay(timeout, _timed_out, conn, state)
+
+
+def _timed_out(conn: TcpConnection, state: HttpState) -> None:
+    state.timer = 0
+    if conn._status < _CLOSING and conn._recv:
+        reject(conn, 408, "the request head did not arrive in time")
+
+
+def _cancel_timer(state: HttpState) -> None:
+    from .._loop import current_loop
+
+    current_loop().cancel(state.timer)
+    state.timer = 0
+
+
+def _dechunk(
+    state: HttpState, buffer: bytes, start: int, pos: int, limit: int, max_trailer: int
+) -> tuple[bytes | None, int]:
+    """A chunked body from ``pos``: (body, where the request ends), or (None, how many
+    bytes from ``start`` to wait for, 0 when unknown).
+
+    What is decoded stays in ``state`` (the bytes are kept from the request's start),
+    so a body arriving over many reads is decoded once, not once per read.
+    """
+    if state.cpos:
+        pos = start + state.cpos
+    size = len(buffer)
+    parts = state.cparts
+    want = 0
+    while True:
+        eol = buffer.find(b"\r\n", pos)
+        if eol < 0:
+            if size - pos > 1024:
+                raise RequestError(400, "chunk size line too long")
+            break
+        count = dechunk_size(buffer[pos:eol])
+        if count == 0:  # the last chunk, then optional trailer fields and a blank line
+            if buffer.startswith(b"\r\n", eol + 2):
+                stop = eol + 4
+            else:
+                blank = buffer.find(b"\r\n\r\n", eol + 2)
+                if blank < 0:
+                    if size - eol > max_trailer:
+                        raise RequestError(431, "chunked trailer section too large")
+                    break
+                stop = blank + 4
+            body = b"".join(parts)
+            state.cpos = 0
+            state.cparts = []
+            state.csize = 0
+            return body, stop
+        if state.csize + count > limit:
+            raise RequestError(413, f"a chunked body over {limit} bytes")
+        data_end = eol + 2 + count
+        if data_end + 2 > size:
+            want = data_end + 2 - start
+            break
+        if buffer[data_end : data_end + 2] != b"\r\n":
+            raise RequestError(400, "chunk data is not followed by CRLF")
+        parts.append(buffer[eol + 2 : data_end])
+        state.csize += count
+        pos = data_end + 2
+    state.cpos = pos - start
+    return None, want

@@ -1,0 +1,274 @@
+"""Request: one parsed HTTP request; everything beyond the request line is parsed on demand."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from ._cookies import parse_cookies
+from ._errors import RequestError
+
+if TYPE_CHECKING:
+    from .._connection import TcpConnection
+    from ._form import UploadedFile
+    from ._session import Session
+
+__all__ = ["Request"]
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class Request:
+    """An HTTP request as ``on_message`` gets it.
+
+    The request line is parsed before the handler runs; headers, the query string,
+    cookies, the body's fields and uploads, and the session are parsed the first time
+    the handler asks for them.
+
+    Attributes:
+        connection: the connection it came on.
+        method: ``GET``, ``POST`` ... as sent.
+        uri: the request target as sent (``/path?query``).
+        protocol_version: ``"1.1"`` or ``"1.0"``.
+        keep_alive: whether the connection stays open after the response.
+    """
+
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_files",
+        "_head",
+        "_headers",
+        "_json",
+        "_post",
+        "_query",
+        "_session",
+        "connection",
+        "keep_alive",
+        "method",
+        "protocol_version",
+        "uri",
+    )
+
+    def __init__(
+        self,
+        connection: TcpConnection,
+        head: bytes,
+        body: bytes,
+        method: str,
+        uri: str,
+        version: str,
+        keep_alive: bool,
+    ) -> None:
+        self.connection = connection
+        self._head = head
+        self._body = body
+        self.method = method
+        self.uri = uri
+        self.protocol_version = version
+        self.keep_alive = keep_alive
+        self._headers: dict[str, str] | None = None
+        self._query: dict[str, list[str]] | None = None
+        self._post: Any = None
+        self._json = False
+        self._files: dict[str, list[UploadedFile]] | None = None
+        self._cookies: dict[str, str] | None = None
+        self._session: Session | None = None
+
+    # -- the request line ---------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """The path of the target, percent-decoded (``/a b`` for ``/a%20b?x=1``)."""
+        target = self.uri
+        if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
+            scheme, sep, rest = target.partition("://")
+            target = "/" + rest.partition("/")[2] if sep else target
+        path = target.partition("?")[0].partition("#")[0]
+        return unquote(path) if "%" in path else path
+
+    @property
+    def query_string(self) -> str:
+        return self.uri.partition("?")[2].partition("#")[0]
+
+    def get(self, name: str | None = None, default: Any = None) -> Any:
+        """A query parameter (the first, when repeated); all of them as a dict (first
+        values) when ``name`` is None. See :meth:`get_list` for repeated ones."""
+        query = self._query
+        if query is None:
+            from ._form import parse_query
+
+            query = self._query = parse_query(self.query_string)
+        if name is None:
+            return {key: values[0] for key, values in query.items()}
+        values = query.get(name)
+        return default if values is None else values[0]
+
+    def get_list(self, name: str) -> list[str]:
+        """Every value of a query parameter, in order."""
+        self.get()
+        assert self._query is not None
+        return list(self._query.get(name, ()))
+
+    # -- headers -------------------------------------------------------------------------
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Lower-cased header names to values; repeated headers joined with ", "
+        (cookies with "; ")."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = {}
+            lines = self._head.decode("latin-1").split("\r\n")
+            for line in lines[1:]:
+                if not line:
+                    continue
+                name, _, value = line.partition(":")
+                name = name.lower()
+                value = value.strip(" \t")
+                if name in headers:
+                    value = headers[name] + ("; " if name == "cookie" else ", ") + value
+                headers[name] = value
+        return headers
+
+    def header(self, name: str | None = None, default: Any = None) -> Any:
+        """One header by name (any case), or all of them when ``name`` is None."""
+        if name is None:
+            return self.headers
+        return self.headers.get(name.lower(), default)
+
+    @property
+    def host(self) -> str:
+        """The Host header (with its port, if sent)."""
+        return self.headers.get("host", "")
+
+    @property
+    def raw_head(self) -> bytes:
+        """The request line and header lines, as received."""
+        return self._head
+
+    @property
+    def raw_body(self) -> bytes:
+        """The body as received (chunked transfer coding removed)."""
+        return self._body
+
+    def cookie(self, name: str | None = None, default: Any = None) -> Any:
+        """A cookie's value, or all of them as a dict when ``name`` is None."""
+        cookies = self._cookies
+        if cookies is None:
+            header = self.headers.get("cookie")
+            cookies = self._cookies = parse_cookies(header) if header else {}
+        if name is None:
+            return dict(cookies)
+        return cookies.get(name, default)
+
+    # -- the body ------------------------------------------------------------------------
+
+    def _parse_body(self) -> None:
+        from ._codec import Http
+        from ._form import boundary_of, parse_json, parse_multipart, parse_query
+
+        self._post = {}
+        self._files = {}
+        body = self._body
+        if not body:
+            return
+        content_type = self.headers.get("content-type", "")
+        kind = content_type.partition(";")[0].strip().lower()
+        if kind == _FORM:
+            self._post = parse_query(body)
+        elif kind == "multipart/form-data":
+            boundary = boundary_of(content_type)
+            if boundary is None:
+                raise RequestError(400, "multipart/form-data without a valid boundary")
+            self._post, self._files = parse_multipart(
+                body,
+                boundary,
+                max_files=Http.max_file_uploads,
+                tmp_dir=Http.upload_tmp_dir or None,
+            )
+        elif kind == "application/json" or kind.endswith("+json"):
+            self._post = parse_json(body)
+            self._json = True
+
+    def post(self, name: str | None = None, default: Any = None) -> Any:
+        """A field of the body: urlencoded and multipart forms (the first value when
+        repeated) and JSON objects. With no ``name``: all fields as a dict, or the
+        parsed JSON value.
+
+        Raises:
+            RequestError: a malformed body (400) or one over the upload limits (413);
+                raised from a handler, the client gets that status.
+        """
+        if self._post is None:
+            self._parse_body()
+        post = self._post
+        if not self._json:
+            if name is None:
+                return {key: values[0] for key, values in post.items()}
+            values = post.get(name)
+            return default if values is None else values[0]
+        if name is None:
+            return post
+        return post.get(name, default) if isinstance(post, dict) else default
+
+    def post_list(self, name: str) -> list[str]:
+        """Every value of a form field, in order."""
+        if self._post is None:
+            self._parse_body()
+        post = self._post
+        if self._json:
+            value = post.get(name) if isinstance(post, dict) else None
+            return [] if value is None else list(value) if isinstance(value, list) else [value]
+        return list(post.get(name, ()))
+
+    def file(self, name: str | None = None) -> Any:
+        """The uploaded file of a multipart field (the first, when several), or all of
+        them as a dict of lists when ``name`` is None. Files live in temporary files
+        that are removed once the response is sent, unless moved with ``save()``."""
+        if self._files is None:
+            self._parse_body()
+        files = self._files
+        assert files is not None
+        if name is None:
+            return {key: list(items) for key, items in files.items()}
+        items = files.get(name)
+        return items[0] if items else None
+
+    def _cleanup(self) -> None:
+        """Remove upload temporary files still in place."""
+        if self._files:
+            for items in self._files.values():
+                for upload in items:
+                    upload.cleanup()
+
+    # -- the rest ------------------------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        """This client's session, from its cookie; a new one (and its cookie on the
+        response) when it has none. Saved after the response is sent."""
+        session = self._session
+        if session is None:
+            from ._session import Session, create_session_id, valid_session_id
+
+            sid = self.cookie(Session.name)
+            fresh = not (isinstance(sid, str) and valid_session_id(sid))
+            session = self._session = Session(create_session_id() if fresh else sid)
+            session._new = fresh
+        return session
+
+    @property
+    def remote_ip(self) -> str:
+        return self.connection.remote_ip
+
+    @property
+    def remote_port(self) -> int:
+        return self.connection.remote_port
+
+    @property
+    def remote_address(self) -> str:
+        return self.connection.remote_address
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.uri} HTTP/{self.protocol_version}>"

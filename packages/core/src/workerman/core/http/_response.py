@@ -1,0 +1,290 @@
+"""What a handler sends: Response, Chunk and ServerSentEvents, and the bytes they become."""
+
+from __future__ import annotations
+
+import os
+import time
+from email.utils import formatdate
+from http import HTTPStatus
+from typing import Any
+
+from ._cookies import format_cookie
+
+__all__ = ["Chunk", "Response", "ServerSentEvents", "date_header", "reason_of", "status_line"]
+
+_REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}
+_REASONS[419] = "Page Expired"  # not in http.HTTPStatus, but Laravel and Workerman name it
+_BAD_FIELD = frozenset("\r\n\0")
+
+
+def reason_of(status: int) -> str:
+    """The standard reason phrase of ``status`` ('' for an unknown code)."""
+    return _REASONS.get(status, "")
+
+
+_status_lines: dict[tuple[int, str, str], bytes] = {}
+
+
+def status_line(status: int, reason: str, version: str = "1.1") -> bytes:
+    """``HTTP/1.1 200 OK\\r\\n``, cached per (status, reason, version)."""
+    key = (status, reason, version)
+    line = _status_lines.get(key)
+    if line is None:
+        line = f"HTTP/{version} {status} {reason}\r\n".encode("latin-1")
+        if len(_status_lines) < 256:
+            _status_lines[key] = line
+    return line
+
+
+_date = [0, b""]
+
+
+def date_header() -> bytes:
+    """``Date: ...\\r\\n``, formatted once a second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[0] = now
+        _date[1] = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
+    return _date[1]  # type: ignore[return-value]
+
+
+def _check_field(text: str, what: str) -> str:
+    if not _BAD_FIELD.isdisjoint(text):
+        raise ValueError(f"header {what} {text!r} contains CR, LF or NUL")
+    return text
+
+
+class Response:
+    """An HTTP response: status, headers and a body, a file, or the head of a stream.
+
+    ``Response(200, {"Content-Type": "application/json"}, b'{"ok":true}')``. Header
+    names keep the case they were given in and are matched without case. Every
+    ``with_*``/``header`` method changes this response and returns it, so calls chain.
+
+    A body of ``str`` is sent as UTF-8. A ``Transfer-Encoding: chunked`` header makes
+    the response a stream of :class:`Chunk` sends (an empty Chunk ends it); a
+    ``Content-Type: text/event-stream`` header makes it a stream of
+    :class:`ServerSentEvents` that lasts until the connection closes.
+    """
+
+    __slots__ = ("_body", "_cookies", "_file", "_headers", "_reason", "_status", "_version")
+
+    def __init__(
+        self,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        body: str | bytes = b"",
+    ) -> None:
+        self._status = status
+        self._reason = ""
+        self._version = ""
+        # lower-cased name -> (name as given, value or list of values)
+        self._headers: dict[str, tuple[str, Any]] = {}
+        self._cookies: list[str] | None = None
+        self._file: tuple[str, int, int] | None = None
+        self._body = body.encode() if isinstance(body, str) else bytes(body)
+        if headers:
+            for name, value in headers.items():
+                self.header(name, value)
+
+    # -- status --------------------------------------------------------------------
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase: the one set with :meth:`with_status`, else the standard one."""
+        return self._reason or reason_of(self._status)
+
+    def with_status(self, status: int, reason: str = "") -> Response:
+        if not 100 <= status <= 999:
+            raise ValueError(f"status {status} is not a three-digit HTTP status")
+        self._status = status
+        self._reason = _check_field(reason, "reason")
+        return self
+
+    def with_protocol_version(self, version: str) -> Response:
+        """Answer as HTTP/``version`` ("1.0" or "1.1") instead of the request's version."""
+        if version not in ("1.0", "1.1"):
+            raise ValueError(f"HTTP version {version!r} is not 1.0 or 1.1")
+        self._version = version
+        return self
+
+    # -- headers -------------------------------------------------------------------
+
+    def header(self, name: str, value: Any) -> Response:
+        """Set header ``name`` (replacing any value it had); a list value repeats it."""
+        _check_field(name, "name")
+        if not name or ":" in name or " " in name:
+            raise ValueError(f"{name!r} is not a header name")
+        if isinstance(value, list | tuple):
+            value = [_check_field(str(v), "value") for v in value]
+        else:
+            value = _check_field(str(value), "value")
+        self._headers[name.lower()] = (name, value)
+        return self
+
+    with_header = header
+
+    def with_headers(self, headers: dict[str, Any]) -> Response:
+        for name, value in headers.items():
+            self.header(name, value)
+        return self
+
+    def without_header(self, name: str) -> Response:
+        self._headers.pop(name.lower(), None)
+        return self
+
+    def get_header(self, name: str, default: Any = None) -> Any:
+        entry = self._headers.get(name.lower())
+        return default if entry is None else entry[1]
+
+    @property
+    def headers(self) -> dict[str, Any]:
+        """The headers as set, by the name they were given."""
+        return {name: value for name, value in self._headers.values()}
+
+    def cookie(
+        self,
+        name: str,
+        value: str = "",
+        *,
+        max_age: int | None = None,
+        expires: float | None = None,
+        path: str = "",
+        domain: str = "",
+        secure: bool = False,
+        http_only: bool = False,
+        same_site: str = "",
+        partitioned: bool = False,
+    ) -> Response:
+        """Add a ``Set-Cookie`` header; ``max_age=0`` deletes the cookie in the browser."""
+        if self._cookies is None:
+            self._cookies = []
+        self._cookies.append(
+            format_cookie(
+                name,
+                value,
+                max_age=max_age,
+                expires=expires,
+                path=path,
+                domain=domain,
+                secure=secure,
+                http_only=http_only,
+                same_site=same_site,
+                partitioned=partitioned,
+            )
+        )
+        return self
+
+    # -- body ----------------------------------------------------------------------
+
+    @property
+    def body(self) -> bytes:
+        return self._body
+
+    def with_body(self, body: str | bytes) -> Response:
+        self._body = body.encode() if isinstance(body, str) else bytes(body)
+        return self
+
+    def with_file(self, path: str | os.PathLike[str], offset: int = 0, length: int = 0) -> Response:
+        """Send the file at ``path`` (from ``offset``, ``length`` bytes; 0: to the end),
+        read and sent in pieces as the client takes them. A request's Range header is
+        honoured (206, or 416 when it cannot be satisfied) when neither is given; a
+        missing file is a 404."""
+        if offset < 0 or length < 0:
+            raise ValueError("offset and length must not be negative")
+        self._file = (os.fspath(path), offset, length)
+        return self
+
+    @property
+    def file(self) -> tuple[str, int, int] | None:
+        """(path, offset, length) given to :meth:`with_file`, or None."""
+        return self._file
+
+    def _head_fields(self, skip: frozenset[str] = frozenset()) -> list[bytes]:
+        """The header lines as set (Set-Cookie lines included), CRLF-terminated, but
+        for the (lower-cased) names in ``skip``."""
+        lines = []
+        for key, (name, value) in self._headers.items():
+            if key in skip:
+                continue
+            if isinstance(value, list):
+                lines.extend(f"{name}: {v}\r\n".encode("latin-1") for v in value)
+            else:
+                lines.append(f"{name}: {value}\r\n".encode("latin-1"))
+        if self._cookies:
+            lines.extend(f"Set-Cookie: {c}\r\n".encode("latin-1") for c in self._cookies)
+        return lines
+
+    def __repr__(self) -> str:
+        return f"<Response {self._status} {self.reason}>"
+
+
+class Chunk:
+    """One piece of a chunked response; ``Chunk(b"")`` (or ``Chunk()``) ends it."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: str | bytes = b"") -> None:
+        self.data = data.encode() if isinstance(data, str) else bytes(data)
+
+    def encode(self) -> bytes:
+        data = self.data
+        if not data:
+            return b"0\r\n\r\n"
+        return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+class ServerSentEvents:
+    """One event of a ``text/event-stream`` response.
+
+    ``ServerSentEvents(data="hello", event="greeting", id="7", retry=3000)``, or a dict
+    with those keys; ``comment`` sends a ``:`` line (a keep-alive). Multi-line data is
+    split into several ``data:`` lines, as the format requires.
+    """
+
+    __slots__ = ("comment", "data", "event", "id", "retry")
+
+    def __init__(
+        self,
+        data: str | dict[str, Any] | None = None,
+        *,
+        event: str | None = None,
+        id: str | None = None,  # noqa: A002 (the field's name in the format)
+        retry: int | None = None,
+        comment: str | None = None,
+    ) -> None:
+        if isinstance(data, dict):
+            fields = data
+            data = fields.get("data")
+            event = fields.get("event", event)
+            id = fields.get("id", id)
+            retry = fields.get("retry", retry)
+            comment = fields.get("comment", comment)
+        for what, text in (("event", event), ("id", id)):
+            if text is not None and not _BAD_FIELD.isdisjoint(str(text)):
+                raise ValueError(f"server-sent event {what} cannot contain CR, LF or NUL")
+        self.data = None if data is None else str(data)
+        self.event = event
+        self.id = id
+        self.retry = retry
+        self.comment = comment
+
+    def encode(self) -> bytes:
+        parts = []
+        if self.comment is not None:
+            parts.extend(f": {line}\n" for line in self.comment.splitlines() or [""])
+        if self.event is not None:
+            parts.append(f"event: {self.event}\n")
+        if self.id is not None:
+            parts.append(f"id: {self.id}\n")
+        if self.retry is not None:
+            parts.append(f"retry: {int(self.retry)}\n")
+        if self.data is not None:
+            lines = self.data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+            parts.extend(f"data: {line}\n" for line in lines)
+        parts.append("\n")
+        return "".join(parts).encode()
