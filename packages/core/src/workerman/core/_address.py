@@ -11,6 +11,9 @@ from .protocols._registry import get_protocol, is_transport
 __all__ = ["Address", "parse_address"]
 
 TRANSPORTS = ("tcp", "udp", "unix", "ssl")
+# schemes that imply TLS, and the default ports of URL-like schemes
+_SECURE = frozenset({"wss"})
+_DEFAULT_PORTS = {"ws": 80, "wss": 443, "http": 80}
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +28,8 @@ class Address:
     port: int = 0
     path: str | None = None
     tls: bool = False
+    #: what follows host:port in a URL-like address (``/chat?room=1``), for ws:// clients
+    target: str = ""
 
     def __str__(self) -> str:
         return self.text
@@ -66,10 +71,20 @@ def parse_address(text: str, transport: str | None = None) -> Address:
                 f"unknown transport {transport!r}; use one of {', '.join(TRANSPORTS)}"
             )
         chosen = transport
-    tls = chosen == "ssl"
+    tls = chosen == "ssl" or (scheme in _SECURE and transport is None)
     if tls:
         chosen = "tcp"
     if chosen == "unix":
         return Address(text, scheme, "unix", protocol, path=rest)
+    target = ""
+    if protocol is not None and "/" in rest:
+        rest, slash, tail = rest.partition("/")
+        target = slash + tail
+    elif protocol is not None and "?" in rest:
+        rest, mark, tail = rest.partition("?")
+        target = "/" + mark + tail
+    default = _DEFAULT_PORTS.get(scheme)
+    if default is not None and (not rest.rpartition(":")[2].isdigit() or rest.endswith("]")):
+        rest = f"{rest}:{default}"
     host, port = split_host_port(rest, f"address {text!r}")
-    return Address(text, scheme, chosen, protocol, host, port, tls=tls)
+    return Address(text, scheme, chosen, protocol, host, port, tls=tls, target=target)

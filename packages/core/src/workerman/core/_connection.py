@@ -24,6 +24,7 @@ from .protocols._text import Text as _Text
 
 if TYPE_CHECKING:
     from ._worker import Worker
+    from .websocket import WebSocketState
     from .protocols import Codec
 
 __all__ = [
@@ -181,6 +182,14 @@ class TcpConnection(asyncio.Protocol):
         if self._context is None:
             self._context = SimpleNamespace()
         return self._context
+
+    @property
+    def websocket(self) -> WebSocketState:
+        """The WebSocket settings, callbacks and state of a ``websocket://`` or ``ws://``
+        connection (AttributeError for other protocols)."""
+        from .websocket import _attach
+
+        return _attach(self)
 
     @property
     def max_send_buffer_size(self) -> int:
@@ -361,6 +370,9 @@ class TcpConnection(asyncio.Protocol):
         worker = self.worker
         if worker is not None:
             worker.connections[self.id] = self
+        made = getattr(self.protocol, "_made", None)  # a protocol that speaks first
+        if made is not None:
+            made(self)
         if self._batch:
             self._flush()
             if self._full and transport.get_write_buffer_size() < self._max_send:
@@ -521,6 +533,8 @@ class TcpConnection(asyncio.Protocol):
             return
         if data is not None:
             self.send(data, raw)
+        if self._pstate is not None:
+            self._pstate.closing(self)
         self._status = _CLOSING
         if self._batch:
             self._flush()

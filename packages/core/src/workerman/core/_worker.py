@@ -114,6 +114,20 @@ class Worker:
         self.on_buffer_full: Callback = None
         self.on_buffer_drain: Callback = None
         self.on_worker_reload: Callback = None
+        #: websocket:// workers: ``(connection, request)`` once the upgrade request is in;
+        #: close the connection (or raise http.RequestError) to refuse it
+        self.on_websocket_connect: Callback = None
+        #: ``(connection, payload)`` for each Ping (already answered) and Pong
+        self.on_websocket_ping: Callback = None
+        self.on_websocket_pong: Callback = None
+        #: ``(connection, code, reason)`` when the client sends a Close frame
+        self.on_websocket_close: Callback = None
+        #: subprotocols this server speaks, in order of preference
+        self.websocket_subprotocols: list[str] = []
+        #: seconds: a client silent this long is pinged, and closed after as long again
+        self.websocket_heartbeat: float = 0
+        #: accept permessage-deflate when a client offers it
+        self.websocket_compression = True
         self._transport = transport
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None

@@ -74,6 +74,9 @@ class HttpState:
         self.cparts: list[bytes] = []
         self.csize = 0
 
+    def closing(self, conn: TcpConnection) -> None:
+        return None
+
     def drained(self, conn: TcpConnection) -> None:
         streamer = self.streamer
         if streamer is not None:
@@ -244,7 +247,7 @@ def _head(
     if length is not None and status not in _NO_BODY and status >= 200:
         lines.append(b"Content-Length: %d\r\n" % length)
     session = request._session
-    if session is not None and (session._new or session.id_changed):
+    if session is not None and session.id_changed:
         lines.append(b"Set-Cookie: " + session.cookie_header().encode("latin-1") + b"\r\n")
     raw = state.streaming == _CHUNKED_RAW
     lines.extend(response._head_fields(_FRAMING if raw else _LENGTH))

@@ -250,12 +250,9 @@ class Request:
         response) when it has none. Saved after the response is sent."""
         session = self._session
         if session is None:
-            from ._session import Session, create_session_id, valid_session_id
+            from ._session import Session
 
-            sid = self.cookie(Session.name)
-            fresh = not (isinstance(sid, str) and valid_session_id(sid))
-            session = self._session = Session(create_session_id() if fresh else sid)
-            session._new = fresh
+            session = self._session = Session.from_cookie(self.cookie(Session.name))
         return session
 
     @property

@@ -26,6 +26,7 @@ _BUILTIN = {
     "http": ("workerman.core.http", "Http"),
     "websocket": ("workerman.core.websocket", "WebSocket"),
     "ws": ("workerman.core.websocket", "Ws"),
+    "wss": ("workerman.core.websocket", "Ws"),
 }
 
 

@@ -1,0 +1,335 @@
+"""WebSocket: the ``websocket://`` server protocol, and upgrading an ``http://`` request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from inspect import isawaitable
+from typing import TYPE_CHECKING, Any
+
+from .._callbacks import report
+from .._statistics import statistics
+from ..http._errors import RequestError
+from ..http._exchange import error_bytes
+from ..http._head import analyse
+from ..http._request import Request
+from ..http._response import Response
+from ._deflate import server_accept
+from ._frames import OP_BINARY, OP_TEXT
+from ._handshake import HandshakeError, check_client_request, pick_subprotocol, server_response
+from ._state import ACCEPTING, CLOSED, HANDSHAKE, OPEN, WebSocketState
+
+if TYPE_CHECKING:
+    from .._connection import TcpConnection
+    from .._worker import Worker
+
+__all__ = ["WebSocket", "upgrade"]
+
+_CLOSING = 4
+_MAX_HEAD = 16 * 1024
+_last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
+
+
+def _refuse(conn: TcpConnection, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+    statistics.protocol_errors += 1
+    import logging
+
+    logging.getLogger("workerman.core").warning(
+        "%s refused: HTTP %d %s", conn._where("WebSocket handshake"), status, reason
+    )
+    conn._recv = None
+    data = error_bytes(status, reason.encode())
+    if headers:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        extra = "".join(f"\r\n{name}: {value}" for name, value in headers).encode("latin-1")
+        data = head + extra + sep + body
+    conn.close(data, raw=True)
+
+
+def state_of(conn: TcpConnection) -> WebSocketState:
+    """The WebSocket state of a server connection, made (with the worker's settings)
+    on first use."""
+    state = conn._pstate
+    if not isinstance(state, WebSocketState):
+        state = conn._pstate = WebSocketState(conn, True)
+        worker = conn.worker
+        if worker is not None:
+            state.on_connect = worker.on_websocket_connect
+            state.on_ping = worker.on_websocket_ping
+            state.on_pong = worker.on_websocket_pong
+            state.on_close = worker.on_websocket_close
+            state.compression = worker.websocket_compression
+            state.subprotocols = list(worker.websocket_subprotocols)
+            if worker.websocket_heartbeat:
+                _heartbeat(worker)
+    return state
+
+
+def _parse(conn: TcpConnection, buffer: bytes) -> None:
+    state = conn._pstate
+    if state is None or state.__class__ is not WebSocketState:
+        state = state_of(conn)
+    stage = state.stage
+    if stage == OPEN or stage == CLOSED:
+        if state.decoder is not None:
+            state.receive(conn, buffer)
+        return
+    if stage == HANDSHAKE:
+        _handshake(conn, state, buffer)
+
+
+def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> None:
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0 or end > _MAX_HEAD:
+        if len(buffer) > _MAX_HEAD:
+            _refuse(conn, 431, "request header block too large")
+        else:
+            conn._recv = bytearray(buffer)
+        return
+    head = buffer[:end]
+    try:
+        info = analyse(head)
+        request = Request(conn, head, b"", info.method, info.uri, info.version, True)
+        if info.length or info.chunked:
+            raise RequestError(400, "a WebSocket upgrade request has no body")
+        key = check_client_request(info.method, info.version, request.headers)
+    except RequestError as exc:
+        _refuse(conn, exc.status, exc.reason)
+        return
+    except HandshakeError as exc:
+        _refuse(conn, exc.status, exc.reason, exc.headers)
+        return
+    statistics.total_request += 1
+    _accept(conn, state, request, key)
+    rest = buffer[end + 4 :]
+    if rest and conn._status < _CLOSING:
+        if conn._busy:
+            conn._recv = bytearray(rest)
+        else:
+            state.receive(conn, rest)
+
+
+def _negotiate(state: WebSocketState, request: Request) -> str | None:
+    headers = request.headers
+    state.subprotocol = pick_subprotocol(headers.get("sec-websocket-protocol"), state.subprotocols)
+    offer = headers.get("sec-websocket-extensions")
+    if state.compression and offer:
+        accepted = server_accept(offer)
+        if accepted is not None:
+            state.deflate = accepted[1]
+            return accepted[0]
+    return None
+
+
+def _accept(conn: TcpConnection, state: WebSocketState, request: Request, key: str) -> None:
+    """Run ``on_websocket_connect``, then answer 101 (or refuse, when it closed the
+    connection or raised RequestError)."""
+    extensions = _negotiate(state, request)
+    state.stage = ACCEPTING
+    callback = state.on_connect
+    result: Any = None
+    if callback is not None:
+        try:
+            result = callback(conn, request)
+        except RequestError as exc:
+            _refuse(conn, exc.status, exc.reason)
+            return
+        except Exception as exc:
+            report(conn._where("on_websocket_connect"), exc)
+            _refuse(conn, 500, "")
+            return
+        if result is not None and isawaitable(result):
+            conn._start_handler(_finish_later(conn, state, key, extensions, result))
+            return
+    _finish(conn, state, key, extensions, result)
+
+
+async def _finish_later(
+    conn: TcpConnection, state: WebSocketState, key: str, extensions: str | None, pending: Any
+) -> None:
+    try:
+        result = await pending
+    except RequestError as exc:
+        _refuse(conn, exc.status, exc.reason)
+        return
+    except Exception as exc:
+        report(conn._where("on_websocket_connect"), exc)
+        _refuse(conn, 500, "")
+        return
+    conn._batch = []
+    try:
+        _finish(conn, state, key, extensions, result)
+    finally:
+        conn._flush()
+
+
+def _finish(
+    conn: TcpConnection, state: WebSocketState, key: str, extensions: str | None, extra: Any
+) -> None:
+    if conn._status >= _CLOSING or state.stage != ACCEPTING:
+        return  # the connect callback closed it
+    headers: Iterable[tuple[str, str]] = ()
+    if isinstance(extra, dict):
+        headers = [(str(k), str(v)) for k, v in extra.items()]
+    elif extra is not None:
+        headers = list(extra)
+    try:
+        reply = server_response(
+            key, subprotocol=state.subprotocol, extensions=extensions, headers=headers
+        )
+    except ValueError as exc:
+        report(conn._where("on_websocket_connect headers"), exc)
+        _refuse(conn, 500, "")
+        return
+    conn.send(reply, raw=True)
+    state.opened(conn, conn.max_package_size)
+
+
+def encode_message(message: Any, conn: TcpConnection) -> bytes:
+    """str: a text frame; bytes: a binary frame (compressed when negotiated). Sends made
+    before the handshake is done wait for it."""
+    kind = type(message)
+    state = conn._pstate
+    if state is not None and state.stage == OPEN and state.deflate is None and state.server_side:
+        if message is _last[0]:
+            return _last[1]  # type: ignore[no-any-return]
+        if kind is str:
+            frame = state.frame(OP_TEXT, message.encode())
+        elif kind is bytes:
+            frame = state.frame(OP_BINARY, message)
+        else:
+            return _encode_other(message, conn)
+        _last[0] = message
+        _last[1] = frame
+        return frame
+    return _encode_other(message, conn)
+
+
+def _encode_other(message: Any, conn: TcpConnection) -> bytes:
+    if isinstance(message, str):
+        opcode, payload = OP_TEXT, message.encode()
+    elif isinstance(message, bytes | bytearray | memoryview):
+        opcode, payload = OP_BINARY, bytes(message)
+    else:
+        raise TypeError(f"a WebSocket sends str (text) or bytes (binary), not {type(message).__name__}")
+    state = conn._pstate
+    if not isinstance(state, WebSocketState):
+        from . import _attach
+
+        state = _attach(conn)
+    if state.stage == OPEN:
+        return state.frame(opcode, payload)
+    if state.stage == CLOSED:
+        return b""
+    if state.queued is None:
+        state.queued = []
+    state.queued.append((opcode, payload))
+    return b""
+
+
+# -- heartbeat: one timer per worker closes silent clients --------------------------------
+
+_beats: dict[int, tuple[Any, int]] = {}
+
+
+def _heartbeat(worker: Worker) -> None:
+    from .._loop import current_loop
+
+    loop = current_loop()
+    entry = _beats.get(id(worker))
+    if entry is not None and entry[0] is loop:
+        return
+    _beats[id(worker)] = (loop, loop.repeat(worker.websocket_heartbeat, _beat, worker))
+
+
+def _beat(worker: Worker) -> None:
+    """Every interval: a connection heard from since the last beat is fine; one silent
+    for a whole interval gets a Ping; one silent for another interval is closed."""
+    for conn in list(worker.connections.values()):
+        state = conn._pstate
+        if not isinstance(state, WebSocketState):
+            continue
+        if state.alive:
+            state.alive = False
+        elif not state.pinged and state.stage == OPEN:
+            state.pinged = True
+            state.ping()
+        else:
+            statistics.protocol_errors += 1
+            if state.stage == OPEN:
+                state.close(1011, "heartbeat timeout")
+            else:
+                conn.close()
+
+
+class WebSocket:
+    """RFC 6455 server side: ``Worker("websocket://0.0.0.0:8000")``.
+
+    The first request on a connection must be a WebSocket upgrade; then each text
+    message reaches ``on_message`` as ``str`` and each binary one as ``bytes``, and
+    ``connection.send(str)`` sends a text frame, ``send(bytes)`` a binary frame.
+    See the package README for the worker's ``on_websocket_*`` callbacks and settings.
+    """
+
+    _server_side = True
+    _parse = staticmethod(_parse)
+
+    @staticmethod
+    def _made(conn: TcpConnection) -> None:
+        state_of(conn)
+
+    @staticmethod
+    def input(buffer: bytes, connection: Any) -> int:
+        """Not used: WebSocket connections decode with their own stream decoder."""
+        raise RequestError(500, "the WebSocket protocol decodes streams, not packages")
+
+    @staticmethod
+    def decode(package: bytes, connection: Any) -> Any:
+        raise RequestError(500, "the WebSocket protocol decodes streams, not packages")
+
+    encode = staticmethod(encode_message)
+
+
+def upgrade(
+    connection: TcpConnection,
+    request: Request,
+    *,
+    subprotocols: Sequence[str] = (),
+    headers: dict[str, str] | None = None,
+    compression: bool = True,
+    on_message: Any = None,
+) -> bool:
+    """Turn the ``http://`` connection of ``request`` into a WebSocket, from its handler.
+
+    The 101 answer goes out now; later messages on the connection are WebSocket
+    messages for ``on_message`` (given here, or set on the connection). A request that
+    is not a valid upgrade gets its 400 or 426 and False is returned.
+    """
+    from ..http._exchange import HttpState
+
+    http_state = connection._pstate
+    if not isinstance(http_state, HttpState) or http_state.request is not request:
+        raise RuntimeError("upgrade() takes the request the connection is handling now")
+    try:
+        key = check_client_request(request.method, request.protocol_version, request.headers)
+    except HandshakeError as exc:
+        connection.send(Response(exc.status, dict(exc.headers), exc.reason))
+        return False
+    state = WebSocketState(connection, True)
+    state.compression = compression
+    state.subprotocols = list(subprotocols)
+    extensions = _negotiate(state, request)
+    reply = server_response(
+        key, subprotocol=state.subprotocol, extensions=extensions, headers=(headers or {}).items()
+    )
+    http_state.request = None  # the HTTP exchange ends here, the connection stays
+    http_state.pending = False
+    connection._pstate = state
+    connection.protocol = WebSocket
+    if on_message is not None:
+        connection.on_message = on_message
+    connection.send(reply, raw=True)
+    state.opened(connection, connection.max_package_size)
+    worker = connection.worker
+    if worker is not None and worker.websocket_heartbeat:
+        _heartbeat(worker)
+    return True
