@@ -7,10 +7,19 @@ import pkgutil
 import pytest
 
 import workerman.core
+import workerman.core.http
 import workerman.core.protocols
+import workerman.core.websocket
+
+_PACKAGES = [
+    workerman.core,
+    workerman.core.protocols,
+    workerman.core.http,
+    workerman.core.websocket,
+]
 
 
-@pytest.mark.parametrize("module", [workerman.core, workerman.core.protocols])
+@pytest.mark.parametrize("module", _PACKAGES)
 def test_every_public_name_is_in_all_and_every_name_in_all_exists(module: object) -> None:
     exported = set(module.__all__)  # type: ignore[attr-defined]
     public = {
@@ -30,7 +39,9 @@ def test_workerman_is_a_namespace_package_shared_by_every_component() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
+    public_packages = {"protocols", "http", "websocket"}
     for info in pkgutil.iter_modules(workerman.core.__path__):
-        assert info.name.startswith("_") or info.name == "protocols", info.name
-    for info in pkgutil.iter_modules(workerman.core.protocols.__path__):
-        assert info.name.startswith("_"), info.name
+        assert info.name.startswith("_") or info.name in public_packages, info.name
+    for package in _PACKAGES[1:]:
+        for info in pkgutil.iter_modules(package.__path__):
+            assert info.name.startswith("_"), info.name

@@ -24,8 +24,8 @@ from .protocols._text import Text as _Text
 
 if TYPE_CHECKING:
     from ._worker import Worker
-    from .websocket import WebSocketState
     from .protocols import Codec
+    from .websocket import WebSocketState
 
 __all__ = [
     "CONNECT_FAIL",

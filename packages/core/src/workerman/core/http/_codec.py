@@ -61,11 +61,9 @@ class Http:
         info = analyse(head)
         body = package[end + 4 :]
         if info.chunked:
-            body = _dechunk(HttpState(), package, 0, end + 4, 1 << 62, Http.max_header_size)[0]
-            body = body or b""
-        return Request(
-            connection, head, body, info.method, info.uri, info.version, info.keep_alive
-        )
+            found = _dechunk(HttpState(), package, 0, end + 4, 1 << 62, Http.max_header_size)
+            body = found[0] or b""
+        return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
 
     @staticmethod
     def encode(message: Any, connection: Any) -> bytes:

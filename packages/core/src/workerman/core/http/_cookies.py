@@ -19,10 +19,9 @@ def parse_cookies(header: str) -> dict[str, str]:
     """The cookies of a ``Cookie`` header; the first of a repeated name wins (the most
     specific path, as browsers order them). Quotes around a value are removed."""
     cookies: dict[str, str] = {}
-    for name, value in _PAIR.findall(header):
-        if len(value) >= 2 and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        cookies.setdefault(name, value)
+    for name, raw in _PAIR.findall(header):
+        quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
+        cookies.setdefault(name, raw[1:-1] if quoted else raw)
     return cookies
 
 

@@ -48,11 +48,11 @@ class HttpState:
     """The HTTP side of one connection."""
 
     __slots__ = (
+        "close_after",
+        "continued",
         "cparts",
         "cpos",
         "csize",
-        "close_after",
-        "continued",
         "pending",
         "request",
         "streamer",
@@ -302,7 +302,9 @@ def encode(message: Any, conn: TcpConnection) -> bytes:
     return b""
 
 
-def send_response(conn: TcpConnection, state: HttpState, request: Request, response: Response) -> None:
+def send_response(
+    conn: TcpConnection, state: HttpState, request: Request, response: Response
+) -> None:
     if response._file is not None:
         from ._file import send_file
 

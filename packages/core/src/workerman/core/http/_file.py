@@ -114,7 +114,9 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
     headers = response._headers
     if "content-type" not in headers:
         guessed, encoding = mimetypes.guess_type(path)
-        response.header("Content-Type", guessed if guessed and not encoding else "application/octet-stream")
+        response.header(
+            "Content-Type", guessed if guessed and not encoding else "application/octet-stream"
+        )
     if "last-modified" not in headers:
         response.header("Last-Modified", modified)
     response.header("Accept-Ranges", "bytes")

@@ -239,12 +239,13 @@ def parse_multipart(
     parameter is a file, written to a temporary file; the others are fields,
     decoded with the part's charset (UTF-8 by default, invalid bytes become U+FFFD).
     A file part with an empty filename and no bytes is what a browser sends when no
-    file was chosen: it is skipped, as PHP does.
+    file was chosen: it is skipped, as PHP does, and counts toward no limit until the
+    parts number more than ``max_fields + max_files``.
 
     Args:
         body: the whole request body.
         boundary: the boundary from the Content-Type (see :func:`boundary_of`).
-        max_files: the most file parts accepted.
+        max_files: the most file parts accepted (empty ones skipped aside).
         max_fields: the most field parts accepted.
         max_field_size: the most bytes one field may hold.
         tmp_dir: where temporary files go; None for the system default.
@@ -264,7 +265,7 @@ def parse_multipart(
     fields: dict[str, list[str]] = {}
     files: dict[str, list[UploadedFile]] = {}
     written: list[UploadedFile] = []
-    field_count = 0
+    field_count = skipped = 0
     try:
         with memoryview(body) as view:
             for headers, start, end in _parts(body, dash_boundary):
@@ -281,6 +282,10 @@ def parse_multipart(
                     fields.setdefault(name, []).append(value)
                     continue
                 if not filename and start == end:
+                    # Free, but not unlimited: parts are work even when skipped.
+                    skipped += 1
+                    if skipped + field_count + len(written) > max_fields + max_files:
+                        raise RequestError(413, "too many multipart parts")
                     continue
                 if len(written) >= max_files:
                     raise RequestError(413, f"more than {max_files} uploaded files")

@@ -19,10 +19,9 @@ __all__ = ["Head", "analyse", "dechunk_size"]
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TARGET = rb"[\x21-\x7e\x80-\xff]+"
 _VALUE = rb"[\t\x20-\x7e\x80-\xff]*"
-_HEAD = re.compile(
-    rb"(" + _TOKEN + rb") (" + _TARGET + rb") HTTP/(\d\.\d)(?:\r\n" + _TOKEN + rb":" + _VALUE + rb")*"
-)
-_REQUEST_LINE = re.compile(rb"(" + _TOKEN + rb") (" + _TARGET + rb") HTTP/(\d\.\d)")
+_LINE = rb"(" + _TOKEN + rb") (" + _TARGET + rb") HTTP/(\d\.\d)"
+_HEAD = re.compile(_LINE + rb"(?:\r\n" + _TOKEN + rb":" + _VALUE + rb")*")
+_REQUEST_LINE = re.compile(_LINE)
 _FIELD = re.compile(_TOKEN + rb":" + _VALUE)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 

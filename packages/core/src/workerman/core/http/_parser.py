@@ -54,9 +54,11 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                     return
                 body = found
             elif info.length:
-                if info.length > limit:
-                    raise RequestError(413, f"a body of {info.length} bytes is over the limit")
                 stop = body_start + info.length
+                # the whole request counts, as in Workerman: the connection holds all of
+                # it while it arrives, under the same limit
+                if stop - start > limit:
+                    raise RequestError(413, f"a request of {stop - start} bytes is over the limit")
                 if stop > size:
                     conn._want = stop - start
                     _more(conn, state, buffer, start, info.expect_continue)
@@ -159,9 +161,9 @@ def _dechunk(
             state.cparts = []
             state.csize = 0
             return body, stop
-        if state.csize + count > limit:
-            raise RequestError(413, f"a chunked body over {limit} bytes")
         data_end = eol + 2 + count
+        if data_end + 2 - start > limit:
+            raise RequestError(413, f"a chunked request over {limit} bytes")
         if data_end + 2 > size:
             want = data_end + 2 - start
             break

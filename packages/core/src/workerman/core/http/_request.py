@@ -82,7 +82,7 @@ class Request:
         """The path of the target, percent-decoded (``/a b`` for ``/a%20b?x=1``)."""
         target = self.uri
         if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
-            scheme, sep, rest = target.partition("://")
+            _, sep, rest = target.partition("://")
             target = "/" + rest.partition("/")[2] if sep else target
         path = target.partition("?")[0].partition("#")[0]
         return unquote(path) if "%" in path else path

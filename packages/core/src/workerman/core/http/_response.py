@@ -207,7 +207,7 @@ class Response:
     def _head_fields(self, skip: frozenset[str] = frozenset()) -> list[bytes]:
         """The header lines as set (Set-Cookie lines included), CRLF-terminated, but
         for the (lower-cased) names in ``skip``."""
-        lines = []
+        lines: list[bytes] = []
         for key, (name, value) in self._headers.items():
             if key in skip:
                 continue
@@ -253,7 +253,7 @@ class ServerSentEvents:
         data: str | dict[str, Any] | None = None,
         *,
         event: str | None = None,
-        id: str | None = None,  # noqa: A002 (the field's name in the format)
+        id: str | None = None,
         retry: int | None = None,
         comment: str | None = None,
     ) -> None:
@@ -274,7 +274,7 @@ class ServerSentEvents:
         self.comment = comment
 
     def encode(self) -> bytes:
-        parts = []
+        parts: list[str] = []
         if self.comment is not None:
             parts.extend(f": {line}\n" for line in self.comment.splitlines() or [""])
         if self.event is not None:

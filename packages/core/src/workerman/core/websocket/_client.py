@@ -69,7 +69,7 @@ def _failed(conn: TcpConnection, reason: str) -> None:
 def _parse(conn: TcpConnection, buffer: bytes) -> None:
     state = state_of(conn)
     stage = state.stage
-    if stage == OPEN or stage == CLOSED:
+    if stage in (OPEN, CLOSED):
         if state.decoder is not None:
             state.receive(conn, buffer)
         return

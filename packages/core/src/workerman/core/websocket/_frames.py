@@ -111,7 +111,7 @@ os.register_at_fork(after_in_child=_keys.clear)
 def _refill_keys() -> None:
     block = os.urandom(1024)
     # An all-zero key would send the payload in clear: leave it out.
-    _keys.extend(key for i in range(0, 1024, 4) if (key := block[i : i + 4]) != bytes(4))
+    _keys.extend([key for i in range(0, 1024, 4) if (key := block[i : i + 4]) != b"\0\0\0\0"])
 
 
 # Masking a payload of up to _SMALL_MASK bytes: the key as an integer times _REPEAT[n]
@@ -325,7 +325,7 @@ class FrameDecoder:
                     length, start = self._long_length(view, pos, length, start)
                     if length < 0:
                         break
-                plain = (b0 == 0x81 or b0 == 0x82) and not self._message
+                plain = b0 in {0x81, 0x82} and not self._message
                 if not plain:
                     self._check(b0, length)
                 elif length > max_size:
@@ -443,7 +443,9 @@ class FrameDecoder:
             self._compressed = bool(b0 & _RSV1)
             self._size = self._wire_size = 0
             self._parts = []
-            self._text = None if fin else codecs.getincrementaldecoder("utf-8")()
+            self._text = None
+            if opcode == OP_TEXT and not fin:  # check fragments as they come
+                self._text = codecs.getincrementaldecoder("utf-8")()
         self._wire_size += len(payload)
         if self._compressed:
             assert self._deflate is not None  # _check refused RSV1 without it

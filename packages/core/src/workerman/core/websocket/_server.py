@@ -29,7 +29,9 @@ _MAX_HEAD = 16 * 1024
 _last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
 
 
-def _refuse(conn: TcpConnection, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()) -> None:
+def _refuse(
+    conn: TcpConnection, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()
+) -> None:
     statistics.protocol_errors += 1
     import logging
 
@@ -69,7 +71,7 @@ def _parse(conn: TcpConnection, buffer: bytes) -> None:
     if state is None or state.__class__ is not WebSocketState:
         state = state_of(conn)
     stage = state.stage
-    if stage == OPEN or stage == CLOSED:
+    if stage in (OPEN, CLOSED):
         if state.decoder is not None:
             state.receive(conn, buffer)
         return
@@ -191,7 +193,9 @@ def encode_message(message: Any, conn: TcpConnection) -> bytes:
     state = conn._pstate
     if state is not None and state.stage == OPEN and state.deflate is None and state.server_side:
         if message is _last[0]:
-            return _last[1]  # type: ignore[no-any-return]
+            cached: bytes = _last[1]
+            return cached
+        frame: bytes
         if kind is str:
             frame = state.frame(OP_TEXT, message.encode())
         elif kind is bytes:
@@ -210,7 +214,9 @@ def _encode_other(message: Any, conn: TcpConnection) -> bytes:
     elif isinstance(message, bytes | bytearray | memoryview):
         opcode, payload = OP_BINARY, bytes(message)
     else:
-        raise TypeError(f"a WebSocket sends str (text) or bytes (binary), not {type(message).__name__}")
+        raise TypeError(
+            f"a WebSocket sends str (text) or bytes (binary), not {type(message).__name__}"
+        )
     state = conn._pstate
     if not isinstance(state, WebSocketState):
         from . import _attach

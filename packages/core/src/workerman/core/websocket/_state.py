@@ -129,9 +129,7 @@ class WebSocketState:
             conn.send(b"".join(self.frame(op, payload) for op, payload in queued), raw=True)
 
     def frame(self, opcode: int, payload: bytes) -> bytes:
-        return encode_message(
-            opcode, payload, mask=not self.server_side, deflate=self.deflate
-        )
+        return encode_message(opcode, payload, mask=not self.server_side, deflate=self.deflate)
 
     # -- receiving -------------------------------------------------------------------
 
@@ -155,7 +153,7 @@ class WebSocketState:
         while index < count:
             opcode, payload = events[index]
             index += 1
-            if opcode == OP_TEXT or opcode == OP_BINARY:
+            if opcode in (OP_TEXT, OP_BINARY):
                 statistics.total_request += 1
                 callback = conn.on_message
                 if callback is not None:
