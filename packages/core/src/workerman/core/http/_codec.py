@@ -28,6 +28,8 @@ class Http:
     header_timeout: ClassVar[float] = 30.0
     #: uploaded files one multipart request may carry (413 beyond).
     max_file_uploads: ClassVar[int] = 1024
+    #: form fields one urlencoded or multipart body may carry (413 beyond).
+    max_fields: ClassVar[int] = 1000
     #: where uploads are spooled ("" for the system's temporary directory).
     upload_tmp_dir: ClassVar[str] = ""
 

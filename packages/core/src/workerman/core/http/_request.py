@@ -170,13 +170,16 @@ class Request:
 
         self._post = {}
         self._files = {}
+        settings: Any = self.connection.protocol
+        if not (isinstance(settings, type) and issubclass(settings, Http)):
+            settings = Http  # a worker's own Http subclass carries its limits
         body = self._body
         if not body:
             return
         content_type = self.headers.get("content-type", "")
         kind = content_type.partition(";")[0].strip().lower()
         if kind == _FORM:
-            self._post = parse_query(body)
+            self._post = parse_query(body, max_fields=settings.max_fields)
         elif kind == "multipart/form-data":
             boundary = boundary_of(content_type)
             if boundary is None:
@@ -184,8 +187,9 @@ class Request:
             self._post, self._files = parse_multipart(
                 body,
                 boundary,
-                max_files=Http.max_file_uploads,
-                tmp_dir=Http.upload_tmp_dir or None,
+                max_files=settings.max_file_uploads,
+                max_fields=settings.max_fields,
+                tmp_dir=settings.upload_tmp_dir or None,
             )
         elif kind == "application/json" or kind.endswith("+json"):
             self._post = parse_json(body)
