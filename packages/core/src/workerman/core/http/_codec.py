@@ -67,8 +67,6 @@ class Http:
             body = found[0] or b""
         return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
 
-    @staticmethod
-    def encode(message: Any, connection: Any) -> bytes:
-        """Queue ``message`` (str, bytes, Response, Chunk, ServerSentEvents) as the
-        response to the connection's current request; returns b"" (already queued)."""
-        return _encode(message, connection)
+    #: Queue a message (str, bytes, Response, Chunk, ServerSentEvents) as the response to
+    #: the connection's current request; returns b"" (the bytes are already queued).
+    encode = staticmethod(_encode)

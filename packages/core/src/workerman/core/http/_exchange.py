@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from inspect import isawaitable
+from time import time as _time
 from typing import TYPE_CHECKING, Any
 
 from .._callbacks import report
@@ -255,17 +256,32 @@ def _head(
     return lines
 
 
+_hello_heads: dict[int, bytes] = {}  # by body length, for the current second
+_hello_until = 0.0
+
+
 def _hello(body: bytes) -> bytes:
-    return b"".join(
-        (
-            b"HTTP/1.1 200 OK\r\n",
-            _SERVER,
-            date_header(),
-            _HTML,
-            b"Content-Length: %d\r\n\r\n" % len(body),
-            body,
+    """A 200 text/html keep-alive response: the head is cached per length and second."""
+    global _hello_until
+    now = _time()
+    if now >= _hello_until:
+        _hello_heads.clear()
+        _hello_until = int(now) + 1.0
+    size = len(body)
+    head = _hello_heads.get(size)
+    if head is None:
+        head = b"".join(
+            (
+                b"HTTP/1.1 200 OK\r\n",
+                _SERVER,
+                date_header(),
+                _HTML,
+                b"Content-Length: %d\r\n\r\n" % size,
+            )
         )
-    )
+        if len(_hello_heads) < 64:
+            _hello_heads[size] = head
+    return head + body
 
 
 def encode(message: Any, conn: TcpConnection) -> bytes:
@@ -290,8 +306,18 @@ def encode(message: Any, conn: TcpConnection) -> bytes:
             and request._session is None
             and request.method != "HEAD"
         ):
-            conn.send(_hello(body), raw=True)
-            complete(conn, state)
+            data = _hello(body)
+            batch = conn._batch
+            if batch is not None and not conn._unsent and conn._batch_size < conn._max_send:
+                batch.append(data)  # what send(data, raw=True) would do, minus the detour
+                conn._batch_size += len(data)
+            else:
+                conn.send(data, raw=True)
+            if conn._busy or request._files:
+                complete(conn, state)
+            else:  # complete() with nothing to clean up and no one waiting
+                state.request = None
+                state.pending = False
             return b""
         message = Response(200, body=body)
     elif not isinstance(message, Response):

@@ -41,7 +41,8 @@ class FileStreamer:
                 if conn._status >= _CLOSING:
                     self.close()
                     return
-                data = self.file.read(min(_PIECE, self.remaining))
+                # no piece over the send buffer, so a small buffer bounds what is queued
+                data = self.file.read(min(_PIECE, self.remaining, conn.max_send_buffer_size))
                 if not data:  # the file shrank under us: the promised length cannot be met
                     raise OSError(f"file ended {self.remaining} bytes early")
                 self.remaining -= len(data)
@@ -78,7 +79,7 @@ def _byte_range(header: str, size: int) -> tuple[int, int] | None:
                 return (-1, -1)
             return (max(0, size - count), size - 1)
         first = int(first_text)
-        last = int(last_text) if last_text else size - 1
+        last = int(last_text) if last_text else max(first, size - 1)
     except ValueError:
         return None
     if first < 0 or last < first:
@@ -149,7 +150,7 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
     try:
         file = open(path, "rb")  # noqa: SIM115 (closed by the streamer)
         file.seek(offset)
-        first = file.read(min(_PIECE, length))
+        first = file.read(min(_PIECE, length, conn.max_send_buffer_size))
     except OSError as exc:
         report(conn._where("file response"), exc)
         fail(conn, state, 500, "")

@@ -29,11 +29,12 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
     max_head = codec.max_header_size
     size = len(buffer)
     start = 0
+    delivered = 0
     conn._want = 0
     try:
         while start < size:
-            while buffer.startswith(b"\r\n", start):  # empty lines before a request
-                start += 2
+            while buffer[start] == 13 and buffer.startswith(b"\r\n", start):
+                start += 2  # empty lines before a request
             if start >= size:
                 return
             end = buffer.find(b"\r\n\r\n", start)
@@ -44,24 +45,24 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                 _wait(conn, state, buffer, start, codec.header_timeout)
                 return
             head = buffer[start:end]
-            info = analyse(head)
+            method, uri, version, keep_alive, length, chunked, expect = analyse(head)
             body_start = end + 4
-            if info.chunked:
+            if chunked:
                 found, stop = _dechunk(state, buffer, start, body_start, limit, max_head)
                 if found is None:
                     conn._want = stop
-                    _more(conn, state, buffer, start, info.expect_continue)
+                    _more(conn, state, buffer, start, expect)
                     return
                 body = found
-            elif info.length:
-                stop = body_start + info.length
+            elif length:
+                stop = body_start + length
                 # the whole request counts, as in Workerman: the connection holds all of
                 # it while it arrives, under the same limit
                 if stop - start > limit:
                     raise RequestError(413, f"a request of {stop - start} bytes is over the limit")
                 if stop > size:
                     conn._want = stop - start
-                    _more(conn, state, buffer, start, info.expect_continue)
+                    _more(conn, state, buffer, start, expect)
                     return
                 body = buffer[body_start:stop]
             else:
@@ -69,12 +70,9 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                 stop = body_start
             if state.timer:
                 _cancel_timer(state)
-            request = Request(
-                conn, head, body, info.method, info.uri, info.version, info.keep_alive
-            )
             start = stop
-            statistics.total_request += 1
-            dispatch(conn, state, request)
+            delivered += 1
+            dispatch(conn, state, Request(conn, head, body, method, uri, version, keep_alive))
             if conn._status >= _CLOSING:
                 return
             if conn.protocol is not codec:  # upgraded (WebSocket): the rest is theirs
@@ -89,6 +87,8 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                 return
     except RequestError as exc:
         reject(conn, exc.status, exc.reason)
+    finally:
+        statistics.total_request += delivered
 
 
 def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool) -> None:

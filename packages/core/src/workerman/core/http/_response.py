@@ -36,16 +36,19 @@ def status_line(status: int, reason: str, version: str = "1.1") -> bytes:
     return line
 
 
-_date = [0, b""]
+_date_until = 0.0
+_date_line = b""
 
 
 def date_header() -> bytes:
-    """``Date: ...\\r\\n``, formatted once a second."""
-    now = int(time.time())
-    if now != _date[0]:
-        _date[0] = now
-        _date[1] = b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
-    return _date[1]  # type: ignore[return-value]
+    """``Date: ...`` and CRLF, formatted once a second."""
+    global _date_until, _date_line
+    now = time.time()
+    if now >= _date_until:
+        second = int(now)
+        _date_until = second + 1.0
+        _date_line = b"Date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
+    return _date_line
 
 
 def _check_field(text: str, what: str) -> str:

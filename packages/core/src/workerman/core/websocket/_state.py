@@ -204,15 +204,18 @@ class WebSocketState:
     # -- closing -------------------------------------------------------------------------
 
     def _send_close(self, conn: TcpConnection, code: int, reason: str) -> None:
+        payload = encode_close(code, reason)  # a code that may not be sent changes nothing
         self.stage = CLOSED
-        payload = encode_close(code, reason)
         conn.send(encode_frame(OP_CLOSE, payload, mask=not self.server_side), raw=True)
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a Close frame with ``code`` and ``reason``, then close the connection.
 
+        ``CloseCode.NO_STATUS`` (1005) sends a Close frame without a code.
+
         Raises:
-            ValueError: a code that may not be sent (1005, 1006, 1015, 0-999, 5000+).
+            ValueError: a code that may not be sent (1006, 1015, 0-999, 5000+ ...); the
+                WebSocket stays open.
         """
         conn = self.conn
         if conn is None:
