@@ -14,7 +14,7 @@ sync: $(UV)
 	$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
 
 run: sync
-	$(UV) run python examples/echo.py start
+	$(UV) run python examples/chat/app.py start
 
 services:
 	@bash tools/ensure-services.sh

@@ -22,4 +22,19 @@ case "$redis_url" in
     fi
     ;;
 esac
+
+# Real clients the HTTP and WebSocket tests drive: wrk (load) and Chromium (the chat demo's
+# browser test). Installed from Debian's packages when missing and this is a root shell
+# with apt; otherwise the tests that need them fail under CI=true, saying what to install.
+missing=()
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+command -v chromium >/dev/null || missing+=(chromium)
+if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+  echo "installing ${missing[*]} (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -qq >/dev/null 2>&1 \
+         && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; } \
+    || echo "could not install ${missing[*]}; the tests that need them will say so"
+fi
 exit 0
