@@ -1,19 +1,15 @@
 """WebSocket frames (RFC 6455 section 5): encode them, and decode a byte stream into messages.
 
-A frame is a 2-byte head (FIN, three RSV bits, opcode; MASK bit, 7-bit length), an
-extended length of 2 or 8 bytes when the 7-bit length says 126 or 127, a 4-byte
-masking key when MASK is set, then the payload. Clients mask every frame; servers
-never do. A message is one data frame (text or binary) with FIN set, or a first data
-frame followed by continuation frames, the last one with FIN set. Control frames
-(close, ping, pong) are short, never fragmented, and may arrive between the fragments
-of a message.
+A frame is a 2-byte head (FIN, RSV1-3, opcode; MASK, 7-bit length), a 2- or 8-byte
+length when the 7-bit one says 126 or 127, a 4-byte masking key (client frames only),
+then the payload. A message is a text or binary frame with FIN set, or a first frame
+and continuations up to one with FIN set; control frames (close, ping, pong) are short,
+never fragmented, and may come between the fragments of a message.
 
-The decoder is sans-IO: ``FrameDecoder.feed`` takes whatever bytes a read produced and
-returns the events they complete. It walks the bytes by offset and keeps only the tail
-of an incomplete frame, so a read holding many small frames costs one pass and no copy
-of the rest of the buffer per frame. Every check that the head of a frame allows (bits,
-opcode, masking, length against the message limit) runs before its payload is waited
-for, so a peer announcing a huge frame is refused at once.
+``FrameDecoder.feed`` walks a read by offset and keeps only the tail of an incomplete
+frame: many small frames in one read cost one pass and no copy of the rest per frame.
+Everything a frame's head can tell (bits, opcode, masking, length against the limit) is
+checked before its payload is waited for, so a huge announced length fails at once.
 """
 
 from __future__ import annotations
@@ -99,6 +95,10 @@ class WebSocketError(ProtocolError):
         self.code = code
         self.reason = reason
         self.events: list[tuple[int, Any]] = []
+
+
+def _protocol_error(reason: str) -> WebSocketError:
+    return WebSocketError(CloseCode.PROTOCOL_ERROR, reason)
 
 
 # Masking keys come from os.urandom in blocks, one system call per 256 keys instead of
@@ -216,10 +216,10 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     if not payload:
         return CloseCode.NO_STATUS, ""
     if len(payload) == 1:
-        raise WebSocketError(CloseCode.PROTOCOL_ERROR, "close frame with a 1-byte payload")
+        raise _protocol_error("close frame with a 1-byte payload")
     code = payload[0] << 8 | payload[1]
     if not close_code_allowed(code):
-        raise WebSocketError(CloseCode.PROTOCOL_ERROR, f"close code {code} is not allowed")
+        raise _protocol_error(f"close code {code} is not allowed")
     try:
         reason = payload[2:].decode()
     except UnicodeDecodeError:
@@ -315,8 +315,7 @@ class FrameDecoder:
                 b0 = view[pos]
                 length = view[pos + 1]
                 if length & _MASK != mask_bit:
-                    raise WebSocketError(
-                        CloseCode.PROTOCOL_ERROR,
+                    raise _protocol_error(
                         "client frame is not masked" if mask_bit else "server frame is masked",
                     )
                 length &= 0x7F
@@ -335,7 +334,7 @@ class FrameDecoder:
                     self._need = stop - pos
                     break
                 if not key_len:
-                    payload = view[start:stop] if view is data else _take(view, start, stop)
+                    payload = view[start:stop] if type(view) is bytes else _take(view, start, stop)
                 elif length <= _SMALL_MASK:
                     mask = from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
                     payload = (
@@ -378,7 +377,7 @@ class FrameDecoder:
             return -1, 0
         length = int.from_bytes(view[pos + 2 : pos + 10], "big")
         if length >> 63:
-            raise WebSocketError(CloseCode.PROTOCOL_ERROR, "64-bit length with the top bit set")
+            raise _protocol_error("64-bit length with the top bit set")
         return length, start + 8
 
     def _finish(self) -> None:
@@ -391,36 +390,32 @@ class FrameDecoder:
         """Refuse a frame on its head alone: bits, opcode, sequence, size."""
         opcode = b0 & 0x0F
         if b0 & 0x30:
-            raise WebSocketError(CloseCode.PROTOCOL_ERROR, "reserved bits RSV2/RSV3 set")
+            raise _protocol_error("reserved bits RSV2/RSV3 set")
         if opcode >= OP_CLOSE:
             if opcode > OP_PONG:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode}")
+                raise _protocol_error(f"unknown opcode {opcode}")
             if b0 & _RSV1:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, "RSV1 set on a control frame")
+                raise _protocol_error("RSV1 set on a control frame")
             if not b0 & _FIN:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, "fragmented control frame")
+                raise _protocol_error("fragmented control frame")
             if length > _MAX_CONTROL:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, "control frame over 125 bytes")
+                raise _protocol_error("control frame over 125 bytes")
             return
         if opcode > OP_BINARY:
-            raise WebSocketError(CloseCode.PROTOCOL_ERROR, f"unknown opcode {opcode}")
+            raise _protocol_error(f"unknown opcode {opcode}")
         if opcode == OP_CONT:
             if not self._message:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, "continuation without a message")
+                raise _protocol_error("continuation without a message")
             if b0 & _RSV1:
-                raise WebSocketError(CloseCode.PROTOCOL_ERROR, "RSV1 set on a continuation")
+                raise _protocol_error("RSV1 set on a continuation")
             compressed = self._compressed
             wire = self._wire_size + length
         else:
             if self._message:
-                raise WebSocketError(
-                    CloseCode.PROTOCOL_ERROR, "new message inside a fragmented one"
-                )
+                raise _protocol_error("new message inside a fragmented one")
             compressed = bool(b0 & _RSV1)
             if compressed and self._deflate is None:
-                raise WebSocketError(
-                    CloseCode.PROTOCOL_ERROR, "RSV1 set without permessage-deflate"
-                )
+                raise _protocol_error("RSV1 set without permessage-deflate")
             wire = length
         # Compressed bytes are bounded too, loosely (deflate may expand a little), so
         # that a flood of empty deflate blocks cannot fill memory.

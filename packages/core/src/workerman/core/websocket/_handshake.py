@@ -154,23 +154,20 @@ def server_response(
     Raises:
         ValueError: a header name that is not a token, or a value holding CR, LF or NUL.
     """
-    chosen: list[tuple[str, str]] = []
+    extra, has_server = _header_lines(headers, "server")
+    chosen = [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept_key(key)),
+    ]
     if subprotocol is not None:
         chosen.append(("Sec-WebSocket-Protocol", subprotocol))
     if extensions is not None:
         chosen.append(("Sec-WebSocket-Extensions", extensions))
-    extra, has_server = _header_lines(headers, "server")
+    if not has_server:
+        chosen.append(("Server", "workerman"))
     lines, _ = _header_lines(chosen, "")
-    head = [
-        "HTTP/1.1 101 Switching Protocols\r\n"
-        "Upgrade: websocket\r\n"
-        "Connection: Upgrade\r\n"
-        f"Sec-WebSocket-Accept: {accept_key(key)}\r\n",
-        *lines,
-        *([] if has_server else ["Server: workerman\r\n"]),
-        *extra,
-        "\r\n",
-    ]
+    head = ["HTTP/1.1 101 Switching Protocols\r\n", *lines, *extra, "\r\n"]
     return "".join(head).encode("latin-1")
 
 
@@ -209,30 +206,28 @@ def client_request(
         host = f"[{host}]"
     if port != (443 if secure else 80):
         host = f"{host}:{port}"
-    chosen = [("Sec-WebSocket-Key", key), ("Sec-WebSocket-Version", "13")]
+    extra, has_host = _header_lines(headers, "host")
+    chosen = [] if has_host else [("Host", host)]
+    chosen += [
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Key", key),
+        ("Sec-WebSocket-Version", "13"),
+    ]
     if origin is not None:
         chosen.append(("Origin", origin))
     if subprotocols:
         chosen.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
     if extensions is not None:
         chosen.append(("Sec-WebSocket-Extensions", extensions))
-    extra, has_host = _header_lines(headers, "host")
-    lines, _ = _header_lines(chosen if has_host else [("Host", host), *chosen], "")
-    head = [
-        f"GET {path} HTTP/1.1\r\n",
-        *lines[:1],
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n",
-        *lines[1:],
-        *extra,
-        "\r\n",
-    ]
-    return "".join(head).encode("latin-1")
+    lines, _ = _header_lines(chosen, "")
+    return "".join([f"GET {path} HTTP/1.1\r\n", *lines, *extra, "\r\n"]).encode("latin-1")
 
 
 def parse_response_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     """Status, reason and headers (lower-cased names) of the server's response head.
 
-    ``head`` runs to the blank line that ends the headers (which may be included).
+    ``head`` runs to the blank line that ends the headers; anything after it is ignored.
 
     Raises:
         HandshakeError: status 0, the bytes are not an HTTP/1.x response head.
@@ -244,8 +239,8 @@ def parse_response_head(head: bytes) -> tuple[int, str, dict[str, str]]:
     headers: dict[str, str] = {}
     for raw in lines[1:]:
         line = raw.rstrip("\r")
-        if not line:
-            continue
+        if not line:  # the blank line that ends the head
+            break
         name, colon, value = line.partition(":")
         if not colon or not _TOKEN.match(name):
             raise HandshakeError(0, f"bad header line {line[:80]!r}")
