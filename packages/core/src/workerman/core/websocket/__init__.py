@@ -7,9 +7,7 @@ serves pages and sockets. ``connection.websocket`` holds a connection's WebSocke
 settings, callbacks and state (:class:`WebSocketState`).
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from ._client import Ws as Ws
 from ._frames import CloseCode as CloseCode
@@ -19,7 +17,7 @@ from ._server import WebSocket as WebSocket
 from ._server import upgrade as upgrade
 from ._state import WebSocketState as WebSocketState
 
-if TYPE_CHECKING:
+if _TYPE_CHECKING:
     from .._connection import TcpConnection
 
 __all__ = [
@@ -33,7 +31,7 @@ __all__ = [
 ]
 
 
-def _attach(conn: TcpConnection) -> WebSocketState:
+def _attach(conn: "TcpConnection") -> WebSocketState:
     """The WebSocket state of ``conn``, made on first use."""
     from . import _client, _server
 

@@ -43,17 +43,21 @@ def _made(conn: TcpConnection) -> None:
     state.backlog = None
     state.key = new_key()
     address = conn._address  # type: ignore[attr-defined]
-    request = client_request(
-        address.host,
-        address.port,
-        address.target or "/",
-        state.key,
-        secure=conn._ssl is not None,  # type: ignore[attr-defined]
-        origin=state.origin,
-        subprotocols=state.subprotocols,
-        extensions=client_offer() if state.compression else None,
-        headers=state.headers.items(),
-    )
+    try:
+        request = client_request(
+            address.host,
+            address.port,
+            address.target or "/",
+            state.key,
+            secure=conn._ssl is not None,  # type: ignore[attr-defined]
+            origin=state.origin,
+            subprotocols=state.subprotocols,
+            extensions=client_offer() if state.compression else None,
+            headers=state.headers.items(),
+        )
+    except (TypeError, ValueError) as exc:  # a bad path or header: the user's, reported
+        _failed(conn, str(exc))
+        return
     conn.send(request, raw=True)
 
 

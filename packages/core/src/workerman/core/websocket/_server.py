@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocket", "upgrade"]
 
+_ESTABLISHED = 2
 _CLOSING = 4
 _MAX_HEAD = 16 * 1024
 _last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
@@ -140,13 +141,18 @@ def _accept(conn: TcpConnection, state: WebSocketState, request: Request, key: s
             _refuse(conn, 500, "")
             return
         if result is not None and isawaitable(result):
-            conn._start_handler(_finish_later(conn, state, key, extensions, result))
+            conn._start_handler(_finish_later(conn, state, request, key, extensions, result))
             return
-    _finish(conn, state, key, extensions, result)
+    _finish(conn, state, request, key, extensions, result)
 
 
 async def _finish_later(
-    conn: TcpConnection, state: WebSocketState, key: str, extensions: str | None, pending: Any
+    conn: TcpConnection,
+    state: WebSocketState,
+    request: Request,
+    key: str,
+    extensions: str | None,
+    pending: Any,
 ) -> None:
     try:
         result = await pending
@@ -159,31 +165,55 @@ async def _finish_later(
         return
     conn._batch = []
     try:
-        _finish(conn, state, key, extensions, result)
+        _finish(conn, state, request, key, extensions, result)
     finally:
         conn._flush()
 
 
 def _finish(
-    conn: TcpConnection, state: WebSocketState, key: str, extensions: str | None, extra: Any
+    conn: TcpConnection,
+    state: WebSocketState,
+    request: Request,
+    key: str,
+    extensions: str | None,
+    extra: Any,
 ) -> None:
     if conn._status >= _CLOSING or state.stage != ACCEPTING:
         return  # the connect callback closed it
-    headers: Iterable[tuple[str, str]] = ()
-    if isinstance(extra, dict):
-        headers = [(str(k), str(v)) for k, v in extra.items()]
-    elif extra is not None:
-        headers = list(extra)
-    try:
+    headers = _session_cookie(request)
+    try:  # what the callback returned is the user's: a bad value is a 500, not a crash
+        if isinstance(extra, dict):
+            headers += [(str(k), str(v)) for k, v in extra.items()]
+        elif extra is not None:
+            headers += [(str(k), str(v)) for k, v in extra]
         reply = server_response(
             key, subprotocol=state.subprotocol, extensions=extensions, headers=headers
         )
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         report(conn._where("on_websocket_connect headers"), exc)
         _refuse(conn, 500, "")
         return
     conn.send(reply, raw=True)
+    _save_session(conn, request)
     state.opened(conn, conn.max_package_size)
+
+
+def _session_cookie(request: Request) -> list[tuple[str, str]]:
+    """The cookie of a session the handshake's request started, for the 101."""
+    session = request._session
+    if session is None or not session.id_changed:
+        return []
+    return [("Set-Cookie", session.cookie_header())]
+
+
+def _save_session(conn: TcpConnection, request: Request) -> None:
+    """A session the handshake used is saved, as after any HTTP response."""
+    session = request._session
+    if session is not None:
+        try:
+            session.save()
+        except Exception as exc:
+            report(conn._where("session save"), exc)
 
 
 def encode_message(message: Any, conn: TcpConnection) -> bytes:
@@ -224,8 +254,9 @@ def _encode_other(message: Any, conn: TcpConnection) -> bytes:
         state = _attach(conn)
     if state.stage == OPEN:
         return state.frame(opcode, payload)
-    if state.stage == CLOSED:
-        return b""
+    if state.stage == CLOSED and conn._status == _ESTABLISHED:
+        return b""  # a Close frame has gone out: nothing may follow it
+    # before the handshake, or a client connecting again (the last connection closed)
     if state.queued is None:
         state.queued = []
     state.queued.append((opcode, payload))
@@ -308,7 +339,9 @@ def upgrade(
 
     The 101 answer goes out now; later messages on the connection are WebSocket
     messages for ``on_message`` (given here, or set on the connection). A request that
-    is not a valid upgrade gets its 400 or 426 and False is returned.
+    is not a valid upgrade gets its 400 or 426 and False is returned. The worker's
+    ``on_websocket_ping``, ``on_websocket_pong``, ``on_websocket_close`` and
+    ``websocket_heartbeat`` apply, as on a ``websocket://`` port.
     """
     from ..http._exchange import HttpState
 
@@ -321,11 +354,19 @@ def upgrade(
         connection.send(Response(exc.status, dict(exc.headers), exc.reason))
         return False
     state = WebSocketState(connection, True)
+    worker = connection.worker
+    if worker is not None:  # the worker's WebSocket callbacks, as on a websocket:// port
+        state.on_ping = worker.on_websocket_ping
+        state.on_pong = worker.on_websocket_pong
+        state.on_close = worker.on_websocket_close
     state.compression = compression
     state.subprotocols = list(subprotocols)
     extensions = _negotiate(state, request)
     reply = server_response(
-        key, subprotocol=state.subprotocol, extensions=extensions, headers=(headers or {}).items()
+        key,
+        subprotocol=state.subprotocol,
+        extensions=extensions,
+        headers=[*_session_cookie(request), *(headers or {}).items()],
     )
     http_state.request = None  # the HTTP exchange ends here, the connection stays
     http_state.pending = False
@@ -334,8 +375,8 @@ def upgrade(
     if on_message is not None:
         connection.on_message = on_message
     connection.send(reply, raw=True)
+    _save_session(connection, request)
     state.opened(connection, connection.max_package_size)
-    worker = connection.worker
     if worker is not None and worker.websocket_heartbeat:
         _heartbeat(worker)
     return True
