@@ -193,7 +193,7 @@ async def test_a_compressed_message_that_inflates_past_the_limit_closes_with_100
     assert len(packed) < 2000
     async with serving(anyio_backend, worker):
         async with raw_client(port_of(worker), "/", COMPRESS) as (client, head):
-            assert head.header("sec-websocket-extensions") == "permessage-deflate"
+            assert head.header("sec-websocket-extensions").startswith("permessage-deflate")
             await client.send(frame(BINARY, bomb(10_000), rsv=0x40))
             reply = await client.frame()
             await client.send(frame(BINARY, packed, rsv=0x40))

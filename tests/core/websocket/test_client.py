@@ -237,11 +237,6 @@ async def test_reconnect_after_the_server_closes(anyio_backend: str) -> None:
     assert recorder.events[5:8] == ["tcp", ("open", 101), "again #2"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: reconnect(after) leaves the status CLOSED until the delay ends, so send() "
-    "is refused; Workerman's reconnect() sets STATUS_INITIAL at once and buffers",
-)
 async def test_messages_sent_while_a_reconnect_waits_are_queued(anyio_backend: str) -> None:
     async with running_loop(anyio_backend), ThreadedServer(echo) as server:
         client = AsyncTcpConnection(f"ws://127.0.0.1:{server.port}/")

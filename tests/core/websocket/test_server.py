@@ -721,10 +721,16 @@ async def test_compression_is_negotiated_with_the_websockets_client(anyio_backen
         port = port_of(worker)
         got, agreed = await in_asyncio_thread(lambda: client(takeover))
         assert got == [*texts, b"\x00" * 5000]
-        assert agreed == "permessage-deflate"
+        # the server caps its window (and the client's, when offered) at 12 bits
+        assert agreed == (
+            "permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+        )
         got, agreed = await in_asyncio_thread(lambda: client(no_takeover))
         assert got == [*texts, b"\x00" * 5000]
-        assert agreed == "permessage-deflate; server_no_context_takeover"
+        assert agreed == (
+            "permessage-deflate; server_no_context_takeover; server_max_window_bits=12;"
+            " client_max_window_bits=12"
+        )
         got, agreed = await in_asyncio_thread(lambda: client(small_windows))
         assert got == [*texts, b"\x00" * 5000]
         assert agreed == ("permessage-deflate; server_max_window_bits=10; client_max_window_bits=9")
@@ -757,7 +763,7 @@ async def test_compressed_frames_on_the_wire(anyio_backend: str) -> None:
     async with serving(anyio_backend, worker):
         async with raw_client(port_of(worker), "/", offer) as (client, head):
             assert head.header("sec-websocket-extensions") == (
-                "permessage-deflate; server_no_context_takeover"
+                "permessage-deflate; server_no_context_takeover; server_max_window_bits=12"
             )
             await client.send(frame(TEXT, deflate(text), rsv=0x40))
             reply = await client.frame()

@@ -108,6 +108,7 @@ class AsyncTcpConnection(TcpConnection):
             self._pending_reconnect = after
             return
         if after > 0:
+            self._status = _INITIAL  # not connected yet: sends queue until it is
             self._reconnect_timer = loop.delay(after, self._reconnect_now)
         else:
             self.connect()
@@ -122,6 +123,19 @@ class AsyncTcpConnection(TcpConnection):
         if self._reconnect_timer:
             current_loop().cancel(self._reconnect_timer)
             self._reconnect_timer = 0
+            if self._status == _INITIAL:
+                self._status = _CLOSED
+
+    def destroy(self) -> None:
+        if self._status == _INITIAL and self._reconnect_timer:
+            # waiting to reconnect: the connection already closed once; just stop waiting
+            current_loop().cancel(self._reconnect_timer)
+            self._reconnect_timer = 0
+            self._status = _CLOSED
+            self._batch = None
+            self._batch_size = 0
+            return
+        super().destroy()
 
     def _abandon_connect(self) -> None:
         cancel, self._cancel_connect = self._cancel_connect, None

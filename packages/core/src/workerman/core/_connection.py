@@ -377,7 +377,7 @@ class TcpConnection(asyncio.Protocol):
             self._flush()
             if self._full and transport.get_write_buffer_size() < self._max_send:
                 self.resume_writing()  # the transport did not pause, so it will not resume
-        if self.on_connect is not None:
+        if self.on_connect is not None and self._status == _ESTABLISHED:
             invoke(self.on_connect, (self,), lambda: self._where("on_connect"))
 
     def data_received(self, data: bytes) -> None:

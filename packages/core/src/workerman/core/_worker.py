@@ -128,6 +128,7 @@ class Worker:
         self.websocket_heartbeat: float = 0
         #: accept permessage-deflate when a client offers it
         self.websocket_compression = True
+        self._websocket_beat_loop: Any = None
         self._transport = transport
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("workerman.core")
 
 _CLOSING = 4
+_CLOSED = 8
 _SERVER = b"Server: workerman\r\n"
 _HTML = b"Content-Type: text/html;charset=utf-8\r\n"
 _NO_BODY = frozenset({204, 304})
@@ -43,6 +44,7 @@ _NO_BODY = frozenset({204, 304})
 _CHUNKED = 1
 _CHUNKED_RAW = 2  # an HTTP/1.0 client: chunks go out bare and the close ends the body
 _EVENTS = 3
+_DISCARD = 4  # a chunked answer to HEAD: chunks are dropped, the last one ends it
 
 
 class HttpState:
@@ -56,6 +58,7 @@ class HttpState:
         "csize",
         "pending",
         "request",
+        "stalled",
         "streamer",
         "streaming",
         "task",
@@ -66,6 +69,7 @@ class HttpState:
         self.request: Request | None = None
         self.pending = False  # a request waits for its response to complete
         self.task = False  # an async handler is running
+        self.stalled = False  # no request is read until the client takes its answers
         self.streaming = 0
         self.close_after = False
         self.continued = False
@@ -82,6 +86,9 @@ class HttpState:
         streamer = self.streamer
         if streamer is not None:
             streamer.pump(conn, self)
+        if self.stalled:
+            self.stalled = False
+            conn._handler_done()
 
     def lost(self, conn: TcpConnection) -> None:
         """The connection is gone: stop timers and streams, drop temporary files."""
@@ -98,6 +105,7 @@ class HttpState:
         request = self.request
         if request is not None:
             request._cleanup()
+        conn._recv = None  # pipelined requests of a gone client are not handled
         if not self.task:
             conn._busy = False  # nothing runs that on_close must wait for
 
@@ -117,11 +125,13 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     try:
         result = callback(conn, request)
     except RequestError as exc:
-        fail(conn, state, exc.status, exc.reason)
+        if state.request is request:  # else its answer is out, and stands
+            fail(conn, state, exc.status, exc.reason)
         return
     except Exception as exc:
         report(conn._where("on_message"), exc)
-        fail(conn, state, 500, "")
+        if state.request is request:
+            fail(conn, state, 500, "")
         return
     if result is not None and isawaitable(result):
         from .._loop import current_loop
@@ -153,7 +163,8 @@ async def _run(conn: TcpConnection, state: HttpState, request: Request, awaitabl
 
 def _task_done(conn: TcpConnection, state: HttpState) -> None:
     state.task = False
-    if not state.pending:
+    # a gone connection's response never completes: on_close waits only for the task
+    if not state.pending or conn._status == _CLOSED:
         conn._handler_done()
 
 
@@ -347,9 +358,9 @@ def send_response(
         else:
             state.streaming = _CHUNKED
         lines = _head(response, request, state, None)
-        if head_only:
+        if head_only:  # the handler still sends its chunks: the response ends with the last
+            state.streaming = _DISCARD
             conn.send(b"".join(lines), raw=True)
-            complete(conn, state)
             return
         if response._body:
             lines.append(_chunk(state, response._body))
@@ -357,6 +368,8 @@ def send_response(
         if "cache-control" not in headers:
             response.header("Cache-Control", "no-cache")
         state.streaming = _EVENTS
+        if head_only:  # events have no last one to end the response with: close after it
+            state.close_after = True
         lines = _head(response, request, state, None)
         if head_only:
             conn.send(b"".join(lines), raw=True)
@@ -375,7 +388,8 @@ def send_response(
 
 
 def _chunk(state: HttpState, data: bytes) -> bytes:
-    if state.streaming == _CHUNKED_RAW:
+    """``data`` framed for the open stream: a chunk, or bare (HTTP/1.0, events)."""
+    if state.streaming != _CHUNKED:
         return data
     return Chunk(data).encode() if data else b""
 
@@ -386,16 +400,18 @@ def _stream(conn: TcpConnection, state: HttpState, message: Any) -> None:
     if kind is Chunk:
         data = message.data
         if not data:  # the end
-            if state.streaming != _CHUNKED_RAW:
+            if state.streaming == _CHUNKED:
                 conn.send(b"0\r\n\r\n", raw=True)
+            elif state.streaming == _EVENTS:  # no framing to end it with but the close
+                state.close_after = True
             complete(conn, state)
             return
-        conn.send(_chunk(state, data), raw=True)
-    elif kind is ServerSentEvents:
-        conn.send(message.encode(), raw=True)
-    elif kind is str or kind is bytes:
-        data = message.encode() if kind is str else message
-        conn.send(data if state.streaming == _EVENTS else _chunk(state, data), raw=True)
+        if state.streaming != _DISCARD:
+            conn.send(_chunk(state, data), raw=True)
+    elif kind is ServerSentEvents or kind is str or kind is bytes:
+        if state.streaming != _DISCARD:
+            data = message if kind is bytes else message.encode()
+            conn.send(_chunk(state, data), raw=True)
     else:
         raise TypeError(
             f"a streaming response takes Chunk, ServerSentEvents, str or bytes, "

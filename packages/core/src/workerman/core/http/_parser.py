@@ -33,10 +33,14 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
     conn._want = 0
     try:
         while start < size:
-            while buffer[start] == 13 and buffer.startswith(b"\r\n", start):
-                start += 2  # empty lines before a request
-            if start >= size:
+            if (conn._unsent or conn._batch_size >= conn._max_send) and _backlogged(conn):
+                _stall(conn, state, buffer, start)
                 return
+            if buffer[start] == 13:
+                while buffer.startswith(b"\r\n", start):
+                    start += 2  # empty lines before a request
+                if start >= size:
+                    return
             end = buffer.find(b"\r\n\r\n", start)
             if end < 0 or end - start > max_head:
                 if end >= 0 or size - start > max_head:
@@ -89,6 +93,29 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
         reject(conn, exc.status, exc.reason)
     finally:
         statistics.total_request += delivered
+
+
+def _backlogged(conn: TcpConnection) -> bool:
+    return conn.send_buffer_size >= conn.max_send_buffer_size
+
+
+def _stall(conn: TcpConnection, state: HttpState, buffer: bytes, start: int) -> None:
+    """The client is not taking its answers: handle (and read) no more of its requests
+    until it does, instead of answering into a full send buffer, which drops answers."""
+    conn._recv = bytearray(buffer[start:] if start else buffer)
+    conn._busy = True
+    conn._update_reading()
+    state.stalled = True
+    if not conn._full:  # the answers are still in this read's batch: look once it is written
+        from .._loop import current_loop
+
+        current_loop().call_soon(_recheck, conn, state)
+
+
+def _recheck(conn: TcpConnection, state: HttpState) -> None:
+    if state.stalled and not conn._full:  # (when full, drained() resumes)
+        state.stalled = False
+        conn._handler_done()
 
 
 def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool) -> None:

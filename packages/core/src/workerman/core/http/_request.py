@@ -85,6 +85,8 @@ class Request:
             _, sep, rest = target.partition("://")
             target = "/" + rest.partition("/")[2] if sep else target
         path = target.partition("?")[0].partition("#")[0]
+        if not path.isascii():  # raw UTF-8 (the head is read as latin-1), as %XX would be
+            path = path.encode("latin-1").decode("utf-8", "replace")
         return unquote(path) if "%" in path else path
 
     @property
@@ -98,7 +100,8 @@ class Request:
         if query is None:
             from ._form import parse_query
 
-            query = self._query = parse_query(self.query_string)
+            text = self.query_string  # as bytes when not ASCII: raw UTF-8 is decoded as such
+            query = self._query = parse_query(text if text.isascii() else text.encode("latin-1"))
         if name is None:
             return {key: values[0] for key, values in query.items()}
         values = query.get(name)

@@ -27,7 +27,9 @@ __all__ = ["WebSocket", "upgrade"]
 _ESTABLISHED = 2
 _CLOSING = 4
 _MAX_HEAD = 16 * 1024
-_last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
+_last: list[Any] = [None, b""]
+_WINDOW_BITS = 12
+_MEM_LEVEL = 5  # the last message framed, for a broadcast to many
 
 
 def _refuse(
@@ -116,7 +118,14 @@ def _negotiate(state: WebSocketState, request: Request) -> str | None:
     state.subprotocol = pick_subprotocol(headers.get("sec-websocket-protocol"), state.subprotocols)
     offer = headers.get("sec-websocket-extensions")
     if state.compression and offer:
-        accepted = server_accept(offer)
+        # a 4 KiB window and memLevel 5, as the websockets library does: about 50 KiB of
+        # zlib state per compressing connection instead of about 300 KiB
+        accepted = server_accept(
+            offer,
+            server_max_window_bits=_WINDOW_BITS,
+            client_max_window_bits=_WINDOW_BITS,
+            mem_level=_MEM_LEVEL,
+        )
         if accepted is not None:
             state.deflate = accepted[1]
             return accepted[0]
@@ -265,17 +274,16 @@ def _encode_other(message: Any, conn: TcpConnection) -> bytes:
 
 # -- heartbeat: one timer per worker closes silent clients --------------------------------
 
-_beats: dict[int, tuple[Any, int]] = {}
-
 
 def _heartbeat(worker: Worker) -> None:
+    """Start the worker's heartbeat timer on the running loop, once per loop."""
     from .._loop import current_loop
 
     loop = current_loop()
-    entry = _beats.get(id(worker))
-    if entry is not None and entry[0] is loop:
+    if worker._websocket_beat_loop is loop:
         return
-    _beats[id(worker)] = (loop, loop.repeat(worker.websocket_heartbeat, _beat, worker))
+    worker._websocket_beat_loop = loop
+    loop.repeat(worker.websocket_heartbeat, _beat, worker)
 
 
 def _beat(worker: Worker) -> None:
@@ -330,9 +338,9 @@ def upgrade(
     connection: TcpConnection,
     request: Request,
     *,
-    subprotocols: Sequence[str] = (),
+    subprotocols: Sequence[str] | None = None,
     headers: dict[str, str] | None = None,
-    compression: bool = True,
+    compression: bool | None = None,
     on_message: Any = None,
 ) -> bool:
     """Turn the ``http://`` connection of ``request`` into a WebSocket, from its handler.
@@ -341,7 +349,10 @@ def upgrade(
     messages for ``on_message`` (given here, or set on the connection). A request that
     is not a valid upgrade gets its 400 or 426 and False is returned. The worker's
     ``on_websocket_ping``, ``on_websocket_pong``, ``on_websocket_close`` and
-    ``websocket_heartbeat`` apply, as on a ``websocket://`` port.
+    ``websocket_heartbeat`` apply, as on a ``websocket://`` port; ``subprotocols`` and
+    ``compression`` default to its ``websocket_subprotocols`` and
+    ``websocket_compression``. Messages are limited to the connection's
+    ``max_package_size`` as it is when this is called.
     """
     from ..http._exchange import HttpState
 
@@ -359,6 +370,10 @@ def upgrade(
         state.on_ping = worker.on_websocket_ping
         state.on_pong = worker.on_websocket_pong
         state.on_close = worker.on_websocket_close
+    if compression is None:
+        compression = worker.websocket_compression if worker is not None else True
+    if subprotocols is None:
+        subprotocols = worker.websocket_subprotocols if worker is not None else ()
     state.compression = compression
     state.subprotocols = list(subprotocols)
     extensions = _negotiate(state, request)
