@@ -225,6 +225,11 @@ def _save_session(conn: TcpConnection, request: Request) -> None:
             report(conn._where("session save"), exc)
 
 
+# The heads of unmasked, uncompressed one-frame messages under 126 bytes, by length.
+_TEXT_HEADS = [bytes((0x81, n)) for n in range(126)]
+_BINARY_HEADS = [bytes((0x82, n)) for n in range(126)]
+
+
 def encode_message(message: Any, conn: TcpConnection) -> bytes:
     """str: a text frame; bytes: a binary frame (compressed when negotiated). Sends made
     before the handshake is done wait for it."""
@@ -236,9 +241,12 @@ def encode_message(message: Any, conn: TcpConnection) -> bytes:
             return cached
         frame: bytes
         if kind is str:
-            frame = state.frame(OP_TEXT, message.encode())
+            payload = message.encode()
+            size = len(payload)
+            frame = _TEXT_HEADS[size] + payload if size < 126 else state.frame(OP_TEXT, payload)
         elif kind is bytes:
-            frame = state.frame(OP_BINARY, message)
+            size = len(message)
+            frame = _BINARY_HEADS[size] + message if size < 126 else state.frame(OP_BINARY, message)
         else:
             return _encode_other(message, conn)
         _last[0] = message

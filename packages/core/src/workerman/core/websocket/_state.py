@@ -12,11 +12,9 @@ from .._callbacks import invoke, report
 from .._statistics import statistics
 from ._deflate import PerMessageDeflate
 from ._frames import (
-    OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
-    OP_TEXT,
     CloseCode,
     FrameDecoder,
     WebSocketError,
@@ -148,45 +146,47 @@ class WebSocketState:
         if backlog:
             self.backlog = None
             events = backlog + events
-        count = len(events)
-        index = 0
-        while index < count:
-            opcode, payload = events[index]
-            index += 1
-            if opcode in (OP_TEXT, OP_BINARY):
-                statistics.total_request += 1
-                callback = conn.on_message
-                if callback is not None:
-                    try:
-                        result = callback(conn, payload)
-                    except Exception as exc:
-                        report(conn._where("on_message"), exc)
-                    else:
-                        if result is not None and isawaitable(result):
-                            conn._start_handler(result)
-            elif opcode == OP_PING:
-                if self.stage == OPEN:
-                    conn.send(encode_frame(OP_PONG, payload, mask=not self.server_side), raw=True)
-                self._notify(conn, self.on_ping, "on_websocket_ping", payload)
-            elif opcode == OP_PONG:
-                self._notify(conn, self.on_pong, "on_websocket_pong", payload)
-            elif opcode == OP_CLOSE:
-                self._peer_closed(conn, *payload)
-                return
-            else:  # an error found after events an async handler made wait
-                self.fail(conn, payload.code, payload.reason)
-                return
-            if conn._status >= _CLOSING:
-                return
-            if conn._busy:  # an async handler runs: the rest waits for it
-                rest = events[index:]
-                if rest or error is not None:
-                    self.backlog = rest
-                    if error is not None:
-                        self.backlog.append((-1, error))
-                    if conn._recv is None:
-                        conn._recv = bytearray()  # so the connection comes back here
-                return
+        callback = conn.on_message
+        messages = 0
+        try:
+            for index, (opcode, payload) in enumerate(events):
+                if 0 < opcode < 3:  # OP_TEXT, OP_BINARY
+                    messages += 1
+                    if callback is not None:
+                        try:
+                            result = callback(conn, payload)
+                        except Exception as exc:
+                            report(conn._where("on_message"), exc)
+                        else:
+                            if result is not None and isawaitable(result):
+                                conn._start_handler(result)
+                        callback = conn.on_message  # a handler may replace it
+                elif opcode == OP_PING:
+                    if self.stage == OPEN:
+                        pong = encode_frame(OP_PONG, payload, mask=not self.server_side)
+                        conn.send(pong, raw=True)
+                    self._notify(conn, self.on_ping, "on_websocket_ping", payload)
+                elif opcode == OP_PONG:
+                    self._notify(conn, self.on_pong, "on_websocket_pong", payload)
+                elif opcode == OP_CLOSE:
+                    self._peer_closed(conn, *payload)
+                    return
+                else:  # an error found after events an async handler made wait
+                    self.fail(conn, payload.code, payload.reason)
+                    return
+                if conn._status >= _CLOSING:
+                    return
+                if conn._busy:  # an async handler runs: the rest waits for it
+                    rest = events[index + 1 :]
+                    if rest or error is not None:
+                        self.backlog = rest
+                        if error is not None:
+                            self.backlog.append((-1, error))
+                        if conn._recv is None:
+                            conn._recv = bytearray()  # so the connection comes back here
+                    return
+        finally:
+            statistics.total_request += messages
         if error is not None:
             self.fail(conn, error.code, error.reason)
 

@@ -1,0 +1,189 @@
+"""The WebSocket servers under test, one process each:
+``python -m benchmarks._ws_servers KIND PORT MODE``.
+
+Every server listens on 127.0.0.1:PORT, pins itself to the core in BENCH_CPU, raises its
+open-file limit and prints ``READY <pid>`` (the pid of the process that serves) once it
+accepts connections.
+
+MODE ``echo``: every message goes back as it came (text as text).
+MODE ``fanout``: a text message equal to TRIGGER makes the server send BROADCAST to every
+    connected client, then answer the trigger's sender ``done <loop seconds> <loop CPU>``:
+    the wall and CPU time of its own send loop. Other messages are ignored.
+
+workerman-*: ``Worker("websocket://...")`` on uvloop, asyncio or trio, defaults otherwise
+    (permessage-deflate is negotiated when a client offers it; no heartbeat).
+websockets-*: the ``websockets`` library's asyncio server (on uvloop or asyncio) or its
+    trio server, ``compression=None``; websockets-deflate: on uvloop with its default
+    compression. All with ``ping_interval=None``: like ours by default, no keepalive
+    pings (and no keepalive task per connection).
+baseline-uvloop: not WebSocket, the hand-written newline-delimited line echo of
+    ``benchmarks._servers`` on uvloop: the pure-Python floor of per-message cost.
+
+With BENCH_PROFILE=PATH, a workerman server runs its serving process under cProfile and
+writes the stats to PATH when it stops.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from functools import partial
+from typing import Any
+
+from ._servers import prepare_process, run_baseline
+
+WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
+WEBSOCKETS = ("websockets-uvloop", "websockets-asyncio", "websockets-trio", "websockets-deflate")
+BASELINE = "baseline-uvloop"
+KINDS = (*WORKERMAN, *WEBSOCKETS, BASELINE)
+MODES = ("echo", "fanout")
+TRIGGER = "broadcast, please"
+BROADCAST = "fan-out message to every client!"  # 32 bytes
+BACKLOG = 4096
+RUN_DIR = "/tmp/workerman-bench-ws"  # + "-PORT": a workerman server's pid, status and log
+
+
+def ready() -> None:
+    print(f"READY {os.getpid()}", flush=True)
+
+
+def _loop_report(started: float, cpu_started: float) -> str:
+    return f"done {time.perf_counter() - started:.6f} {time.process_time() - cpu_started:.6f}"
+
+
+# -- workerman-core ------------------------------------------------------------------------
+
+
+def run_workerman(kind: str, port: int, mode: str) -> None:
+    from workerman.core import Worker
+
+    Worker.event_loop = kind.removeprefix("workerman-")
+    worker = Worker(f"websocket://127.0.0.1:{port}", name="ws-bench")
+    if mode == "echo":
+        worker.on_message = lambda connection, message: connection.send(message)
+    else:
+
+        def on_message(connection: Any, message: Any) -> None:
+            if message != TRIGGER:
+                return
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for client in worker.connections.values():
+                client.send(BROADCAST)
+            connection.send(_loop_report(started, cpu_started))
+
+        worker.on_message = on_message
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+
+        def start(_worker: Any) -> None:
+            ready()
+            profiler.enable()
+
+        def stop(_worker: Any) -> None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+        worker.on_worker_start = start
+        worker.on_worker_stop = stop
+    else:  # the serving process is the forked worker, not the master: it reports its pid
+        worker.on_worker_start = lambda _worker: ready()
+    run_dir = f"{RUN_DIR}-{port}"
+    Worker.pid_file = f"{run_dir}/master.pid"
+    Worker.status_file = f"{run_dir}/status"
+    Worker.log_file = f"{run_dir}/log"
+    Worker.run_all(["start"])
+
+
+# -- the websockets library ----------------------------------------------------------------
+
+
+def run_websockets_asyncio(kind: str, port: int, mode: str) -> None:
+    from websockets.asyncio.server import ServerConnection, broadcast, serve
+
+    servers: list[Any] = []
+
+    async def echo(websocket: ServerConnection) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def fanout(websocket: ServerConnection) -> None:
+        async for message in websocket:
+            if message == TRIGGER:
+                started, cpu_started = time.perf_counter(), time.process_time()
+                broadcast(servers[0].connections, BROADCAST)
+                await websocket.send(_loop_report(started, cpu_started))
+
+    async def main() -> None:
+        compression = "deflate" if kind == "websockets-deflate" else None
+        handler = echo if mode == "echo" else fanout
+        async with serve(
+            handler,
+            "127.0.0.1",
+            port,
+            compression=compression,
+            ping_interval=None,
+            backlog=BACKLOG,
+        ) as server:
+            servers.append(server)
+            ready()
+            await server.serve_forever()
+
+    if kind == "websockets-asyncio":
+        asyncio.run(main())
+    else:
+        import uvloop
+
+        uvloop.run(main())
+
+
+def run_websockets_trio(port: int, mode: str) -> None:
+    import trio
+    from websockets.trio.server import ServerConnection, serve
+
+    if mode != "echo":
+        raise SystemExit("websockets-trio serves the echo mode only")
+
+    async def echo(websocket: ServerConnection) -> None:
+        async for message in websocket:
+            await websocket.send(message)
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(
+                partial(
+                    serve,
+                    echo,
+                    port,
+                    host="127.0.0.1",
+                    backlog=BACKLOG,
+                    compression=None,
+                    ping_interval=None,
+                )
+            )
+            ready()
+
+    trio.run(main)
+
+
+def main(argv: list[str]) -> None:
+    kind, port, mode = argv[0], int(argv[1]), argv[2]
+    if kind not in KINDS or mode not in MODES:
+        raise SystemExit(f"usage: KIND PORT MODE; KIND in {KINDS}, MODE in {MODES}")
+    prepare_process()
+    if kind in WORKERMAN:
+        run_workerman(kind, port, mode)
+    elif kind == "websockets-trio":
+        run_websockets_trio(port, mode)
+    elif kind in WEBSOCKETS:
+        run_websockets_asyncio(kind, port, mode)
+    else:
+        run_baseline(kind, port)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
