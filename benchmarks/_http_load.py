@@ -1,0 +1,257 @@
+"""Server processes for ``benchmarks.http``, the check that each one speaks HTTP right, and
+wrk runs measured with the server's CPU time (psutil) over the same window.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httptools
+import psutil  # type: ignore[import-untyped,unused-ignore]
+
+from ._http_servers import run_dir_of
+from ._proc import ROOT, Server, free_port
+
+HOST = "127.0.0.1"
+WRK = "/usr/bin/wrk"
+FILE_SIZE = 1 << 20
+
+#: wrk script: the exact counts of the run on one line; with depth > 1 every write of a
+#: connection is ``depth`` requests at once (as the TechEmpower plaintext test pipelines)
+LUA = """\
+local depth, path = {depth}, "{path}"
+local batch
+if depth > 1 then
+  function init(args)
+    local parts = {{}}
+    for i = 1, depth do parts[i] = wrk.format("GET", path) end
+    batch = table.concat(parts)
+  end
+  function request() return batch end
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\\n", summary.requests,
+    summary.bytes, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+
+@dataclass
+class Sample:
+    requests: int
+    bytes: int
+    seconds: float
+    server_cpu: float  # seconds of server CPU over the run (user + system)
+    client_cpu: float  # seconds of wrk CPU over the run
+    errors: int = 0
+    server_sys: float = 0.0  # the kernel's share of server_cpu
+    error_kinds: str = ""  # wrk's counts by kind: "timeout 2, read 1"
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def mib_per_s(self) -> float:
+        return self.bytes / self.seconds / (1 << 20) if self.seconds else 0.0
+
+    @property
+    def server_us_per_request(self) -> float:
+        return self.server_cpu / self.requests * 1e6 if self.requests else float("nan")
+
+    @property
+    def server_sys_us_per_request(self) -> float:
+        """The part of server_us_per_request spent in the kernel (system time)."""
+        return self.server_sys / self.requests * 1e6 if self.requests else float("nan")
+
+
+class HttpServer(Server):
+    """One server of ``_http_servers`` in its own process group, pinned to ``cpu``."""
+
+    def __init__(
+        self, kind: str, cpu: int | None, log_dir: Path, file: Path, env: dict[str, str]
+    ) -> None:
+        self.kind = kind
+        self.port = free_port()
+        self.log = log_dir / f"{kind}-{self.port}.log"
+        env = dict(os.environ, **env, PYTHONUNBUFFERED="1")
+        env["BENCH_CPU"] = "" if cpu is None else str(cpu)
+        env["BENCH_RUNNER"] = str(os.getpid())
+        args = [sys.executable, "-m", "benchmarks._http_servers", kind, str(self.port), str(file)]
+        with self.log.open("wb") as out:
+            self.proc = subprocess.Popen(
+                args,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=ROOT,
+                start_new_session=True,
+            )
+        self.pid = self.proc.pid
+        self._process: psutil.Process | None = None
+
+    def cpu_times(self) -> tuple[float, float]:
+        """(user, system) CPU seconds of the serving process so far."""
+        if self._process is None or self._process.pid != self.pid:
+            self._process = psutil.Process(self.pid)
+        times = self._process.cpu_times()
+        return times.user, times.system
+
+    def cpu_seconds(self) -> float:
+        return sum(self.cpu_times())
+
+    def stop(self, timeout: float = 5.0) -> None:
+        try:
+            super().stop(timeout)
+        finally:  # whatever is left of the group (a worker whose master died first)
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            shutil.rmtree(run_dir_of(self.port), ignore_errors=True)
+
+
+class HttpServers:
+    """Start the given servers; stop every one of them on the way out, whatever happens."""
+
+    def __init__(self, kinds: list[str], cpu: int | None, env: dict[str, str] | None = None):
+        self.kinds = kinds
+        self.cpu = cpu
+        self.env = env or {}
+        self.running: dict[str, HttpServer] = {}
+        self._tmp = tempfile.TemporaryDirectory(prefix="wm-bench-http-")
+        self.file = Path(self._tmp.name) / "file.bin"
+
+    def __enter__(self) -> dict[str, HttpServer]:
+        try:
+            self.file.write_bytes(os.urandom(FILE_SIZE))
+            log_dir = Path(self._tmp.name)
+            for kind in self.kinds:
+                server = HttpServer(kind, self.cpu, log_dir, self.file, self.env)
+                self.running[kind] = server
+            for server in self.running.values():
+                server.wait_ready()
+                probe(server, self.file.read_bytes())
+        except BaseException:
+            self.__exit__()
+            raise
+        return self.running
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            for server in self.running.values():
+                server.stop()
+        finally:
+            self._tmp.cleanup()
+
+
+class _Responses:
+    """httptools callbacks collecting complete responses: (status, headers, body)."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[int, dict[bytes, bytes], bytes]] = []
+        self.headers: dict[bytes, bytes] = {}
+        self.body: list[bytes] = []
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_body(self, body: bytes) -> None:
+        self.body.append(body)
+
+    def on_message_complete(self) -> None:
+        self.done.append((self.parser.get_status_code(), self.headers, b"".join(self.body)))
+        self.headers, self.body = {}, []
+
+    def read(self, sock: socket.socket, count: int) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        while len(self.done) < count:
+            data = sock.recv(1 << 20)
+            if not data:
+                raise RuntimeError(f"closed after {len(self.done)} of {count} responses")
+            self.parser.feed_data(data)
+
+
+def probe(server: Server, file: bytes, timeout: float = 10.0) -> None:
+    """Three pipelined ``GET /``, then ``GET /file``, on one keep-alive connection."""
+    hello = f"GET / HTTP/1.1\r\nHost: {HOST}:{server.port}\r\n\r\n".encode()
+    deadline = time.monotonic() + timeout
+    while True:  # uvicorn reports ready just before it listens
+        try:
+            sock = socket.create_connection((HOST, server.port), timeout=timeout)
+            break
+        except ConnectionRefusedError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    with sock:
+        responses = _Responses()
+        sock.sendall(hello * 3)
+        responses.read(sock, 3)
+        sock.sendall(hello.replace(b"/ ", b"/file "))
+        responses.read(sock, 4)
+    for status, headers, body in responses.done[:3]:
+        if (
+            status != 200
+            or body != b"Hello World"
+            or b"text/html" not in headers.get(b"content-type", b"")
+        ):
+            raise RuntimeError(f"{server.kind}: GET / answered {status} {headers} {body[:80]!r}")
+    status, headers, body = responses.done[3]
+    if status != 200 or body != file:
+        raise RuntimeError(f"{server.kind}: GET /file answered {status}, {len(body)} bytes")
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def wrk(
+    server: HttpServer,
+    path: str,
+    connections: int,
+    seconds: int,
+    cpu: int | None,
+    depth: int = 1,
+) -> Sample:
+    """One wrk run (one thread, pinned to ``cpu``) against ``server``; timeouts fail it."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="wm-bench-") as script:
+        script.write(LUA.format(depth=depth, path=path))
+        script.flush()
+        args = [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name]
+        args.append(f"http://{HOST}:{server.port}{path}")
+        if cpu is not None:
+            args = ["taskset", "-c", str(cpu), *args]
+        client0, (user0, sys0) = _children_cpu(), server.cpu_times()
+        proc = subprocess.run(
+            args, capture_output=True, text=True, timeout=seconds + 30, check=False
+        )
+        (user1, sys1), client1 = server.cpu_times(), _children_cpu()
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"wrk failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    requests, size, micros, *errors = (int(x) for x in lines[-1].split()[1:])
+    kinds = ", ".join(
+        f"{kind} {count}"
+        for kind, count in zip(
+            ("connect", "read", "write", "status", "timeout"), errors, strict=True
+        )
+        if count
+    )
+    server_cpu = user1 - user0 + sys1 - sys0
+    client_cpu = client1 - client0
+    return Sample(
+        requests, size, micros / 1e6, server_cpu, client_cpu, sum(errors), sys1 - sys0, kinds
+    )
