@@ -33,22 +33,26 @@ class Request:
         keep_alive: whether the connection stays open after the response.
     """
 
+    # The request line's fields are slots; what is parsed on demand starts as these class
+    # defaults and lands in the instance __dict__ only when a handler asks for it, so a
+    # request that is answered without looking costs no stores for it.
     __slots__ = (
+        "__dict__",
         "_body",
-        "_cookies",
-        "_files",
         "_head",
-        "_headers",
-        "_json",
-        "_post",
-        "_query",
-        "_session",
         "connection",
         "keep_alive",
         "method",
         "protocol_version",
         "uri",
     )
+    _headers: dict[str, str] | None = None
+    _query: dict[str, list[str]] | None = None
+    _post: Any = None
+    _json = False
+    _files: dict[str, list[UploadedFile]] | None = None
+    _cookies: dict[str, str] | None = None
+    _session: Session | None = None
 
     def __init__(
         self,
@@ -67,13 +71,6 @@ class Request:
         self.uri = uri
         self.protocol_version = version
         self.keep_alive = keep_alive
-        self._headers: dict[str, str] | None = None
-        self._query: dict[str, list[str]] | None = None
-        self._post: Any = None
-        self._json = False
-        self._files: dict[str, list[UploadedFile]] | None = None
-        self._cookies: dict[str, str] | None = None
-        self._session: Session | None = None
 
     # -- the request line ---------------------------------------------------------------
 
