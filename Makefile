@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PACKAGES := core redis-client
 
-.PHONY: run test check bench sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -30,3 +30,12 @@ check: sync
 
 bench: sync
 	$(UV) run python -m benchmarks $(ARGS)
+
+bench-http: sync
+	$(UV) run python -m benchmarks.http $(ARGS)
+
+bench-websocket: sync
+	$(UV) run python -m benchmarks.websocket $(ARGS)
+
+bench-redis: sync
+	$(UV) run python -m benchmarks.redis $(ARGS)
