@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .._callbacks import invoke
 from .._statistics import statistics
@@ -14,7 +14,7 @@ from ._handshake import (
     new_key,
     parse_response_head,
 )
-from ._server import encode_message
+from ._server import StreamCodec
 from ._state import CLOSED, HANDSHAKE, OPEN, WebSocketState
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _parse(conn: TcpConnection, buffer: bytes) -> None:
             state.receive(conn, rest)
 
 
-class Ws:
+class Ws(StreamCodec):
     """RFC 6455 client side: ``AsyncTcpConnection("ws://host:port/path?query")``, or
     ``wss://`` for TLS.
 
@@ -132,13 +132,3 @@ class Ws:
     _server_side = False
     _parse = staticmethod(_parse)
     _made = staticmethod(_made)
-    encode = staticmethod(encode_message)
-
-    @staticmethod
-    def input(buffer: bytes, connection: Any) -> int:
-        """Not used: WebSocket connections decode with their own stream decoder."""
-        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")
-
-    @staticmethod
-    def decode(package: bytes, connection: Any) -> Any:
-        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")

@@ -14,7 +14,7 @@ from ..http._head import analyse
 from ..http._request import Request
 from ..http._response import Response
 from ._deflate import server_accept
-from ._frames import OP_BINARY, OP_TEXT
+from ._frames import OP_BINARY, OP_TEXT, WebSocketError
 from ._handshake import HandshakeError, check_client_request, pick_subprotocol, server_response
 from ._state import ACCEPTING, CLOSED, HANDSHAKE, OPEN, WebSocketState
 
@@ -314,7 +314,24 @@ def _beat(worker: Worker) -> None:
                 conn.close()
 
 
-class WebSocket:
+class StreamCodec:
+    """What the WebSocket codecs share: messages come from a stream decoder of their
+    own (``_parse``), so the package-at-a-time half of the codec contract is unused."""
+
+    encode = staticmethod(encode_message)
+
+    @staticmethod
+    def input(buffer: bytes, connection: Any) -> int:
+        """Not used: WebSocket connections decode with their own stream decoder."""
+        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")
+
+    @staticmethod
+    def decode(package: bytes, connection: Any) -> Any:
+        """Not used, as ``input``."""
+        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")
+
+
+class WebSocket(StreamCodec):
     """RFC 6455 server side: ``Worker("websocket://0.0.0.0:8000")``.
 
     The first request on a connection must be a WebSocket upgrade; then each text
@@ -329,17 +346,6 @@ class WebSocket:
     @staticmethod
     def _made(conn: TcpConnection) -> None:
         state_of(conn)
-
-    @staticmethod
-    def input(buffer: bytes, connection: Any) -> int:
-        """Not used: WebSocket connections decode with their own stream decoder."""
-        raise RequestError(500, "the WebSocket protocol decodes streams, not packages")
-
-    @staticmethod
-    def decode(package: bytes, connection: Any) -> Any:
-        raise RequestError(500, "the WebSocket protocol decodes streams, not packages")
-
-    encode = staticmethod(encode_message)
 
 
 def upgrade(
