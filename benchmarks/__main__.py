@@ -7,47 +7,37 @@ goes to stderr; the markdown table, ready to paste, goes to stdout.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import asdict, replace
-from pathlib import Path
+from functools import partial
+from operator import attrgetter
 from typing import Any
 
 import uvloop
 
 from . import _load, _report
-from ._proc import Server, Servers, pick_cores, raise_nofile
+from ._load import run
+from ._proc import (
+    Server,
+    Servers,
+    attempt,
+    handle_signals,
+    limit_idle,
+    log,
+    parse_choices,
+    pin_load_generator,
+    runner_parser,
+    save_results,
+)
 from ._servers import BASELINES, KINDS, NOFILE
 from ._settings import QUICK, Settings, describe
 
 CASES = ("echo", "echo-rr", "accept", "memory")
 PERLINE = ("baseline-uvloop-perline", "baseline-uvloop-callback")  # echo only
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run(coro: Coroutine[Any, Any, _load.Sample]) -> _load.Sample:
-    """Run one load on a fresh uvloop; an error in any callback fails the measurement."""
-
-    async def main() -> _load.Sample:
-        errors: list[dict[str, Any]] = []
-        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
-        sample = await coro
-        if errors:
-            raise RuntimeError(f"load generator: {errors[0].get('message')}") from errors[0].get(
-                "exception"
-            )
-        return sample
-
-    return uvloop.run(main())
+OPS = attrgetter("ops")  # a sample that counted nothing fails the run
 
 
 def measure(
@@ -60,12 +50,7 @@ def measure(
     results = {kind: _report.Result(case, kind) for kind in servers}
     for round_no in range(1, rounds + 1):
         for kind, server in servers.items():
-            try:
-                sample = run(load(server))
-                if not sample.ops:
-                    raise RuntimeError("no operation completed")
-            except Exception as exc:
-                raise RuntimeError(f"{case} {kind}: {exc}\n{server.log_tail()}") from exc
+            sample = attempt(f"{case} {kind}", server, partial(run, load(server)), OPS)
             results[kind].samples.append(sample)
             log(
                 f"{case:7} {kind:24} round {round_no}/{rounds}: {sample.rate:11,.0f}/s"
@@ -101,53 +86,33 @@ def run_memory(kinds: list[str], count: int, cpu: int | None) -> list[_report.Re
         if kind in PERLINE:
             continue
         with Servers([kind], cpu) as servers:  # a fresh server: nothing freed to reuse
-            try:
-                sample = run(_load.idle_memory(servers[kind], count))
-            except Exception as exc:
-                raise RuntimeError(f"memory {kind}: {exc}\n{servers[kind].log_tail()}") from exc
+            server = servers[kind]
+            sample = attempt(
+                f"memory {kind}", server, partial(run, _load.idle_memory(server, count))
+            )
         log(f"memory {kind:24} {sample.rss_delta / count / 1024:.2f} KiB per idle connection")
         results.append(_report.Result("memory", kind, [sample]))
     return results
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (under a minute)")
-    parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--servers", default=",".join(KINDS), help="comma-separated servers")
+    parser = runner_parser("python -m benchmarks", __doc__, "under a minute", CASES, KINDS)
     for name in ("rounds", "connections", "batch", "concurrency", "idle"):
         parser.add_argument(f"--{name}", type=int, help=f"override Settings.{name}")
     parser.add_argument("--duration", type=float, help="seconds measured per case")
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    args = parser.parse_args(argv)
-    for option, allowed in (("only", CASES), ("servers", KINDS)):
-        chosen = [x for x in getattr(args, option).split(",") if x]
-        if bad := [x for x in chosen if x not in allowed]:
-            parser.error(f"--{option}: unknown {', '.join(bad)}; choose from {', '.join(allowed)}")
-        setattr(args, option, chosen)
-    return args
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # so that every server is stopped on the way out
+    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
 
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
+    handle_signals()
     cfg = replace(QUICK if args.quick else Settings())
     for name in ("rounds", "connections", "batch", "concurrency", "idle", "duration"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
-    server_cpu, client_cpu = pick_cores()
-    if client_cpu is None:
-        log("warning: fewer than two cores available; running unpinned")
-    else:
-        os.sched_setaffinity(0, {client_cpu})
-    limit = raise_nofile(NOFILE)
-    if cfg.idle > limit - 500:
-        log(f"note: open-file limit {limit}; holding {limit - 500} idle connections")
-        cfg.idle = limit - 500
+    server_cpu, client_cpu = pin_load_generator()
+    cfg.idle = limit_idle(cfg.idle, NOFILE)
     kinds = [k for k in KINDS if k in args.servers]
     if not any(k in BASELINES for k in kinds):
         log("note: no baseline server chosen, so no ratios")
@@ -167,12 +132,10 @@ def main(argv: list[str]) -> None:
     print("\ngoals of the issue:")
     print("\n".join(_report.goals(results)))
     if not args.no_save:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / time.strftime("bench-%Y%m%d-%H%M%S.json")
         results_json = [r.as_dict() for r in results]
-        data = {"settings": asdict(cfg), "quick": args.quick, "results": results_json}
-        path.write_text(json.dumps(data, indent=1))
-        log(f"saved {path}")
+        save_results(
+            "bench", {"settings": asdict(cfg), "quick": args.quick, "results": results_json}
+        )
 
 
 if __name__ == "__main__":

@@ -4,24 +4,18 @@ wrk runs measured with the server's CPU time (psutil) over the same window.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import resource
-import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httptools
-import psutil  # type: ignore[import-untyped,unused-ignore]
 
 from ._http_servers import run_dir_of
-from ._proc import ROOT, Server, free_port
+from ._proc import GroupServer, Server, ServerGroup, children_cpu
 
 HOST = "127.0.0.1"
 WRK = "/usr/bin/wrk"
@@ -77,83 +71,38 @@ class Sample:
         return self.server_sys / self.requests * 1e6 if self.requests else float("nan")
 
 
-class HttpServer(Server):
+class HttpServer(GroupServer):
     """One server of ``_http_servers`` in its own process group, pinned to ``cpu``."""
+
+    module = "benchmarks._http_servers"
 
     def __init__(
         self, kind: str, cpu: int | None, log_dir: Path, file: Path, env: dict[str, str]
     ) -> None:
-        self.kind = kind
-        self.port = free_port()
-        self.log = log_dir / f"{kind}-{self.port}.log"
-        env = dict(os.environ, **env, PYTHONUNBUFFERED="1")
-        env["BENCH_CPU"] = "" if cpu is None else str(cpu)
-        env["BENCH_RUNNER"] = str(os.getpid())
-        args = [sys.executable, "-m", "benchmarks._http_servers", kind, str(self.port), str(file)]
-        with self.log.open("wb") as out:
-            self.proc = subprocess.Popen(
-                args,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=ROOT,
-                start_new_session=True,
-            )
-        self.pid = self.proc.pid
-        self._process: psutil.Process | None = None
-
-    def cpu_times(self) -> tuple[float, float]:
-        """(user, system) CPU seconds of the serving process so far."""
-        if self._process is None or self._process.pid != self.pid:
-            self._process = psutil.Process(self.pid)
-        times = self._process.cpu_times()
-        return times.user, times.system
-
-    def cpu_seconds(self) -> float:
-        return sum(self.cpu_times())
-
-    def stop(self, timeout: float = 5.0) -> None:
-        try:
-            super().stop(timeout)
-        finally:  # whatever is left of the group (a worker whose master died first)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            shutil.rmtree(run_dir_of(self.port), ignore_errors=True)
+        super().__init__(kind, cpu, log_dir, [str(file)], env)
+        self.run_dir = run_dir_of(self.port)
 
 
-class HttpServers:
+class HttpServers(ServerGroup[HttpServer]):
     """Start the given servers; stop every one of them on the way out, whatever happens."""
 
+    prefix = "wm-bench-http-"
+
     def __init__(self, kinds: list[str], cpu: int | None, env: dict[str, str] | None = None):
+        super().__init__()
         self.kinds = kinds
         self.cpu = cpu
         self.env = env or {}
-        self.running: dict[str, HttpServer] = {}
-        self._tmp = tempfile.TemporaryDirectory(prefix="wm-bench-http-")
-        self.file = Path(self._tmp.name) / "file.bin"
+        self.file = self.log_dir / "file.bin"
 
-    def __enter__(self) -> dict[str, HttpServer]:
-        try:
-            self.file.write_bytes(os.urandom(FILE_SIZE))
-            log_dir = Path(self._tmp.name)
-            for kind in self.kinds:
-                server = HttpServer(kind, self.cpu, log_dir, self.file, self.env)
-                self.running[kind] = server
-            for server in self.running.values():
-                server.wait_ready()
-                probe(server, self.file.read_bytes())
-        except BaseException:
-            self.__exit__()
-            raise
-        return self.running
+    def start(self) -> None:
+        self.file.write_bytes(os.urandom(FILE_SIZE))
+        self._body = self.file.read_bytes()
+        for kind in self.kinds:
+            self.running[kind] = HttpServer(kind, self.cpu, self.log_dir, self.file, self.env)
 
-    def __exit__(self, *exc: object) -> None:
-        try:
-            for server in self.running.values():
-                server.stop()
-        finally:
-            self._tmp.cleanup()
+    def check(self, server: HttpServer) -> None:
+        probe(server, self._body)
 
 
 class _Responses:
@@ -213,11 +162,6 @@ def probe(server: Server, file: bytes, timeout: float = 10.0) -> None:
         raise RuntimeError(f"{server.kind}: GET /file answered {status}, {len(body)} bytes")
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def wrk(
     server: HttpServer,
     path: str,
@@ -234,11 +178,11 @@ def wrk(
         args.append(f"http://{HOST}:{server.port}{path}")
         if cpu is not None:
             args = ["taskset", "-c", str(cpu), *args]
-        client0, (user0, sys0) = _children_cpu(), server.cpu_times()
+        client0, (user0, sys0) = children_cpu(), server.cpu_times()
         proc = subprocess.run(
             args, capture_output=True, text=True, timeout=seconds + 30, check=False
         )
-        (user1, sys1), client1 = server.cpu_times(), _children_cpu()
+        (user1, sys1), client1 = server.cpu_times(), children_cpu()
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
     if proc.returncode != 0 or not lines:
         raise RuntimeError(f"wrk failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")

@@ -8,12 +8,14 @@ import os
 import platform
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 from ._http_load import FILE_SIZE, Sample
 from ._proc import ROOT
+from ._report import Rounds, markdown_table
 
 LABELS = {
     "workerman-uvloop": "workerman (uvloop)",
@@ -28,37 +30,14 @@ GOAL_CEILING = 0.9
 
 
 @dataclass
-class Row:
-    case: str  # "hello", "pipelined" or "file"
-    server: str  # a kind of _http_servers
-    samples: list[Sample] = field(default_factory=list)
+class Row(Rounds[Sample]):
+    # case: "hello", "pipelined" or "file"; server: a kind of _http_servers
 
     def value_of(self, sample: Sample) -> float:
         return sample.mib_per_s if self.case == "file" else sample.rate
 
-    @property
-    def best(self) -> Sample:
-        """The round least disturbed by other processes: the fastest."""
-        return max(self.samples, key=self.value_of)
-
-    @property
-    def value(self) -> float:
-        return self.value_of(self.best)
-
-    @property
-    def spread(self) -> float:
-        """Half the range of the rounds, relative to the reported value."""
-        values = [self.value_of(s) for s in self.samples]
-        return (max(values) - min(values)) / 2 / self.value if len(values) > 1 else 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "case": self.case,
-            "server": self.server,
-            "value": self.value,
-            "unit": UNITS[self.case],
-            "samples": [vars(s) for s in self.samples],
-        }
+    def details(self) -> dict[str, Any]:
+        return {"unit": UNITS[self.case]}
 
 
 def _ratio(mine: Row, ref: Row | None) -> str:
@@ -87,7 +66,7 @@ HEADER = [
 
 
 def table(rows: dict[tuple[str, str], Row]) -> str:
-    body = [HEADER, ["---"] * len(HEADER)]
+    body = []
     for row in rows.values():
         best = row.best
         figure = f"{row.value:,.0f} {UNITS[row.case]}"
@@ -112,12 +91,7 @@ def table(rows: dict[tuple[str, str], Row]) -> str:
                 _cpu_ratio(row, ceiling),
             ]
         )
-    widths = [max(len(line[i]) for line in body) for i in range(len(HEADER))]
-    lines = []
-    for line in body:
-        cells = [c.ljust(w, "-" if c == "---" else " ") for c, w in zip(line, widths, strict=True)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(HEADER, body)
 
 
 def goals(rows: dict[tuple[str, str], Row]) -> list[str]:

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
 import time
 from email.utils import formatdate
 from typing import Any, cast
 
-from ._servers import prepare_process
+from ._servers import prepare_process, ready, serve_until_stopped, serve_workerman
 
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
 KINDS = (*WORKERMAN, "uvicorn", "ceiling")
@@ -39,10 +38,6 @@ CHUNK = 64 * 1024
 def run_dir_of(port: int) -> str:
     """Where a workerman server keeps its pid, status and log files (the runner removes it)."""
     return f"/tmp/workerman-bench-http-{port}"
-
-
-def ready() -> None:
-    print(f"READY {os.getpid()}", flush=True)
 
 
 # -- workerman ---------------------------------------------------------------------------
@@ -62,30 +57,7 @@ def run_workerman(kind: str, port: int, path: str) -> None:
             connection.send("Hello World")
 
     worker.on_message = on_message
-    profile = os.environ.get("BENCH_PROFILE")
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-
-        def start(_worker: Any) -> None:
-            ready()
-            profiler.enable()
-
-        def stop(_worker: Any) -> None:
-            profiler.disable()
-            profiler.dump_stats(profile)
-
-        worker.on_worker_start = start
-        worker.on_worker_stop = stop
-    else:
-        # the worker process (not the master) serves: it reports its own pid to be measured
-        worker.on_worker_start = lambda _worker: ready()
-    run_dir = run_dir_of(port)
-    Worker.pid_file = f"{run_dir}/master.pid"
-    Worker.status_file = f"{run_dir}/status"
-    Worker.log_file = f"{run_dir}/log"
-    Worker.run_all(["start"])
+    serve_workerman(worker, run_dir_of(port))
 
 
 # -- uvicorn -------------------------------------------------------------------------------
@@ -221,16 +193,7 @@ def run_ceiling(port: int, path: str) -> None:
             loop.call_later(1.0, tick)
 
         loop.call_later(1.0, tick)
-        stopped = loop.create_future()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopped.cancel)
-        server = await loop.create_server(HelloProtocol, "127.0.0.1", port, backlog=4096)
-        ready()
-        try:
-            await stopped
-        except asyncio.CancelledError:
-            pass
-        server.close()
+        await serve_until_stopped(HelloProtocol, port)
 
     uvloop.run(serve())
 

@@ -8,26 +8,45 @@ and this process's own CPU time, which shows when the load generator is the limi
 from __future__ import annotations
 
 import asyncio
-import resource
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from ._proc import Server
+import uvloop
+
+from ._proc import Server, own_cpu
 
 HOST = "127.0.0.1"
 LINE = b"0123456789abcde\n"  # 16 bytes
+T = TypeVar("T")
+
+
+def run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one load on a fresh uvloop; an error in any callback fails the measurement."""
+
+    async def main() -> T:
+        errors: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
+        result = await coro
+        if errors:
+            raise RuntimeError(f"load generator: {errors[0].get('message')}") from errors[0].get(
+                "exception"
+            )
+        return result
+
+    return uvloop.run(main())
 
 
 @dataclass
-class Sample:
+class CpuSample:
+    """What one measured window counted, and the CPU time spent on either side of it."""
+
     ops: int  # messages echoed, connections served, or connections held
     seconds: float
     server_cpu: float  # seconds of server CPU in the window
     client_cpu: float  # seconds of load generator CPU in the window
-    errors: int = 0
-    rss_delta: int = 0  # bytes (idle-memory test only)
 
     @property
     def rate(self) -> float:
@@ -38,22 +57,29 @@ class Sample:
         return self.server_cpu / self.ops * 1e6 if self.ops else float("nan")
 
 
-def _own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+@dataclass
+class Sample(CpuSample):
+    errors: int = 0
+    rss_delta: int = 0  # bytes (idle-memory test only)
 
 
-class _Window:
+class Window:
     """Snapshots of (time, count, server CPU, own CPU) around a measured window."""
 
     def __init__(self, server: Server, count: int) -> None:
         self.server = server
-        self.start = (time.perf_counter(), count, server.cpu_seconds(), _own_cpu())
+        self.start = (time.perf_counter(), count, server.cpu_seconds(), own_cpu())
 
-    def close(self, count: int, errors: int = 0) -> Sample:
+    def deltas(self, count: int) -> tuple[int, float, float, float]:
+        """(count, seconds, server CPU, own CPU) since the start."""
         t0, n0, s0, c0 = self.start
-        t1, s1, c1 = time.perf_counter(), self.server.cpu_seconds(), _own_cpu()
-        return Sample(count - n0, t1 - t0, s1 - s0, c1 - c0, errors)
+        t1, s1, c1 = time.perf_counter(), self.server.cpu_seconds(), own_cpu()
+        return count - n0, t1 - t0, s1 - s0, c1 - c0
+
+
+class _Window(Window):
+    def close(self, count: int, errors: int = 0) -> Sample:
+        return Sample(*self.deltas(count), errors)
 
 
 class _Counter:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 
 from ._load import Sample
+
+S = TypeVar("S")
 
 #: which server each one is compared with
 REFERENCE = {
@@ -20,41 +24,66 @@ GOAL_KIB = 8.0
 
 
 @dataclass
-class Result:
-    case: str  # "echo", "accept" or "memory"
-    server: str
-    samples: list[Sample] = field(default_factory=list)
+class Rounds(Generic[S]):
+    """One row of a table: a case against a server, with a sample for each round."""
 
-    def _value(self, sample: Sample) -> float:
+    case: str
+    server: str
+    samples: list[S] = field(default_factory=list)
+
+    def value_of(self, sample: S) -> float:
+        raise NotImplementedError
+
+    @property
+    def smaller_is_better(self) -> bool:
+        return False
+
+    @property
+    def best(self) -> S:
+        """The round least disturbed by other processes: the fastest, or the smallest."""
+        pick = min if self.smaller_is_better else max
+        return pick(self.samples, key=self.value_of)
+
+    @property
+    def value(self) -> float:
+        return self.value_of(self.best)
+
+    @property
+    def spread(self) -> float:
+        """Half the range of the rounds, relative to the reported value."""
+        values = [self.value_of(s) for s in self.samples]
+        return (max(values) - min(values)) / 2 / self.value if len(values) > 1 else 0.0
+
+    def details(self) -> dict[str, Any]:
+        """What the row's entry in the results file tells beside its value."""
+        return {}
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "case": self.case,
+            "server": self.server,
+            "value": self.value,
+            **self.details(),
+            "samples": [vars(s) for s in self.samples],
+        }
+
+
+@dataclass
+class Result(Rounds[Sample]):
+    # case: "echo", "echo-rr", "accept" or "memory"
+
+    def value_of(self, sample: Sample) -> float:
+        """Throughput for echo and accept; KiB per idle connection for memory."""
         if self.case == "memory":
             return sample.rss_delta / sample.ops / 1024
         return sample.rate
 
     @property
-    def best(self) -> Sample:
-        """The round least disturbed by other processes: the fastest, or the smallest."""
-        pick = min if self.case == "memory" else max
-        return pick(self.samples, key=self._value)
+    def smaller_is_better(self) -> bool:
+        return self.case == "memory"
 
-    @property
-    def value(self) -> float:
-        """Throughput for echo and accept; KiB per idle connection for memory."""
-        return self._value(self.best)
-
-    @property
-    def spread(self) -> float:
-        """Half the range of the rounds, relative to the reported value."""
-        values = [self._value(s) for s in self.samples]
-        return (max(values) - min(values)) / 2 / self.value if len(values) > 1 else 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "case": self.case,
-            "server": self.server,
-            "value": self.value,
-            "unit": UNITS[self.case],
-            "samples": [vars(s) for s in self.samples],
-        }
+    def details(self) -> dict[str, Any]:
+        return {"unit": UNITS[self.case]}
 
 
 def _ratio(result: Result, by_key: dict[tuple[str, str], Result], name: str) -> str:
@@ -104,15 +133,29 @@ HEADER = [
 ]
 
 
-def table(results: list[Result]) -> str:
-    by_key = {(r.case, r.server): r for r in results}
-    rows = [HEADER, ["---"] * len(HEADER)] + [_row(r, by_key) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
+def markdown_table(header: Sequence[str], rows: Iterable[list[str]]) -> str:
+    """A markdown table with its columns padded to one width each."""
+    body = [list(header), ["---"] * len(header), *rows]
+    widths = [max(len(row[i]) for row in body) for i in range(len(header))]
     lines = []
-    for row in rows:
+    for row in body:
         cells = [c.ljust(w, "-" if c == "---" else " ") for c, w in zip(row, widths, strict=True)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def starved_echo(results: Iterable[Rounds[Any]]) -> list[str]:
+    """The echo rows whose server did not use 80% of its core: "case server (share)"."""
+    return [
+        f"{r.case} {r.server} ({r.best.server_cpu / r.best.seconds:.0%})"
+        for r in results
+        if r.case.startswith("echo") and r.best.server_cpu < 0.8 * r.best.seconds
+    ]
+
+
+def table(results: list[Result]) -> str:
+    by_key = {(r.case, r.server): r for r in results}
+    return markdown_table(HEADER, [_row(r, by_key) for r in results])
 
 
 def goals(results: list[Result]) -> list[str]:
@@ -154,11 +197,7 @@ def goals(results: list[Result]) -> list[str]:
 
 def warnings(results: list[Result]) -> list[str]:
     """Rows where the server could not have had its core to itself."""
-    starved = [
-        f"{r.case} {r.server} ({r.best.server_cpu / r.best.seconds:.0%})"
-        for r in results
-        if r.case.startswith("echo") and r.best.server_cpu < 0.8 * r.best.seconds
-    ]
+    starved = starved_echo(results)
     if not starved:
         return []
     return [

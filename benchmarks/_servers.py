@@ -20,7 +20,8 @@ import os
 import resource
 import signal
 import sys
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 BASELINES = (
     "baseline-uvloop",
@@ -90,6 +91,56 @@ def on_line(connection: LineEchoCallback, line: str) -> None:
     connection.send(line)
 
 
+def ready() -> None:
+    """Tell the runner that this process serves now (and which pid to measure)."""
+    print(f"READY {os.getpid()}", flush=True)
+
+
+async def serve_until_stopped(protocol: Callable[[], asyncio.BaseProtocol], port: int) -> None:
+    """Serve ``protocol`` on 127.0.0.1:PORT until SIGINT or SIGTERM."""
+    loop = asyncio.get_running_loop()
+    stopped = loop.create_future()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopped.cancel)
+    server = await loop.create_server(protocol, "127.0.0.1", port, backlog=4096)
+    ready()
+    try:
+        await stopped
+    except asyncio.CancelledError:
+        pass
+    server.close()
+
+
+def serve_workerman(worker: Any, run_dir: str) -> None:
+    """Run ``worker`` (and every Worker made) until stopped, its files in ``run_dir``. The
+    serving process is the forked worker, not the master: it reports its own pid. With
+    BENCH_PROFILE=PATH it runs under cProfile and writes the stats to PATH when it stops."""
+    from workerman.core import Worker
+
+    profile = os.environ.get("BENCH_PROFILE")
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+
+        def start(_worker: Any) -> None:
+            ready()
+            profiler.enable()
+
+        def stop(_worker: Any) -> None:
+            profiler.disable()
+            profiler.dump_stats(profile)
+
+        worker.on_worker_start = start
+        worker.on_worker_stop = stop
+    else:
+        worker.on_worker_start = lambda _worker: ready()
+    Worker.pid_file = f"{run_dir}/master.pid"
+    Worker.status_file = f"{run_dir}/status"
+    Worker.log_file = f"{run_dir}/log"
+    Worker.run_all(["start"])
+
+
 def run_baseline(kind: str, port: int) -> None:
     protocol: type[LineEcho] = LineEcho
     if kind.endswith("perline"):
@@ -97,25 +148,12 @@ def run_baseline(kind: str, port: int) -> None:
     elif kind.endswith("callback"):
         protocol = LineEchoCallback
 
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        stopped = loop.create_future()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, stopped.cancel)
-        server = await loop.create_server(protocol, "127.0.0.1", port, backlog=4096)
-        print(f"READY {os.getpid()}", flush=True)
-        try:
-            await stopped
-        except asyncio.CancelledError:
-            pass
-        server.close()
-
     if "uvloop" in kind:
         import uvloop
 
-        uvloop.run(serve())
+        uvloop.run(serve_until_stopped(protocol, port))
     else:
-        asyncio.run(serve())
+        asyncio.run(serve_until_stopped(protocol, port))
 
 
 def run_workerman(kind: str, port: int) -> None:
@@ -124,13 +162,7 @@ def run_workerman(kind: str, port: int) -> None:
     Worker.event_loop = kind.removeprefix("workerman-")
     worker = Worker(f"text://127.0.0.1:{port}", name="bench")
     worker.on_message = lambda connection, message: connection.send(message)
-    # the worker process (not the master) serves: it reports its own pid to be measured
-    worker.on_worker_start = lambda _worker: print(f"READY {os.getpid()}", flush=True)
-    run_dir = f"/tmp/workerman-bench-{port}"
-    Worker.pid_file = f"{run_dir}/master.pid"
-    Worker.status_file = f"{run_dir}/status"
-    Worker.log_file = f"{run_dir}/log"
-    Worker.run_all(["start"])
+    serve_workerman(worker, f"/tmp/workerman-bench-{port}")
 
 
 def prepare_process() -> None:

@@ -5,11 +5,12 @@ the server's CPU time over the same window (psutil), and this process's own."""
 from __future__ import annotations
 
 import asyncio
-import resource
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from . import _load
+from ._load import CpuSample
 from ._ws_client import (
     EchoClient,
     EchoPlan,
@@ -25,40 +26,19 @@ from ._ws_servers import BROADCAST, TRIGGER
 
 
 @dataclass
-class Sample:
-    ops: int  # messages echoed, connections held, or clients reached
-    seconds: float  # the window; broadcast: trigger sent to last client's receipt
-    server_cpu: float  # seconds of server CPU in the window
-    client_cpu: float  # seconds of load generator CPU in the window
+class Sample(CpuSample):
+    # ops: messages echoed, connections held, or clients reached; seconds: the window,
+    # broadcast: trigger sent to last client's receipt
     rss_delta: int = 0  # memory: bytes
     loop_seconds: float = 0.0  # broadcast: the server's own timing of its send loop
     loop_cpu: float = 0.0
 
-    @property
-    def rate(self) -> float:
-        return self.ops / self.seconds if self.seconds else 0.0
 
-    @property
-    def server_us_per_op(self) -> float:
-        return self.server_cpu / self.ops * 1e6 if self.ops else float("nan")
-
-
-def own_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-class Window:
+class Window(_load.Window):
     """(time, count, server CPU, own CPU) at the start of a measured window."""
 
-    def __init__(self, server: WsServer, count: int) -> None:
-        self.server = server
-        self.start = (time.perf_counter(), count, server.cpu_seconds(), own_cpu())
-
     def close(self, count: int) -> Sample:
-        t0, n0, s0, c0 = self.start
-        t1, s1, c1 = time.perf_counter(), self.server.cpu_seconds(), own_cpu()
-        return Sample(count - n0, t1 - t0, s1 - s0, c1 - c0)
+        return Sample(*self.deltas(count))
 
 
 async def open_many(factory: Any, port: int, count: int, chunk: int = 250) -> list[Any]:

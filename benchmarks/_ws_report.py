@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ._report import Rounds, markdown_table, starved_echo
 from ._ws_load import Sample
 
 CEILING = "baseline-uvloop"
@@ -23,10 +24,8 @@ def peer(case: str, server: str) -> str | None:
 
 
 @dataclass
-class Row:
-    case: str  # echo, echo-rr, echo-deflate, memory, broadcast
-    server: str
-    samples: list[Sample] = field(default_factory=list)
+class Row(Rounds[Sample]):
+    # case: echo, echo-rr, echo-deflate, memory, broadcast
 
     def value_of(self, sample: Sample) -> float:
         """msg/s (echo), KiB per connection (memory), seconds (broadcast)."""
@@ -37,14 +36,8 @@ class Row:
         return sample.rate
 
     @property
-    def best(self) -> Sample:
-        """The round least disturbed by other processes: the fastest, or the smallest."""
-        pick = max if self.case.startswith("echo") else min
-        return pick(self.samples, key=self.value_of)
-
-    @property
-    def value(self) -> float:
-        return self.value_of(self.best)
+    def smaller_is_better(self) -> bool:
+        return not self.case.startswith("echo")
 
     @property
     def cost(self) -> float:
@@ -56,19 +49,8 @@ class Row:
             return best.loop_cpu / best.ops * 1e6 if best.ops else float("nan")
         return best.server_us_per_op
 
-    @property
-    def spread(self) -> float:
-        values = [self.value_of(s) for s in self.samples]
-        return (max(values) - min(values)) / 2 / self.value if len(values) > 1 else 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "case": self.case,
-            "server": self.server,
-            "value": self.value,
-            "server_us_per_op": self.cost,
-            "samples": [vars(s) for s in self.samples],
-        }
+    def details(self) -> dict[str, Any]:
+        return {"server_us_per_op": self.cost}
 
 
 def _vs(row: Row, other: Row | None) -> str:
@@ -123,13 +105,7 @@ HEADER = [
 
 def table(results: list[Row]) -> str:
     by_key = {(r.case, r.server): r for r in results}
-    rows = [HEADER, ["---"] * len(HEADER)] + [_cells(r, by_key) for r in results]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(HEADER))]
-    lines = []
-    for row in rows:
-        cells = [c.ljust(w, "-" if c == "---" else " ") for c, w in zip(row, widths, strict=True)]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    return markdown_table(HEADER, [_cells(r, by_key) for r in results])
 
 
 def notes(cfg: Any, cases: list[str], elapsed: float, cores: tuple[Any, Any], load: float) -> str:
@@ -210,11 +186,7 @@ def goals(results: list[Row]) -> list[str]:
 
 
 def warnings(results: list[Row]) -> list[str]:
-    starved = [
-        f"{r.case} {r.server} ({r.best.server_cpu / r.best.seconds:.0%})"
-        for r in results
-        if r.case.startswith("echo") and r.best.server_cpu < 0.8 * r.best.seconds
-    ]
+    starved = starved_echo(results)
     if not starved:
         return []
     return [

@@ -26,13 +26,12 @@ writes the stats to PATH when it stops.
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 import time
 from functools import partial
 from typing import Any
 
-from ._servers import prepare_process, run_baseline
+from ._servers import prepare_process, ready, run_baseline, serve_workerman
 
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
 WEBSOCKETS = ("websockets-uvloop", "websockets-asyncio", "websockets-trio", "websockets-deflate")
@@ -43,10 +42,6 @@ TRIGGER = "broadcast, please"
 BROADCAST = "fan-out message to every client!"  # 32 bytes
 BACKLOG = 4096
 RUN_DIR = "/tmp/workerman-bench-ws"  # + "-PORT": a workerman server's pid, status and log
-
-
-def ready() -> None:
-    print(f"READY {os.getpid()}", flush=True)
 
 
 def _loop_report(started: float, cpu_started: float) -> str:
@@ -74,29 +69,7 @@ def run_workerman(kind: str, port: int, mode: str) -> None:
             connection.send(_loop_report(started, cpu_started))
 
         worker.on_message = on_message
-    profile = os.environ.get("BENCH_PROFILE")
-    if profile:
-        import cProfile
-
-        profiler = cProfile.Profile()
-
-        def start(_worker: Any) -> None:
-            ready()
-            profiler.enable()
-
-        def stop(_worker: Any) -> None:
-            profiler.disable()
-            profiler.dump_stats(profile)
-
-        worker.on_worker_start = start
-        worker.on_worker_stop = stop
-    else:  # the serving process is the forked worker, not the master: it reports its pid
-        worker.on_worker_start = lambda _worker: ready()
-    run_dir = f"{RUN_DIR}-{port}"
-    Worker.pid_file = f"{run_dir}/master.pid"
-    Worker.status_file = f"{run_dir}/status"
-    Worker.log_file = f"{run_dir}/log"
-    Worker.run_all(["start"])
+    serve_workerman(worker, f"{RUN_DIR}-{port}")
 
 
 # -- the websockets library ----------------------------------------------------------------

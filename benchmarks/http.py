@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import pstats
-import signal
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,30 +23,33 @@ from pathlib import Path
 from ._http_load import HttpServer, HttpServers, Sample, wrk
 from ._http_report import Row, goals, notes, table, warnings
 from ._http_servers import KINDS
-from ._proc import pick_cores
+from ._proc import (
+    attempt,
+    handle_signals,
+    log,
+    parse_choices,
+    pin_load_generator,
+    run_main,
+    save_results,
+)
 
 CASES = ("hello", "pipelined", "file")
 PATHS = {"hello": "/", "pipelined": "/", "file": "/file"}
 CONNECTIONS = {"hello": 50, "pipelined": 50, "file": 10}
 DEPTH = 16
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
 Cores = tuple[int | None, int | None]  # (server core, wrk core)
-
-
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def measure(case: str, server: HttpServer, seconds: int, cpu: int | None) -> Sample:
     """One wrk run of ``case``; a failed one fails the benchmark, with the server's log."""
     depth = DEPTH if case == "pipelined" else 1
-    try:
-        sample = wrk(server, PATHS[case], CONNECTIONS[case], seconds, cpu, depth)
-        if not sample.requests:
-            raise RuntimeError("no request completed")
-    except Exception as exc:
-        raise RuntimeError(f"{case} {server.kind}: {exc}\n{server.log_tail()}") from exc
-    return sample
+    return attempt(
+        f"{case} {server.kind}",
+        server,
+        lambda: wrk(server, PATHS[case], CONNECTIONS[case], seconds, cpu, depth),
+        lambda sample: sample.requests,
+        "no request completed",
+    )
 
 
 def run(
@@ -112,35 +112,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--servers", default=",".join(KINDS), help="comma-separated servers")
     parser.add_argument("--profile", choices=CASES, help="profile workerman (uvloop) instead")
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    args = parser.parse_args(argv)
-    for option, allowed in (("only", CASES), ("servers", KINDS)):
-        chosen = [x for x in getattr(args, option).split(",") if x]
-        if bad := [x for x in chosen if x not in allowed]:
-            parser.error(f"--{option}: unknown {', '.join(bad)}; choose from {', '.join(allowed)}")
-        setattr(args, option, chosen)
-    return args
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # so that every server is stopped on the way out
+    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
 
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    # every way out stops the servers: Ctrl-C even when started in the background, where
-    # SIGINT comes ignored; a closed terminal unless under nohup
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, _terminate)
-    if signal.getsignal(signal.SIGHUP) is not signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, _terminate)
+    handle_signals(sigint=True, sighup=True)  # every way out stops the servers
     rounds = args.rounds or (1 if args.quick else 2)
     seconds = max(1, round(args.duration or (1 if args.quick else 3)))
     warmup = 0 if args.quick else 1
-    cores = pick_cores()
-    if cores[1] is None:
-        log("warning: fewer than two cores available; running unpinned")
-    else:
-        os.sched_setaffinity(0, {cores[1]})
+    cores = pin_load_generator()
     if args.profile:
         print(profile(args.profile, seconds, cores))
         return
@@ -159,21 +140,14 @@ def main(argv: list[str]) -> None:
     print("\ngoals:")
     print("\n".join(goals(rows)))
     if not args.no_save:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / time.strftime("http-%Y%m%d-%H%M%S.json")
         data = {
             "argv": argv,
             "rounds": rounds,
             "seconds": seconds,
             "rows": [row.as_dict() for row in rows.values()],
         }
-        path.write_text(json.dumps(data, indent=1))
-        log(f"saved {path}")
+        save_results("http", data)
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except KeyboardInterrupt:
-        log("interrupted; every server stopped")
-        sys.exit(130)
+    run_main(main)

@@ -14,24 +14,29 @@ echo-rr load and prints the top of its profile.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
-import json
 import os
 import pstats
-import signal
-import sys
 import tempfile
 import time
-from collections.abc import Coroutine
 from dataclasses import asdict, dataclass, replace
+from functools import partial
+from operator import attrgetter
 from pathlib import Path
-from typing import Any, TypeVar
-
-import uvloop
 
 from . import _ws_load
-from ._proc import pick_cores, raise_nofile
+from ._load import run
+from ._proc import (
+    attempt,
+    handle_signals,
+    limit_idle,
+    log,
+    parse_choices,
+    pin_load_generator,
+    run_main,
+    runner_parser,
+    save_results,
+)
 from ._servers import NOFILE
 from ._ws_client import EchoPlan, echo_plan, probe
 from ._ws_proc import WsServer, WsServers
@@ -50,8 +55,6 @@ ECHO_KINDS = (
 )
 DEFLATE_KINDS = ("workerman-uvloop", "websockets-deflate")
 FANOUT_KINDS = ("workerman-uvloop", "websockets-uvloop")
-RESULTS_DIR = Path(__file__).resolve().parent / "results"
-T = TypeVar("T")
 
 
 @dataclass
@@ -69,26 +72,6 @@ class Settings:
 QUICK = Settings(quick=True, rounds=1, warmup=0.2, duration=0.8, idle=2_000, broadcasts=3)
 
 
-def log(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
-def run(coro: Coroutine[Any, Any, T]) -> T:
-    """Run on a fresh uvloop; an error in any callback fails the measurement."""
-
-    async def main() -> T:
-        errors: list[dict[str, Any]] = []
-        asyncio.get_running_loop().set_exception_handler(lambda _loop, ctx: errors.append(ctx))
-        result = await coro
-        if errors:
-            raise RuntimeError(f"load generator: {errors[0].get('message')}") from errors[0].get(
-                "exception"
-            )
-        return result
-
-    return uvloop.run(main())
-
-
 def plans_for(case: str, servers: dict[str, WsServer], window: int) -> dict[str, EchoPlan]:
     """Probe each server (content checked) and build what its clients will send."""
     batch = 1 if case == "echo-rr" else window
@@ -96,10 +79,8 @@ def plans_for(case: str, servers: dict[str, WsServer], window: int) -> dict[str,
     plans = {}
     for kind, server in servers.items():
         baseline = kind == BASELINE
-        try:
-            headers = run(probe(server.port, baseline, deflate))
-        except Exception as exc:
-            raise RuntimeError(f"{case} {kind}: probe failed: {exc}\n{server.log_tail()}") from exc
+        check = partial(run, probe(server.port, baseline, deflate))
+        headers = attempt(f"{case} {kind}: probe failed", server, check)
         plans[kind] = echo_plan(batch, headers, baseline)
     return plans
 
@@ -124,12 +105,13 @@ def run_echo(cases: list[str], kinds: list[str], cfg: Settings, cpu: int | None)
                     load = _ws_load.echo(
                         server, plans[case][kind], cfg.connections, cfg.warmup, cfg.duration
                     )
-                    try:
-                        sample = run(load)
-                        if not sample.ops:
-                            raise RuntimeError("no message echoed")
-                    except Exception as exc:
-                        raise RuntimeError(f"{case} {kind}: {exc}\n{server.log_tail()}") from exc
+                    sample = attempt(
+                        f"{case} {kind}",
+                        server,
+                        partial(run, load),
+                        attrgetter("ops"),
+                        "no message echoed",
+                    )
                     rows[case, kind].samples.append(sample)
                     log(
                         f"{case:12} {kind:19} round {round_no}/{cfg.rounds}:"
@@ -145,12 +127,8 @@ def run_fanout(cases: list[str], kinds: list[str], cfg: Settings, cpu: int | Non
     for kind in (k for k in FANOUT_KINDS if k in kinds):
         with WsServers([(kind, "fanout")], cpu) as servers:  # a fresh server for each
             server = servers[kind]
-            try:
-                memory, broadcasts = run(
-                    _ws_load.memory_and_broadcast(server, cfg.idle, cfg.broadcasts)
-                )
-            except Exception as exc:
-                raise RuntimeError(f"memory/broadcast {kind}: {exc}\n{server.log_tail()}") from exc
+            load = _ws_load.memory_and_broadcast(server, cfg.idle, cfg.broadcasts)
+            memory, broadcasts = attempt(f"memory/broadcast {kind}", server, partial(run, load))
         kib = memory.rss_delta / memory.ops / 1024
         log(f"memory       {kind:19} {kib:.2f} KiB per idle connection")
         for sample in broadcasts:
@@ -186,10 +164,7 @@ def profile(case: str, cfg: Settings, cores: tuple[int | None, int | None]) -> N
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.websocket", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="short run (under 40 s)")
-    parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--servers", default=",".join(KINDS), help="comma-separated servers")
+    parser = runner_parser("python -m benchmarks.websocket", __doc__, "under 40 s", CASES, KINDS)
     for name in ("rounds", "connections", "window", "idle", "broadcasts"):
         parser.add_argument(f"--{name}", type=int, help=f"override Settings.{name}")
     parser.add_argument("--duration", type=float, help="seconds measured per echo round")
@@ -197,37 +172,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile", choices=("echo", "echo-rr", "echo-deflate"), help=argparse.SUPPRESS
     )
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    args = parser.parse_args(argv)
-    for option, allowed in (("only", CASES), ("servers", KINDS)):
-        chosen = [x for x in getattr(args, option).split(",") if x]
-        if bad := [x for x in chosen if x not in allowed]:
-            parser.error(f"--{option}: unknown {', '.join(bad)}; choose from {', '.join(allowed)}")
-        setattr(args, option, chosen)
-    return args
-
-
-def _terminate(signum: int, _frame: object) -> None:
-    raise SystemExit(128 + signum)  # so that every server is stopped on the way out
+    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
 
 
 def main(argv: list[str]) -> None:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)
     # Ctrl-C stops the run (and every server), even when started with SIGINT ignored
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    handle_signals(sigint=True)
     cfg = replace(QUICK if args.quick else Settings())
     for name in ("rounds", "connections", "window", "idle", "broadcasts", "duration"):
         if getattr(args, name) is not None:
             setattr(cfg, name, getattr(args, name))
-    cores = pick_cores()
-    if cores[1] is None:
-        log("warning: fewer than two cores available; running unpinned")
-    else:
-        os.sched_setaffinity(0, {cores[1]})
-    limit = raise_nofile(NOFILE)
-    if cfg.idle > limit - 500:
-        log(f"note: open-file limit {limit}; holding {limit - 500} idle connections")
-        cfg.idle = limit - 500
+    cores = pin_load_generator()
+    cfg.idle = limit_idle(cfg.idle, NOFILE)
     if args.profile:
         profile(args.profile, cfg, cores)
         return
@@ -247,16 +204,10 @@ def main(argv: list[str]) -> None:
     print("\ngoals of the issue:")
     print("\n".join(goals(results)))
     if not args.no_save:
-        RESULTS_DIR.mkdir(exist_ok=True)
-        path = RESULTS_DIR / time.strftime("websocket-%Y%m%d-%H%M%S.json")
-        data = {"settings": asdict(cfg), "results": [r.as_dict() for r in results]}
-        path.write_text(json.dumps(data, indent=1))
-        log(f"saved {path}")
+        save_results(
+            "websocket", {"settings": asdict(cfg), "results": [r.as_dict() for r in results]}
+        )
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv[1:])
-    except KeyboardInterrupt:
-        log("interrupted; every server stopped")
-        raise SystemExit(130) from None
+    run_main(main)

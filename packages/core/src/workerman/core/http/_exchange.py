@@ -56,6 +56,7 @@ class HttpState:
         "cparts",
         "cpos",
         "csize",
+        "discarding",
         "pending",
         "request",
         "stalled",
@@ -78,6 +79,7 @@ class HttpState:
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []
         self.csize = 0
+        self.discarding = False  # answered an error and lingering: input is dropped
 
     def closing(self, conn: TcpConnection) -> None:
         return None
@@ -227,7 +229,33 @@ def reject(conn: TcpConnection, status: int, reason: str) -> None:
         fail(conn, state, status, reason)
         return
     if conn._status < _CLOSING:
-        conn.close(error_bytes(status, reason.encode()), raw=True)
+        _linger(conn, state, error_bytes(status, reason.encode()))
+
+
+def _linger(conn: TcpConnection, state: HttpState | None, data: bytes) -> None:
+    """Send ``data``, end our side, and read and drop what the client still sends for up
+    to ``Http.linger_timeout`` seconds (or until it closes too). Closing at once, with its
+    request body still arriving, would make the kernel reset the connection, and the
+    client would lose the answer unread."""
+    transport = conn._transport
+    can_write_eof = getattr(transport, "can_write_eof", None)
+    timeout = getattr(conn.protocol, "linger_timeout", 0)
+    if state is None or can_write_eof is None or not can_write_eof() or timeout <= 0:
+        conn.close(data, raw=True)
+        return
+    conn.send(data, raw=True)
+    conn._flush()
+    state.discarding = True
+    try:
+        transport.write_eof()
+    except (OSError, RuntimeError):
+        conn.close()
+        return
+    from .._loop import current_loop
+
+    if state.timer:
+        current_loop().cancel(state.timer)
+    state.timer = current_loop().delay(timeout, conn.close)
 
 
 _LENGTH = frozenset({"content-length"})

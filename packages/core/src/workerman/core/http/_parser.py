@@ -24,6 +24,8 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
     state: HttpState | None = conn._pstate
     if state is None:
         state = conn._pstate = HttpState()
+    elif state.discarding:
+        return
     codec: Any = conn.protocol
     limit = conn.max_package_size
     max_head = codec.max_header_size
