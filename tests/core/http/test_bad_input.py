@@ -269,3 +269,72 @@ async def test_a_request_over_the_limit_with_its_head_is_a_413_not_a_bare_close(
     assert [r.status for r in replies] == [413]
     assert [r.status for r in chunked_replies] == [413]
     assert closed and chunked_closed
+
+
+def _upload_over_the_limit(port: int, body_size: int) -> tuple[bytes, bool]:
+    """Send a head and a large body in one go, as a browser uploads a file without
+    Expect: 100-continue, and read whatever answer arrives."""
+    import socket
+    import threading
+
+    head = b"POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % body_size
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+
+        def send_all() -> None:
+            try:
+                sock.sendall(head + b"u" * body_size)
+            except OSError:
+                pass  # a server that closed at once resets us here
+
+        sender = threading.Thread(target=send_all)
+        sender.start()
+        answer = b""
+        reset = False
+        try:
+            while chunk := sock.recv(65536):
+                answer += chunk
+        except ConnectionResetError:
+            reset = True
+        sender.join()
+    return answer, reset
+
+
+async def test_a_client_still_sending_its_body_reads_the_413(anyio_backend: str) -> None:
+    """The server answers 413 from the head, then keeps reading (and dropping) the body
+    it refused until the client is done, so the client sees the answer, not a reset."""
+    worker = ok_worker()
+    worker.on_connect = lambda connection: setattr(connection, "max_package_size", 64 * 1024)
+    async with serving(anyio_backend, worker):
+        port = port_of(worker)
+        answer, reset = await anyio.to_thread.run_sync(_upload_over_the_limit, port, 8 << 20)
+        # the connection ends cleanly once the client has sent everything and stopped
+        await anyio.sleep(0.1)
+    assert not reset
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert b"Connection: close" in answer
+    assert statistics.protocol_errors == 1
+
+
+async def test_lingering_ends_after_linger_timeout(anyio_backend: str) -> None:
+    """A client that keeps its side open after the answer is closed after the timeout."""
+
+    class ShortLinger(Http):
+        linger_timeout = 0.2
+
+    worker = Worker("tcp://127.0.0.1:0", protocol=ShortLinger)
+    worker.on_message = lambda connection, request: connection.send("ok")
+    async with serving(anyio_backend, worker):
+        async with await anyio.connect_tcp("127.0.0.1", port_of(worker)) as stream:
+            await stream.send(b"GET / HTTP/1.1\r\n\r\n")  # no Host: 400
+            answer = b""
+            with anyio.fail_after(3):
+                while b"\r\n\r\n" not in answer:
+                    answer += await stream.receive()
+                with pytest.raises(anyio.EndOfStream):
+                    while True:
+                        await stream.receive()  # our FIN: EOF for the client
+            assert answer.startswith(b"HTTP/1.1 400 ")
+            await stream.send(b"more bytes are dropped")
+            with anyio.fail_after(3):
+                while worker.connections:
+                    await anyio.sleep(0.02)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import socket
 from typing import Any
 
 import trio
@@ -24,6 +25,7 @@ class StreamTransport:
     __slots__ = (
         "_buffer",
         "_closing",
+        "_eof",
         "_exc",
         "_fd",
         "_high",
@@ -51,6 +53,7 @@ class StreamTransport:
         self._buffer = bytearray()
         self._inflight = 0
         self._closing = False
+        self._eof = False
         self._exc: BaseException | None = None
         self._reading = True
         self._resume: trio.Event | None = None
@@ -138,6 +141,8 @@ class StreamTransport:
                     self._write_paused = False
                     self._protocol.resume_writing()
         self._write_scope = None
+        if self._eof:
+            self._shutdown_write()
         self._wake()
 
     def _fail(self, exc: BaseException) -> None:
@@ -148,7 +153,7 @@ class StreamTransport:
     # -- the asyncio.Transport subset the connection uses ---------------------------
 
     def write(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._eof:
             return
         buffer = self._buffer
         if not buffer and not self._inflight and self._fd >= 0:
@@ -169,6 +174,23 @@ class StreamTransport:
         if not self._write_paused and len(buffer) + self._inflight > self._high:
             self._write_paused = True
             self._protocol.pause_writing()
+
+    def can_write_eof(self) -> bool:
+        return self._fd >= 0  # a plain socket (TLS has no half-close)
+
+    def write_eof(self) -> None:
+        """Send FIN once what is buffered has left; reading goes on."""
+        if self._eof or self._closing:
+            return
+        self._eof = True
+        if not self._buffer and not self._inflight:
+            self._shutdown_write()
+
+    def _shutdown_write(self) -> None:
+        sock = getattr(self._stream, "socket", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
 
     def get_write_buffer_size(self) -> int:
         return len(self._buffer) + self._inflight
