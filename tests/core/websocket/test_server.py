@@ -205,8 +205,10 @@ async def test_closing_in_the_connect_callback_refuses_the_client(anyio_backend:
     async with serving(anyio_backend, worker):
         async with raw_connection(port_of(worker)) as client:
             await client.send(upgrade_request())
+            head = await client.head()
             assert await client.closed()
             assert b"101" not in client.buffer
+    assert head.status == 403
 
 
 @pytest.mark.parametrize("is_async", [False, True])

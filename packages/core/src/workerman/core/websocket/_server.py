@@ -42,6 +42,9 @@ def _refuse(
         "%s refused: HTTP %d %s", conn._where("WebSocket handshake"), status, reason
     )
     conn._recv = None
+    state = conn._pstate
+    if isinstance(state, WebSocketState):
+        state.stage = CLOSED  # this answer is the refusal; closing adds none
     data = error_bytes(status, reason.encode())
     if headers:
         head, sep, body = data.partition(b"\r\n\r\n")

@@ -225,9 +225,19 @@ class WebSocketState:
         conn.close()
 
     def closing(self, conn: TcpConnection) -> None:
-        """``connection.close()`` on an open WebSocket: say so with a Close frame (1000)."""
-        if self.stage == OPEN and conn._status < _CLOSING:
+        """``connection.close()`` on an open WebSocket says so with a Close frame (1000);
+        on a server connection whose handshake is being decided it refuses the upgrade
+        with a 403, so the client sees an answer rather than a dropped connection."""
+        if conn._status >= _CLOSING:
+            return
+        if self.stage == OPEN:
             self._send_close(conn, CloseCode.NORMAL, "")
+        elif self.stage == ACCEPTING and self.server_side:
+            from ..http._exchange import error_bytes
+
+            self.stage = CLOSED
+            self.queued = None
+            conn.send(error_bytes(403, b"the server refused the WebSocket"), raw=True)
 
     def fail(self, conn: TcpConnection, code: int, reason: str) -> None:
         """The peer broke the protocol: count, log, close with ``code``."""
