@@ -247,11 +247,16 @@ class Server:
         return sorted(pids)
 
     def wait_children(self, count: int, name: str = "", timeout: float = 10) -> list[int]:
-        return wait_until(
-            lambda: (pids := self.children(name)) and len(pids) == count and pids,
-            timeout,
-            f"{count} children {name}",
-        )
+        """Wait for ``count`` children (of worker ``name``) that have set their process
+        title: a child counted before it names itself would be missed by name."""
+
+        def named() -> list[int] | None:
+            pids = self.children(name)
+            if len(pids) != count or len(self.children("worker process")) != len(self.children()):
+                return None
+            return pids
+
+        return wait_until(named, timeout, f"{count} children {name}")
 
     def lines(self, name: str) -> list[str]:
         try:
