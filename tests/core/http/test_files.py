@@ -75,7 +75,7 @@ async def test_the_content_type_is_guessed_from_the_name_unless_set(
     async with serving(anyio_backend, worker, typed):
         (guessed,), _ = await exchange(port_of(worker), request())
         (given,), _ = await exchange(port_of(typed), request())
-    assert guessed.header("content-type") == "text/css"
+    assert guessed.header("content-type") == "text/css; charset=utf-8"
     assert given.all("content-type") == ["text/x-mine"]
     assert guessed.body == given.body == b"body{}"
 

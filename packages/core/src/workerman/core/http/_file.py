@@ -63,6 +63,20 @@ class FileStreamer:
         self.file.close()
 
 
+_TEXTUAL = frozenset({"application/javascript", "application/json", "image/svg+xml"})
+
+
+def _content_type(path: str) -> str:
+    """The type of a file from its name; text gets ``charset=utf-8`` (what a browser
+    would otherwise guess is often wrong); a compressed file is plain bytes."""
+    guessed, encoding = mimetypes.guess_type(path)
+    if not guessed or encoding:
+        return "application/octet-stream"
+    if guessed.startswith("text/") or guessed in _TEXTUAL:
+        return f"{guessed}; charset=utf-8"
+    return guessed
+
+
 def _byte_range(header: str, size: int) -> tuple[int, int] | None:
     """(first, last) of a single ``bytes=`` range, None to ignore the header (unknown
     unit, several ranges, bad syntax), (-1, -1) when it cannot be satisfied."""
@@ -114,10 +128,7 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
     modified = formatdate(mtime, usegmt=True)
     headers = response._headers
     if "content-type" not in headers:
-        guessed, encoding = mimetypes.guess_type(path)
-        response.header(
-            "Content-Type", guessed if guessed and not encoding else "application/octet-stream"
-        )
+        response.header("Content-Type", _content_type(path))
     if "last-modified" not in headers:
         response.header("Last-Modified", modified)
     response.header("Accept-Ranges", "bytes")
