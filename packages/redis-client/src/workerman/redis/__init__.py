@@ -22,6 +22,7 @@ from ._pipeline import Pipeline as Pipeline
 from ._pubsub import Message as Message
 from ._pubsub import PubSub as PubSub
 from ._script import Script as Script
+from ._session import RedisSessionHandler as RedisSessionHandler
 
 __all__ = [
     "AuthenticationError",
@@ -36,6 +37,7 @@ __all__ = [
     "RedisConnectionError",
     "RedisError",
     "RedisProtocolError",
+    "RedisSessionHandler",
     "RedisTimeoutError",
     "ResponseError",
     "Script",

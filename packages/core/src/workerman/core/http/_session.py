@@ -4,7 +4,9 @@ A :class:`Session` reads its storage on first access, so a request that never to
 its session costs nothing. The server calls :meth:`Session.save` after the response is
 sent: changed data is written, unchanged data only kept alive (a ``utime`` for files).
 Storage is pluggable (:class:`SessionHandler`); ids reach it only after
-:func:`valid_session_id` accepted them, so a cookie can never name a path.
+:func:`valid_session_id` accepted them, so a cookie can never name a path. A handler on
+an async store (Redis) returns awaitables; its sessions are loaded with
+``await session.load()``, and what saving writes is awaited on the loop.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ import stat
 import tempfile
 import time
 from abc import ABCMeta
-from collections.abc import Iterator, Mapping, MutableMapping
+from collections.abc import Awaitable, Iterator, Mapping, MutableMapping
 from contextlib import suppress
+from inspect import isawaitable, iscoroutine
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
 from ._cookies import format_cookie
@@ -62,22 +65,50 @@ class SessionHandler(Protocol):
 
     ``lifetime`` is the number of seconds of inactivity after which the data
     expires; a handler that cannot expire entries by itself relies on :meth:`gc`.
+
+    Each method may instead return an awaitable of its result (a future, or a coroutine:
+    an ``async def`` method), for storage reached over the network. Sessions of such a
+    handler must be loaded with ``await session.load()`` before use; saving hands the
+    writes to a task of the running loop, which awaits them in order and logs failures.
     """
 
-    def read(self, session_id: str) -> bytes | None:
+    def read(self, session_id: str) -> bytes | Awaitable[bytes | None] | None:
         """The stored data, or None when there is none or it expired."""
 
-    def write(self, session_id: str, data: bytes, lifetime: int) -> None:
+    def write(self, session_id: str, data: bytes, lifetime: int) -> Awaitable[Any] | None:
         """Store ``data``, replacing what was there, for ``lifetime`` seconds."""
 
-    def touch(self, session_id: str, lifetime: int) -> None:
+    def touch(self, session_id: str, lifetime: int) -> Awaitable[Any] | None:
         """Restart the lifetime of unchanged data; nothing when none is stored."""
 
-    def destroy(self, session_id: str) -> None:
+    def destroy(self, session_id: str) -> Awaitable[Any] | None:
         """Remove the data; nothing when none is stored."""
 
-    def gc(self, max_lifetime: int) -> int:
+    def gc(self, max_lifetime: int) -> int | Awaitable[int]:
         """Remove data idle for more than ``max_lifetime`` seconds; return how many."""
+
+
+def _settle(results: list[Any]) -> None:
+    """Await, in order on the running loop, what an async handler returned; stop at the
+    first failure (so a stale id is not destroyed after its data failed to move)."""
+    pending = [result for result in results if isawaitable(result)]
+    if not pending:
+        return
+
+    async def settle() -> None:
+        for index, awaitable in enumerate(pending):
+            try:
+                await awaitable
+            except Exception:
+                logger.exception("session storage failed")
+                for rest in pending[index + 1 :]:
+                    if iscoroutine(rest):
+                        rest.close()
+                return
+
+    from .._loop import current_loop
+
+    current_loop().spawn(settle)
 
 
 class Serializer(Protocol):
@@ -305,9 +336,30 @@ class Session(MutableMapping[str, Any], metaclass=_SessionType):
     def _load(self) -> dict[str, Any]:
         if self._data is None:
             raw = type(self).handler.read(self._id)
-            self._data = {} if raw is None else self._decode(raw)
-            self._stored = bool(self._data)
+            if isawaitable(raw):
+                if iscoroutine(raw):
+                    raw.close()
+                raise RuntimeError(
+                    "the session handler is async: `await session.load()` before using it"
+                )
+            self._loaded(raw)
+            assert self._data is not None
         return self._data
+
+    def _loaded(self, raw: bytes | None) -> None:
+        self._data = {} if raw is None else self._decode(raw)
+        self._stored = bool(self._data)
+
+    async def load(self) -> Self:
+        """Read the stored data now, awaiting an async handler; returns this session.
+        Needed before using a session whose handler is async, harmless otherwise."""
+        if self._data is None:
+            raw = type(self).handler.read(self._id)
+            if isawaitable(raw):
+                raw = await raw
+            if self._data is None:  # unless a concurrent load won
+                self._loaded(raw)
+        return self
 
     def _decode(self, raw: bytes) -> dict[str, Any]:
         try:
@@ -399,33 +451,37 @@ class Session(MutableMapping[str, Any], metaclass=_SessionType):
         """
         cls = type(self)
         handler = cls.handler
+        done: list[Any] = []  # what an async handler returned, awaited in order after
         if self.modified and self._data is not None:
             if self._data:
-                handler.write(self._id, cls.serializer.dumps(self._data), cls.lifetime)
+                data = cls.serializer.dumps(self._data)
+                done.append(handler.write(self._id, data, cls.lifetime))
             else:
-                handler.destroy(self._id)
+                done.append(handler.destroy(self._id))
             self._stored = bool(self._data)
             self.modified = False
         elif self._stored:
-            handler.touch(self._id, cls.lifetime)
+            done.append(handler.touch(self._id, cls.lifetime))
         if self._stale_id is not None:
             # After the new id is written: a failed write must not lose the data.
-            handler.destroy(self._stale_id)
+            done.append(handler.destroy(self._stale_id))
             self._stale_id = None
         chance, out_of = cls.gc_probability
         if chance > 0 and random.randrange(out_of) < chance:
             try:
-                cls.gc()
+                done.append(cls.gc())
             except Exception:
                 logger.exception("session gc failed")
+        _settle(done)
 
     def destroy(self) -> None:
         """Delete the stored data now and empty this session."""
         handler = type(self).handler
-        handler.destroy(self._id)
+        done = [handler.destroy(self._id)]
         if self._stale_id is not None:
-            handler.destroy(self._stale_id)
+            done.append(handler.destroy(self._stale_id))
             self._stale_id = None
+        _settle(done)
         self._data = {}
         self.modified = self._stored = False
 
@@ -462,6 +518,7 @@ class Session(MutableMapping[str, Any], metaclass=_SessionType):
         )
 
     @classmethod
-    def gc(cls) -> int:
-        """Remove sessions idle for more than :attr:`lifetime`; return how many."""
+    def gc(cls) -> int | Awaitable[int]:
+        """Remove sessions idle for more than :attr:`lifetime`; return how many (an
+        awaitable of it, with an async handler)."""
         return cls.handler.gc(cls.lifetime)
