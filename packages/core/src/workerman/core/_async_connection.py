@@ -129,9 +129,7 @@ class AsyncTcpConnection(TcpConnection):
     def destroy(self) -> None:
         if self._status == _INITIAL and self._reconnect_timer:
             # waiting to reconnect: the connection already closed once; just stop waiting
-            current_loop().cancel(self._reconnect_timer)
-            self._reconnect_timer = 0
-            self._status = _CLOSED
+            self.cancel_reconnect()
             self._batch = None
             self._batch_size = 0
             return

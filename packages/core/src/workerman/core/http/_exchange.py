@@ -11,6 +11,7 @@ long after it returned.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from inspect import isawaitable
 from time import time as _time
 from typing import TYPE_CHECKING, Any
@@ -177,13 +178,7 @@ def complete(conn: TcpConnection, state: HttpState) -> None:
     state.pending = False
     state.streaming = 0
     if request is not None:
-        session = request._session
-        if session is not None:
-            try:
-                session.save()
-            except Exception as exc:
-                report(conn._where("session save"), exc)
-        request._cleanup()
+        request._finish()
     if state.close_after:
         conn.close()
     elif conn._busy and not state.task:
@@ -205,13 +200,16 @@ def fail(conn: TcpConnection, state: HttpState, status: int, reason: str) -> Non
     complete(conn, state)
 
 
-def error_bytes(status: int, body: bytes) -> bytes:
+def error_bytes(status: int, body: bytes, headers: Sequence[tuple[str, str]] = ()) -> bytes:
+    """A whole plain-text error response that closes the connection, with ``headers``."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers).encode("latin-1")
     return b"".join(
         (
             status_line(status, reason_of(status)),
             _SERVER,
             date_header(),
             b"Content-Type: text/plain;charset=utf-8\r\nConnection: close\r\n",
+            extra,
             b"Content-Length: %d\r\n\r\n" % len(body),
             body,
         )
@@ -286,9 +284,9 @@ def _head(
         lines.append(b"Connection: keep-alive\r\n")
     if length is not None and status not in _NO_BODY and status >= 200:
         lines.append(b"Content-Length: %d\r\n" % length)
-    session = request._session
-    if session is not None and session.id_changed:
-        lines.append(b"Set-Cookie: " + session.cookie_header().encode("latin-1") + b"\r\n")
+    cookie = request._session_cookie()
+    if cookie is not None:
+        lines.append(b"Set-Cookie: " + cookie.encode("latin-1") + b"\r\n")
     raw = state.streaming == _CHUNKED_RAW
     lines.extend(response._head_fields(_FRAMING if raw else _LENGTH))
     lines.append(b"\r\n")

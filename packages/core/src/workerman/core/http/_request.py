@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
+from .._callbacks import report
 from ._cookies import parse_cookies
 from ._errors import RequestError
 
@@ -238,6 +239,22 @@ class Request:
             return {key: list(items) for key, items in files.items()}
         items = files.get(name)
         return items[0] if items else None
+
+    def _session_cookie(self) -> str | None:
+        """The ``Set-Cookie`` value the answer must carry: a session this request started
+        (or gave a new id) names itself to the client."""
+        session = self._session
+        return session.cookie_header() if session is not None and session.id_changed else None
+
+    def _finish(self) -> None:
+        """The answer has gone out: save the session it used, drop leftover uploads."""
+        session = self._session
+        if session is not None:
+            try:
+                session.save()
+            except Exception as exc:
+                report(self.connection._where("session save"), exc)
+        self._cleanup()
 
     def _cleanup(self) -> None:
         """Remove upload temporary files still in place."""

@@ -104,14 +104,10 @@ def registered_protocols() -> dict[str, Codec]:
     """Every protocol known now, entry points included, by name."""
     if not _entry_points_loaded:
         _load_entry_points()
-    known = dict(_registry)
     for name in _BUILTIN:
-        if name not in known:
-            try:
-                known[name] = get_protocol(name)
-            except ImportError:
-                continue
-    return known
+        if name not in _registry:
+            _load_builtin(name)
+    return dict(_registry)
 
 
 def is_transport(scheme: str) -> bool:

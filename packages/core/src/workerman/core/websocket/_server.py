@@ -27,9 +27,9 @@ __all__ = ["WebSocket", "upgrade"]
 _ESTABLISHED = 2
 _CLOSING = 4
 _MAX_HEAD = 16 * 1024
-_last: list[Any] = [None, b""]
+_last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
 _WINDOW_BITS = 12
-_MEM_LEVEL = 5  # the last message framed, for a broadcast to many
+_MEM_LEVEL = 5
 
 
 def _refuse(
@@ -45,12 +45,7 @@ def _refuse(
     state = conn._pstate
     if isinstance(state, WebSocketState):
         state.stage = CLOSED  # this answer is the refusal; closing adds none
-    data = error_bytes(status, reason.encode())
-    if headers:
-        head, sep, body = data.partition(b"\r\n\r\n")
-        extra = "".join(f"\r\n{name}: {value}" for name, value in headers).encode("latin-1")
-        data = head + extra + sep + body
-    conn.close(data, raw=True)
+    conn.close(error_bytes(status, reason.encode(), headers), raw=True)
 
 
 def state_of(conn: TcpConnection) -> WebSocketState:
@@ -145,17 +140,23 @@ def _accept(conn: TcpConnection, state: WebSocketState, request: Request, key: s
     if callback is not None:
         try:
             result = callback(conn, request)
-        except RequestError as exc:
-            _refuse(conn, exc.status, exc.reason)
-            return
         except Exception as exc:
-            report(conn._where("on_websocket_connect"), exc)
-            _refuse(conn, 500, "")
+            _connect_raised(conn, exc)
             return
         if result is not None and isawaitable(result):
             conn._start_handler(_finish_later(conn, state, request, key, extensions, result))
             return
     _finish(conn, state, request, key, extensions, result)
+
+
+def _connect_raised(conn: TcpConnection, exc: Exception) -> None:
+    """``on_websocket_connect`` raised: a RequestError is the answer; anything else is
+    logged and answered 500."""
+    if isinstance(exc, RequestError):
+        _refuse(conn, exc.status, exc.reason)
+    else:
+        report(conn._where("on_websocket_connect"), exc)
+        _refuse(conn, 500, "")
 
 
 async def _finish_later(
@@ -168,12 +169,8 @@ async def _finish_later(
 ) -> None:
     try:
         result = await pending
-    except RequestError as exc:
-        _refuse(conn, exc.status, exc.reason)
-        return
     except Exception as exc:
-        report(conn._where("on_websocket_connect"), exc)
-        _refuse(conn, 500, "")
+        _connect_raised(conn, exc)
         return
     conn._batch = []
     try:
@@ -192,7 +189,7 @@ def _finish(
 ) -> None:
     if conn._status >= _CLOSING or state.stage != ACCEPTING:
         return  # the connect callback closed it
-    headers = _session_cookie(request)
+    headers = _cookie_header(request)
     try:  # what the callback returned is the user's: a bad value is a 500, not a crash
         if isinstance(extra, dict):
             headers += [(str(k), str(v)) for k, v in extra.items()]
@@ -206,26 +203,13 @@ def _finish(
         _refuse(conn, 500, "")
         return
     conn.send(reply, raw=True)
-    _save_session(conn, request)
+    request._finish()
     state.opened(conn, conn.max_package_size)
 
 
-def _session_cookie(request: Request) -> list[tuple[str, str]]:
-    """The cookie of a session the handshake's request started, for the 101."""
-    session = request._session
-    if session is None or not session.id_changed:
-        return []
-    return [("Set-Cookie", session.cookie_header())]
-
-
-def _save_session(conn: TcpConnection, request: Request) -> None:
-    """A session the handshake used is saved, as after any HTTP response."""
-    session = request._session
-    if session is not None:
-        try:
-            session.save()
-        except Exception as exc:
-            report(conn._where("session save"), exc)
+def _cookie_header(request: Request) -> list[tuple[str, str]]:
+    cookie = request._session_cookie()
+    return [("Set-Cookie", cookie)] if cookie is not None else []
 
 
 # The heads of unmasked, uncompressed one-frame messages under 126 bytes, by length.
@@ -398,7 +382,7 @@ def upgrade(
         key,
         subprotocol=state.subprotocol,
         extensions=extensions,
-        headers=[*_session_cookie(request), *(headers or {}).items()],
+        headers=[*_cookie_header(request), *(headers or {}).items()],
     )
     http_state.request = None  # the HTTP exchange ends here, the connection stays
     http_state.pending = False
@@ -407,7 +391,7 @@ def upgrade(
     if on_message is not None:
         connection.on_message = on_message
     connection.send(reply, raw=True)
-    _save_session(connection, request)
+    request._finish()
     state.opened(connection, connection.max_package_size)
     if worker is not None and worker.websocket_heartbeat:
         _heartbeat(worker)
