@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -274,7 +275,7 @@ class GroupServer(Server):
 S = TypeVar("S", bound=Server)
 
 
-class ServerGroup(Generic[S]):
+class ServerGroup(ABC, Generic[S]):
     """Context manager: start servers (``start`` fills ``running``), wait until each is ready
     (then ``check`` it); stop every one of them on the way out, whatever happens (an error,
     Ctrl-C, SIGTERM turned into SystemExit)."""
@@ -287,8 +288,9 @@ class ServerGroup(Generic[S]):
         self._tmp = tempfile.TemporaryDirectory(prefix=self.prefix)
         self.log_dir = Path(self._tmp.name)
 
+    @abstractmethod
     def start(self) -> None:
-        raise NotImplementedError
+        """Start this runner's servers (each added to ``running``)."""
 
     def check(self, server: S) -> None:
         """Called once ``server`` is ready: a runner's check that it answers right."""

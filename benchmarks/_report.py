@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -24,15 +25,16 @@ GOAL_KIB = 8.0
 
 
 @dataclass
-class Rounds(Generic[S]):
+class Rounds(ABC, Generic[S]):
     """One row of a table: a case against a server, with a sample for each round."""
 
     case: str
     server: str
     samples: list[S] = field(default_factory=list)
 
+    @abstractmethod
     def value_of(self, sample: S) -> float:
-        raise NotImplementedError
+        """The figure of one round's sample that rows are ranked by."""
 
     @property
     def smaller_is_better(self) -> bool:

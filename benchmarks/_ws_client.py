@@ -12,6 +12,7 @@ import base64
 import hashlib
 import os
 import zlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +183,7 @@ def check_upgrade(head: bytes, key: str) -> dict[str, str]:
     return headers
 
 
-class WsClient(asyncio.Protocol):
+class WsClient(asyncio.Protocol, ABC):
     """Opens with the WebSocket handshake (or not, for the line-echo baseline), then hands
     every read to ``received``. ``opened`` resolves to the 101's headers."""
 
@@ -225,8 +226,9 @@ class WsClient(asyncio.Protocol):
         if rest:
             self.received(rest)
 
+    @abstractmethod
     def received(self, data: bytes) -> None:
-        raise NotImplementedError
+        """Bytes after the handshake: what a load generator counts."""
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
