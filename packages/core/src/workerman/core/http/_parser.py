@@ -89,12 +89,18 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                 return
             if conn._busy:
                 if start < size:
-                    conn._recv = bytearray(buffer[start:])
+                    _keep(conn, buffer, start)
                 return
     except RequestError as exc:
         reject(conn, exc.status, exc.reason)
     finally:
         statistics.total_request += delivered
+
+
+def _keep(conn: TcpConnection, buffer: bytes, start: int) -> None:
+    """Hold the bytes from ``start`` on: they are read again when more arrive or when
+    the connection may go on."""
+    conn._recv = bytearray(buffer[start:] if start else buffer)
 
 
 def _backlogged(conn: TcpConnection) -> bool:
@@ -104,7 +110,7 @@ def _backlogged(conn: TcpConnection) -> bool:
 def _stall(conn: TcpConnection, state: HttpState, buffer: bytes, start: int) -> None:
     """The client is not taking its answers: handle (and read) no more of its requests
     until it does, instead of answering into a full send buffer, which drops answers."""
-    conn._recv = bytearray(buffer[start:] if start else buffer)
+    _keep(conn, buffer, start)
     conn._busy = True
     conn._update_reading()
     state.stalled = True
@@ -125,7 +131,7 @@ def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expe
     that waits for it to go on."""
     if state.timer:
         _cancel_timer(state)
-    conn._recv = bytearray(buffer[start:] if start else buffer)
+    _keep(conn, buffer, start)
     if expect and not state.continued:
         state.continued = True
         conn.send(_CONTINUE, raw=True)
@@ -134,7 +140,7 @@ def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expe
 def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, timeout: float) -> None:
     """A head has begun but not ended: keep it, and give the client ``timeout`` seconds
     to finish it."""
-    conn._recv = bytearray(buffer[start:] if start else buffer)
+    _keep(conn, buffer, start)
     if not state.timer and timeout > 0:
         from .._loop import current_loop
 
