@@ -25,6 +25,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 from websockets.typing import Origin
 
+from .._missing import missing
+
 APP = Path(__file__).resolve().parents[2] / "examples" / "chat" / "app.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -127,10 +129,7 @@ def require_chromium() -> str:
     skipped elsewhere. Called in the test body, so CI reports a failure, not an error."""
     if os.access(CHROMIUM, os.X_OK):
         return CHROMIUM
-    message = f"{CHROMIUM} is missing; the browser test needs it: apt-get install chromium"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+    missing(f"{CHROMIUM} is missing; the browser test needs it: apt-get install chromium")
 
 
 def open_chat(browser: Browser, url: str, name: str, errors: list[str]) -> Page:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from typing import NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -57,10 +56,3 @@ async def redis_str(test_url: str, resp: int, anyio_backend: str) -> AsyncIterat
             yield client
         finally:
             await client.aclose()
-
-
-def missing(why: str) -> NoReturn:
-    """A tool the test needs is not here: under CI that is a failure, never a quiet skip."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{why} (CI=true: install it)", pytrace=False)
-    pytest.skip(why)

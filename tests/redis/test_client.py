@@ -41,7 +41,7 @@ from workerman.redis import (
     WrongTypeError,
 )
 
-from .conftest import missing
+from .._missing import missing
 
 pytestmark = pytest.mark.anyio
 
