@@ -77,7 +77,8 @@ def module_name(path: Path) -> str:
 
 def layer_of(module: str) -> int:
     for index, (_, members) in enumerate(LAYERS):
-        if module in members or module.split(".")[0] in members & {"http", "websocket"}:
+        top = module.partition(".")[0]
+        if module in members or top in members & {"http", "websocket"}:
             return index
     raise AssertionError(f"module {module!r} has no layer in {__name__}.LAYERS")
 
@@ -172,9 +173,11 @@ def test_imports_inside_functions_only_choose_drivers_and_extras() -> None:
                         if isinstance(node, ast.Import)
                         else ["." * node.level + (node.module or "")]
                     )
-                    for name in names:
-                        if (module, name) not in LATE_IMPORTS:
-                            wrong.append(f"{path.name}:{node.lineno} {function.name}: {name}")
+                    wrong += [
+                        f"{path.name}:{node.lineno} {function.name}: {name}"
+                        for name in names
+                        if (module, name) not in LATE_IMPORTS
+                    ]
     assert wrong == []
 
 
@@ -230,11 +233,15 @@ def test_the_builtin_protocols_use_only_public_names_of_the_core(package: str) -
             names = (
                 [alias.name for alias in node.names]
                 if isinstance(node, ast.Import)
-                else [node.module or ""] if not node.level else []
+                else [node.module or ""]
+                if not node.level
+                else []
             )
-            for name in names:
-                if name.startswith("workerman.core") and name not in PUBLIC_MODULES[package]:
-                    wrong.append(f"{path.name}:{node.lineno} imports {name}")
+            wrong += [
+                f"{path.name}:{node.lineno} imports {name}"
+                for name in names
+                if name.startswith("workerman.core") and name not in PUBLIC_MODULES[package]
+            ]
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.level > 1:
                 wrong.append(f"{path.name}:{node.lineno} imports the core by a relative path")
