@@ -12,6 +12,7 @@ gateway holding client connections, keep running.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import os
@@ -22,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, ClassVar
 
 import anyio
-from watchfiles import awatch
+from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
 
 from workerman.core import Worker, current_loop
 
@@ -32,10 +33,13 @@ from ._exceptions import SettingError
 from ._filter import PathFilter
 from ._memory import MemoryGuard, parse_size
 from ._mounts import needs_polling
+from ._poll import Poller
 
 __all__ = ["DEFAULT_EXTENSIONS", "FileMonitor"]
 
 logger = logging.getLogger("workerman.file_monitor")
+
+_IDLE_MS = 5000  # a quiet watch returns this often, so a stop is never missed
 
 #: what counts as code unless ``extensions`` says otherwise (``.json`` and ``.txt`` are
 #: left out: applications write those at run time, and would reload themselves).
@@ -226,8 +230,6 @@ class FileMonitor:
                 " start -d --reload turn it on)"
             )
             return
-        if logging.getLogger("watchfiles").level == logging.NOTSET:
-            logging.getLogger("watchfiles").setLevel(logging.WARNING)  # we log our own
         loop.spawn(self._watch)
 
     def _on_worker_stop(self, _worker: Worker) -> None:
@@ -273,26 +275,20 @@ class FileMonitor:
                 self.max_files,
             )
         polling = self._choose_polling()
-        while True:
-            self.mode = "polling" if polling else "notify"
-            logger.info(
-                "file monitor watching %d files in %s (%s)",
-                self.watched_files,
-                ", ".join(self.paths),
-                f"polling every {self.poll_interval:g}s" if polling else "notifications",
-            )
+        while not self._stopped:
             try:
-                async for raw in awatch(
-                    *self.paths,
-                    watch_filter=self.filter,
-                    debounce=int(self.max_delay * 1000),
-                    step=max(1, int(self.debounce * 1000)),
-                    stop_event=self._stop,
-                    force_polling=polling,
-                    poll_delay_ms=max(1, int(self.poll_interval * 1000)),
-                    ignore_permission_denied=True,
-                ):
-                    await self._handle(from_watchfiles(raw))
+                # The watches (or the poller's first scan) are in place once this returns:
+                # only then is "watching" logged, and a save after it is always seen.
+                watcher = await anyio.to_thread.run_sync(self._open, polling)
+                with contextlib.closing(watcher):
+                    self.mode = "polling" if polling else "notify"
+                    logger.info(
+                        "file monitor watching %d files in %s (%s)",
+                        self.watched_files,
+                        ", ".join(self.paths),
+                        f"polling every {self.poll_interval:g}s" if polling else "notifications",
+                    )
+                    await self._serve(watcher)
                 return
             except Exception as exc:
                 if polling or "watch limit" not in str(exc):
@@ -306,6 +302,44 @@ class FileMonitor:
                     _inotify_watch_limit() or "unknown",
                 )
                 polling = True
+
+    def _open(self, polling: bool) -> RustNotify | Poller:
+        if polling:
+            return Poller(self.filter)
+        return RustNotify(self.paths, False, False, 0, True, True)
+
+    async def _serve(self, watcher: RustNotify | Poller) -> None:
+        if isinstance(watcher, Poller):
+            await self._poll(watcher)
+            return
+        assert self._stop is not None
+        step = max(1, int(self.debounce * 1000))
+        most = max(step, int(self.max_delay * 1000))
+        while True:
+            raw = await anyio.to_thread.run_sync(watcher.watch, most, step, _IDLE_MS, self._stop)
+            if raw == "stop":
+                return
+            if isinstance(raw, set):
+                await self._handle(from_watchfiles(c for c in raw if self.filter(c[0], c[1])))
+
+    async def _poll(self, poller: Poller) -> None:
+        assert self._stop is not None
+        while True:
+            with anyio.move_on_after(self.poll_interval):
+                await self._stop.wait()
+            if self._stopped:
+                return
+            found = await anyio.to_thread.run_sync(poller.changes)
+            if not found:
+                continue
+            gathering = time.monotonic() + self.max_delay
+            while time.monotonic() < gathering:  # the same debounce as notifications get
+                await anyio.sleep(self.debounce)
+                more = await anyio.to_thread.run_sync(poller.changes)
+                if not more:
+                    break
+                found |= more
+            await self._handle(from_watchfiles(found))
 
     async def _handle(self, changes: list[Change]) -> None:
         if not changes:
