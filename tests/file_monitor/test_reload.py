@@ -129,3 +129,38 @@ def test_on_change_gets_each_batch_and_returning_false_skips_the_reload(
     assert app.master_reloads() == 1  # the html batch was the hook's alone
     assert "added page.html" in app.notes()
     assert any(line.endswith(" handlers.py") for line in app.notes())
+
+
+RESTARTING = """
+MARK = "one"
+note(f"master {os.getpid()} {MARK}")
+FileMonitor(paths=[HERE], restart=True)
+Worker.run_all()
+"""
+
+
+@pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
+def test_restart_true_restarts_the_app_in_place_when_the_start_file_changes(
+    make_app: Callable[..., App], daemon: bool
+) -> None:
+    app = make_app(RESTARTING.replace("restart=True", "restart=True, in_daemon=True"))
+    if daemon:
+        app.start()
+    else:
+        app.start_foreground()
+    master = app.master()
+    (old,) = app.web_pids()
+    assert [n.split()[-1] for n in app.notes()] == ["one"]
+    app.app.write_text(app.app.read_text().replace('MARK = "one"', 'MARK = "two"'))
+    wait_until(lambda: any(n.endswith(" two") for n in app.notes()), what="the new master")
+    app.wait_ready(watching=True)
+    again = app.master()
+    if daemon:
+        assert again != master  # a fresh daemon
+    else:
+        assert again == master  # the same process, executed anew: Ctrl+C still reaches it
+        assert app.foreground is not None and app.foreground.poll() is None
+        assert app.notes()[-1] == f"master {again} two"  # (a daemon forks after this line)
+    (new,) = app.web_pids()
+    assert new != old
+    assert "restarting the application" in app.log()

@@ -34,6 +34,7 @@ from ._filter import PathFilter
 from ._memory import MemoryGuard, parse_size
 from ._mounts import needs_polling
 from ._poll import Poller
+from ._restart import arm, request_restart
 
 __all__ = ["DEFAULT_EXTENSIONS", "FileMonitor"]
 
@@ -98,12 +99,19 @@ class FileMonitor:
             (default) uses notifications except on file systems where they do not
             arrive (NFS, SMB, FUSE, VM shares, WSL drives) or when inotify watches run
             short.
-        poll_interval: seconds between polls, when polling.
+        poll_interval: seconds between polls, when polling (each poll stats every
+            watched file: about 3% of a core for 5,000 files at the default 1 s).
         graceful: False (default): a reload closes each process's connections (queued
             data is sent first) before the master forks its replacement; True: each
             process finishes its connections first. An idle keep-alive connection (a
             browser) holds a graceful reload for as long as the client keeps it.
         check_syntax: compile changed ``.py`` files and skip the reload while one fails.
+        restart: when code the master loaded before forking changes (the start file,
+            modules it imported at top level), restart the whole application in place
+            (the master stops, then runs the same command line again) instead of only
+            logging that a restart is needed. Every connection closes, those of
+            ``reloadable=False`` workers too; if the new code fails to start, the
+            application stays down.
         in_daemon: watch under ``start -d`` too (off by default in daemon mode, as in
             Workerman; ``--reload`` turns it on).
         max_files: warn once when more files than this are watched.
@@ -135,9 +143,10 @@ class FileMonitor:
         debounce: float = 0.05,
         max_delay: float = 1.0,
         polling: bool | None = None,
-        poll_interval: float = 0.3,
+        poll_interval: float = 1.0,
         graceful: bool = False,
         check_syntax: bool = True,
+        restart: bool = False,
         in_daemon: bool = False,
         max_files: int = 1000,
         memory_limit: int | str | None = None,
@@ -167,6 +176,9 @@ class FileMonitor:
         self.poll_interval = _positive("poll_interval", poll_interval)
         self.graceful = graceful
         self.check_syntax = check_syntax
+        self.restart = restart
+        if restart:
+            arm()
         self.in_daemon = in_daemon
         if max_files < 0:
             raise SettingError(f"max_files must not be negative, got {max_files}")
@@ -355,6 +367,9 @@ class FileMonitor:
             self._pending = True
             return
         bound = [c for c in changes if os.path.realpath(c.path) in self._bound]
+        if bound and self.restart:
+            self._restart(bound)
+            return
         for change in bound:
             logger.warning(
                 "%s was loaded by the master before the workers started, so a reload cannot"
@@ -388,6 +403,16 @@ class FileMonitor:
             else:
                 self._broken[change.path] = problem
                 logger.error("%s; not reloading until it compiles", problem)
+
+    def _restart(self, bound: list[Change]) -> None:
+        if os.getppid() != self._master:
+            logger.warning("file monitor: the master is gone; not restarting")
+            return
+        logger.warning(
+            "%s was loaded by the master before the workers started: restarting the application",
+            _describe(bound),
+        )
+        request_restart(self._master)
 
     def _reload(self) -> None:
         if os.getppid() != self._master:
