@@ -310,3 +310,24 @@ def test_the_public_surface_is_what_all_names() -> None:
     assert sorted(fm.__all__) == sorted(
         name for name in dir(fm) if not name.startswith("_") and name != "annotations"
     )
+
+
+@pytest.mark.anyio
+@pytest.mark.usefixtures("monitors")
+async def test_a_monitor_served_without_a_master_calls_on_change_and_signals_nobody(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    batches: list[list[Change]] = []
+    monitor = FileMonitor(tmp_path, on_change=batches.append, memory_limit="1K")
+    kills: list[tuple[int, int]] = []
+    monkeypatch.setattr(os, "kill", lambda pid, signum: kills.append((pid, signum)))
+    with caplog.at_level(logging.INFO, "workerman.file_monitor"):
+        async with monitor.worker.serving():
+            while monitor.mode != "notify":
+                await anyio.sleep(0.01)
+            (tmp_path / "a.py").write_text("x = 1\n")
+            while not batches:
+                await anyio.sleep(0.01)
+    assert batches == [[Change(str(tmp_path / "a.py"), "added")]]
+    assert kills == []  # not our parent (the shell that ran pytest), nor anyone
+    assert "outside a master" in caplog.text

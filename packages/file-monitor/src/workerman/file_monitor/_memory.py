@@ -43,8 +43,12 @@ def parse_size(value: int | str | None) -> int:
 
 def children_of(parent: int) -> list[int]:
     """Pids of the live (not zombie) children of ``parent``, from /proc/<pid>/stat."""
-    found = []
-    for entry in os.scandir("/proc"):
+    found: list[int] = []
+    try:
+        entries = list(os.scandir("/proc"))
+    except OSError:  # no /proc: not Linux
+        return found
+    for entry in entries:
         if not entry.name.isdigit():
             continue
         try:

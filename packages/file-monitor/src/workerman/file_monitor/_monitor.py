@@ -197,6 +197,7 @@ class FileMonitor:
         self.watched_files = 0
         self.batches = self.reloads = self.skipped = 0
         self._master = 0
+        self._created_in = os.getpid()  # the master forks the monitor from this process
         self._bound: frozenset[str] = frozenset()
         self._broken: dict[str, SyntaxProblem] = {}
         self._pending = False
@@ -223,7 +224,12 @@ class FileMonitor:
         }
 
     def _on_worker_start(self, _worker: Worker) -> None:
-        self._master = os.getppid()
+        if os.getpid() == self._created_in:
+            # Not forked by a master (a worker run with serve()): nobody to reload; the
+            # parent is whatever started this process, and must never get our signals.
+            logger.warning("file monitor runs outside a master: on_change only, no reloads")
+        else:
+            self._master = os.getppid()
         # What the master imported before forking is what this process inherited.
         self._bound = frozenset(
             {_start_file()}
@@ -234,7 +240,7 @@ class FileMonitor:
             }
         )
         loop = current_loop()
-        if self.memory_limit:
+        if self.memory_limit and self._master:
             loop.repeat(self.memory_interval, self._check_memory)
         if Worker.daemonize and not self.in_daemon:
             logger.info(
@@ -250,7 +256,7 @@ class FileMonitor:
             self._stop.set()
 
     def _check_memory(self) -> None:
-        if os.getppid() == self._master:
+        if self._master_here():
             self._guard.check(self._master, time.monotonic())
 
     def _choose_polling(self) -> bool:
@@ -404,9 +410,16 @@ class FileMonitor:
                 self._broken[change.path] = problem
                 logger.error("%s; not reloading until it compiles", problem)
 
-    def _restart(self, bound: list[Change]) -> None:
+    def _master_here(self) -> bool:
+        if not self._master:
+            return False
         if os.getppid() != self._master:
-            logger.warning("file monitor: the master is gone; not restarting")
+            logger.warning("file monitor: the master (pid %d) is gone", self._master)
+            return False
+        return True
+
+    def _restart(self, bound: list[Change]) -> None:
+        if not self._master_here():
             return
         logger.warning(
             "%s was loaded by the master before the workers started: restarting the application",
@@ -415,8 +428,7 @@ class FileMonitor:
         request_restart(self._master)
 
     def _reload(self) -> None:
-        if os.getppid() != self._master:
-            logger.warning("file monitor: the master is gone; not reloading")
+        if not self._master_here():
             return
         self.reloads += 1
         logger.info("file monitor: reloading the workers%s", " gracefully" if self.graceful else "")

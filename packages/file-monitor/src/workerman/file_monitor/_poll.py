@@ -39,7 +39,7 @@ class Poller:
     def _scan_folder(self, folder: str, found: dict[str, Signature]) -> None:
         for entry in _entries(folder):
             try:
-                if entry.is_dir():
+                if entry.is_dir(follow_symlinks=False):  # no loops through links
                     if entry.name not in self.filter.ignore_dirs:
                         self._scan_folder(entry.path, found)
                 elif self.filter.wanted_name(entry.name):
