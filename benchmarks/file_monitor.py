@@ -225,7 +225,7 @@ def make_tree(root: Path, files: int) -> str:
 
 def idle_cpu(root: Path, kind: str, watch: str, seconds: float, polling: bool) -> float:
     with running(root, kind, watch=watch, polling=polling) as app:
-        time.sleep(2)  # past the start-up scan
+        time.sleep(3)  # past the start-up scan
         watcher = app.watcher()
         before, start = sum(watcher.cpu_times()[:2]), time.perf_counter()
         time.sleep(seconds)

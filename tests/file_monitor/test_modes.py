@@ -37,6 +37,12 @@ def test_in_daemon_true_watches_under_start_d(make_app: Callable[..., App]) -> N
     (old,) = app.web_pids()
     app.save("v2")
     assert app.wait_version("v2") != old
+    status = app.command("status")
+    assert status.returncode == 0, status.stderr
+    line = next(line for line in status.stdout.splitlines() if "file_monitor:" in line)
+    assert "mode=notify" in line
+    assert "watched_files=1" in line
+    assert "reloads=1" in line
 
 
 def test_start_reload_with_no_monitor_in_the_code_watches_the_start_files_folder(

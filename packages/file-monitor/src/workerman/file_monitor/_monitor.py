@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import anyio
 from watchfiles._rust_notify import RustNotify  # watchfiles' documented Rust backend
 
-from workerman.core import Worker, current_loop
+from workerman.core import Worker, current_loop, register_status
 
 from ._change import Change, from_watchfiles
 from ._check import SyntaxProblem, check_source
@@ -203,6 +203,7 @@ class FileMonitor:
         self._pending = False
         self._guard = MemoryGuard(self.memory_limit, self.memory_grace)
         self._stop: anyio.Event | None = None
+        self._unregister: Callable[[], None] = lambda: None
         self._stopped = False
         FileMonitor.instances.append(self)
 
@@ -212,7 +213,8 @@ class FileMonitor:
     # -- in the monitor process ---------------------------------------------------------
 
     def report(self) -> Mapping[str, object]:
-        """Counters of this monitor process, for ``status``."""
+        """Counters of this monitor process; ``status`` shows them on the monitor's row
+        as ``file_monitor: mode=notify watched_files=... reloads=...``."""
         return {
             "mode": self.mode or "off",
             "watched_files": self.watched_files,
@@ -239,6 +241,7 @@ class FileMonitor:
                 if isinstance(file := getattr(module, "__file__", None), str)
             }
         )
+        self._unregister = register_status("file_monitor", self.report)
         loop = current_loop()
         if self.memory_limit and self._master:
             loop.repeat(self.memory_interval, self._check_memory)
@@ -252,6 +255,7 @@ class FileMonitor:
 
     def _on_worker_stop(self, _worker: Worker) -> None:
         self._stopped = True
+        self._unregister()
         if self._stop is not None:
             self._stop.set()
 
