@@ -245,7 +245,7 @@ class FileMonitor:
         loop = current_loop()
         if self.memory_limit and self._master:
             loop.repeat(self.memory_interval, self._check_memory)
-        if Worker.daemonize and not self.in_daemon:
+        if _daemon_mode() and not self.in_daemon:
             logger.info(
                 "file monitor is off in daemon mode (FileMonitor(in_daemon=True) or"
                 " start -d --reload turn it on)"
@@ -288,7 +288,10 @@ class FileMonitor:
         self._stop = anyio.Event()
         if self._stopped:
             return
-        self.watched_files = sum(1 for _ in self.filter.walk())
+        # Walking a large tree takes a while: not on the loop, which answers status.
+        self.watched_files = await anyio.to_thread.run_sync(
+            lambda: sum(1 for _ in self.filter.walk())
+        )
         if self.max_files and self.watched_files > self.max_files:
             logger.warning(
                 "watching %d files, more than max_files=%d: narrow paths or extensions,"
@@ -296,7 +299,7 @@ class FileMonitor:
                 self.watched_files,
                 self.max_files,
             )
-        polling = self._choose_polling()
+        polling = await anyio.to_thread.run_sync(self._choose_polling)
         while not self._stopped:
             try:
                 # The watches (or the poller's first scan) are in place once this returns:
@@ -437,6 +440,11 @@ class FileMonitor:
         self.reloads += 1
         logger.info("file monitor: reloading the workers%s", " gracefully" if self.graceful else "")
         os.kill(self._master, signal.SIGUSR2 if self.graceful else signal.SIGUSR1)
+
+
+def _daemon_mode() -> bool:
+    """``start -d`` sets ``daemonize`` on the class whose ``run_all()`` ran."""
+    return Worker.daemonize or any(cls.daemonize for cls in Worker.__subclasses__())
 
 
 def _inotify_watch_limit() -> int:
