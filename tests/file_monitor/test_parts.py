@@ -7,12 +7,15 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import workerman.file_monitor as fm
 from workerman.core import Worker
@@ -331,3 +334,40 @@ async def test_a_monitor_served_without_a_master_calls_on_change_and_signals_nob
     assert batches == [[Change(str(tmp_path / "a.py"), "added")]]
     assert kills == []  # not our parent (the shell that ran pytest), nor anyone
     assert "outside a master" in caplog.text
+
+
+@given(
+    steps=st.lists(
+        st.lists(
+            st.tuples(st.sampled_from(["a.py", "b.py", "sub/c.py", "d.txt"]), st.booleans()),
+            max_size=4,
+        ),
+        max_size=6,
+    )
+)
+@settings(max_examples=40, deadline=None)
+def test_the_poller_reports_exactly_what_each_round_of_saves_and_deletes_changed(
+    steps: list[list[tuple[str, bool]]],
+) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        (root / "sub").mkdir()
+        poller = Poller(PathFilter([folder], (".py",)))
+        counter = 0
+        for step in steps:
+            before = {p for p in ("a.py", "b.py", "sub/c.py") if (root / p).exists()}
+            touched: set[str] = set()
+            for name, write in step:
+                path = root / name
+                if write:
+                    counter += 1
+                    path.write_text(f"x = {counter}\n")  # new content, often the same size
+                    touched.add(name)
+                elif path.exists():
+                    path.unlink()
+                    touched.add(name)
+            after = {p for p in ("a.py", "b.py", "sub/c.py") if (root / p).exists()}
+            expected = {(DELETED, p) for p in before - after} | {(ADDED, p) for p in after - before}
+            expected |= {(MODIFIED, p) for p in (before & after) & touched}
+            got = {(kind, os.path.relpath(path, folder)) for kind, path in poller.changes()}
+            assert got == expected

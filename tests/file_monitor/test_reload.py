@@ -75,6 +75,19 @@ def test_a_change_to_the_start_file_is_logged_as_needing_a_restart(
     assert app.master_reloads() == 1
 
 
+def test_many_files_saved_at_once_make_one_reload(make_app: Callable[..., App]) -> None:
+    app = make_app("FileMonitor(paths=[CODE], debounce=0.5)\nWorker.run_all()\n")
+    app.start_foreground()
+    (old,) = app.web_pids()
+    for index in range(30):  # a checkout of another branch
+        app.save("", f"X = {index}\n", name=f"module{index}.py")
+    app.save("v2")
+    assert app.wait_version("v2") != old
+    app.settle()
+    assert app.master_reloads() == 1
+    assert "and 28 more" in app.log()  # the 31 changes of one batch
+
+
 WEBSOCKET_GATEWAY = """
 gateway = Worker(f"websocket://127.0.0.1:{PORT2}", name="gateway")
 gateway.reloadable = False
