@@ -412,7 +412,8 @@ class FileMonitor:
             problem = check_source(change.path)
             if problem is None:
                 if self._broken.pop(change.path, None) is not None:
-                    logger.info("%s compiles again", change.path)
+                    fixed = "compiles again" if os.path.exists(change.path) else "is gone"
+                    logger.info("%s %s", change.path, fixed)
             else:
                 self._broken[change.path] = problem
                 logger.error("%s; not reloading until it compiles", problem)
