@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from inspect import isawaitable
 from time import time as _time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._callbacks import report
-from .._statistics import statistics
+from workerman.core import ConnectionStatus, ServerError, current_loop, statistics
+from workerman.core.protocols import StreamProtocol
+
 from ._errors import RequestError
 from ._response import (
     Chunk,
@@ -29,14 +29,14 @@ from ._response import (
 )
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
+
     from ._file import FileStreamer
     from ._request import Request
 
 logger = logging.getLogger("workerman.core")
 
-_CLOSING = 4
-_CLOSED = 8
+_CLOSING = ConnectionStatus.CLOSING
 _SERVER = b"Server: workerman\r\n"
 _HTML = b"Content-Type: text/html;charset=utf-8\r\n"
 _NO_BODY = frozenset({204, 304})
@@ -48,8 +48,23 @@ _EVENTS = 3
 _DISCARD = 4  # a chunked answer to HEAD: chunks are dropped, the last one ends it
 
 
-class HttpState:
-    """The HTTP side of one connection."""
+class HttpState(StreamProtocol):
+    """The HTTP side of one connection, and the settings of the ``http://`` protocol
+    (class attributes; :class:`~workerman.core.http.Http` is the class workers use)."""
+
+    #: a request head (request line and fields) over this many bytes is answered 431.
+    max_header_size: ClassVar[int] = 16 * 1024
+    #: seconds a client has to finish a request head it has begun (then 408 and close).
+    header_timeout: ClassVar[float] = 30.0
+    #: after answering a bad request, seconds to keep reading (and dropping) what the client
+    #: still sends before closing, so it reads the answer instead of a reset (0: close at once).
+    linger_timeout: ClassVar[float] = 5.0
+    #: uploaded files one multipart request may carry (413 beyond).
+    max_file_uploads: ClassVar[int] = 1024
+    #: form fields one urlencoded or multipart body may carry (413 beyond).
+    max_fields: ClassVar[int] = 1000
+    #: where uploads are spooled ("" for the system's temporary directory).
+    upload_tmp_dir: ClassVar[str] = ""
 
     __slots__ = (
         "close_after",
@@ -57,20 +72,20 @@ class HttpState:
         "cparts",
         "cpos",
         "csize",
-        "discarding",
+        "held",
         "pending",
         "request",
         "stalled",
         "streamer",
         "streaming",
-        "task",
         "timer",
     )
 
-    def __init__(self) -> None:
+    def __init__(self, connection: TcpConnection) -> None:
+        super().__init__(connection)
         self.request: Request | None = None
         self.pending = False  # a request waits for its response to complete
-        self.task = False  # an async handler is running
+        self.held = False  # the connection is held until that response is complete
         self.stalled = False  # no request is read until the client takes its answers
         self.streaming = 0
         self.close_after = False
@@ -80,27 +95,32 @@ class HttpState:
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []
         self.csize = 0
-        self.discarding = False  # answered an error and lingering: input is dropped
 
-    def closing(self, conn: TcpConnection) -> None:
+    def data_received(self, data: bytes) -> None:
+        from ._parser import parse_http
+
+        parse_http(self.connection, self, data)
+
+    def send(self, message: Any) -> bool | None:
+        """Send ``message`` (str, bytes, Response, Chunk, ServerSentEvents) as (part of)
+        the response to the current request, in order with completing it."""
+        respond(self.connection, self, message)
         return None
 
-    def drained(self, conn: TcpConnection) -> None:
+    def drained(self) -> None:
+        conn = self.connection
         streamer = self.streamer
         if streamer is not None:
             streamer.pump(conn, self)
         if self.stalled:
             self.stalled = False
-            conn._handler_done()
+            conn.release()
 
-    def lost(self, conn: TcpConnection) -> None:
+    def connection_lost(self) -> None:
         """The connection is gone: stop timers and streams, drop temporary files."""
+        conn = self.connection
         if self.timer:
-            from .._loop import current_loop_or_none
-
-            loop = current_loop_or_none()
-            if loop is not None:
-                loop.cancel(self.timer)
+            cancel_timer(self.timer)
             self.timer = 0
         if self.streamer is not None:
             self.streamer.close()
@@ -108,67 +128,51 @@ class HttpState:
         request = self.request
         if request is not None:
             request._cleanup()
-        conn._recv = None  # pipelined requests of a gone client are not handled
-        if not self.task:
-            conn._busy = False  # nothing runs that on_close must wait for
+        conn.drop_kept()  # pipelined requests of a gone client are not handled
+        # a gone connection's response never completes: on_close waits only for a task
+        if self.held:
+            self.held = False
+            conn.release()
+        if self.stalled:
+            self.stalled = False
+            conn.release()
+
+    def handler_failed(self, exc: Exception) -> None:
+        """``on_message`` raised (now, or in its task): its status, or 500, unless the
+        response is already out (then it stands)."""
+        if isinstance(exc, RequestError):
+            if self.pending:
+                fail(self.connection, self, exc.status, exc.reason)
+            return
+        self.connection.report("on_message", exc)
+        if self.pending:
+            fail(self.connection, self, 500, "")
+
+
+def cancel_timer(timer: int) -> None:
+    """Cancel a timer of the running loop, if one still runs (a connection can be lost
+    as its loop ends)."""
+    try:
+        current_loop().cancel(timer)
+    except ServerError:
+        pass
 
 
 def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
-    """Call ``on_message`` with ``request``; the connection stays busy (reading no more
+    """Call ``on_message`` with ``request``; the connection stays held (reading no more
     requests) until the response is complete."""
     state.request = request
     state.pending = True
     state.streaming = 0
     state.close_after = not request.keep_alive
     state.continued = False
-    callback = conn.on_message
-    if callback is None:
+    if conn.on_message is None:
         fail(conn, state, 404, "no handler")
         return
-    try:
-        result = callback(conn, request)
-    except RequestError as exc:
-        if state.request is request:  # else its answer is out, and stands
-            fail(conn, state, exc.status, exc.reason)
-        return
-    except Exception as exc:
-        report(conn._where("on_message"), exc)
-        if state.request is request:
-            fail(conn, state, 500, "")
-        return
-    if result is not None and isawaitable(result):
-        from .._loop import current_loop
-
-        state.task = True
-        conn._busy = True
-        conn._update_reading()
-        current_loop().spawn_awaitable(
-            _run(conn, state, request, result),
-            lambda: conn._where("on_message"),
-            lambda: _task_done(conn, state),
-        )
-    elif state.pending:
-        conn._busy = True
-        conn._update_reading()
-
-
-async def _run(conn: TcpConnection, state: HttpState, request: Request, awaitable: Any) -> None:
-    try:
-        await awaitable
-    except RequestError as exc:
-        if state.request is request:
-            fail(conn, state, exc.status, exc.reason)
-    except Exception as exc:
-        report(conn._where("on_message"), exc)
-        if state.request is request:
-            fail(conn, state, 500, "")
-
-
-def _task_done(conn: TcpConnection, state: HttpState) -> None:
-    state.task = False
-    # a gone connection's response never completes: on_close waits only for the task
-    if not state.pending or conn._status == _CLOSED:
-        conn._handler_done()
+    conn.deliver(request, state.handler_failed)
+    if state.pending and not state.held:
+        state.held = True
+        conn.hold()
 
 
 def complete(conn: TcpConnection, state: HttpState) -> None:
@@ -181,22 +185,21 @@ def complete(conn: TcpConnection, state: HttpState) -> None:
         request._finish()
     if state.close_after:
         conn.close()
-    elif conn._busy and not state.task:
-        from .._loop import current_loop
-
+    elif state.held:
+        state.held = False
         # the next pipelined request runs on the loop, not inside this send
-        current_loop().call_soon(conn._handler_done)
+        current_loop().call_soon(conn.release)
 
 
 def fail(conn: TcpConnection, state: HttpState, status: int, reason: str) -> None:
     """Answer the current request with an error status and close, unless its response
     has already begun (then just close)."""
-    if state.streaming or state.streamer is not None or conn._status >= _CLOSING:
+    if state.streaming or state.streamer is not None or conn.status >= _CLOSING:
         conn.close()
         return
     state.close_after = True
     body = (reason or reason_of(status)).encode()
-    conn.send(error_bytes(status, body), raw=True)
+    conn.write(error_bytes(status, body))
     complete(conn, state)
 
 
@@ -216,44 +219,21 @@ def error_bytes(status: int, body: bytes, headers: Sequence[tuple[str, str]] = (
     )
 
 
-def reject(conn: TcpConnection, status: int, reason: str) -> None:
-    """Bytes that are not an acceptable request: count, log, answer ``status``, close."""
+def reject(conn: TcpConnection, state: HttpState, status: int, reason: str) -> None:
+    """Bytes that are not an acceptable request: count, log, answer ``status``, close.
+
+    The answer lingers (see ``TcpConnection.linger``): the client still sending a body
+    we refused reads the answer instead of a reset."""
     statistics.protocol_errors += 1
-    logger.warning("%s closed: HTTP %d %s", conn._where("connection"), status, reason)
-    conn._recv = None
-    conn._want = 0
-    state = conn._pstate
-    if state is not None and state.request is not None:
+    logger.warning("%s closed: HTTP %d %s", conn.describe("connection"), status, reason)
+    conn.drop_kept()
+    if state.request is not None:
         fail(conn, state, status, reason)
         return
-    if conn._status < _CLOSING:
-        _linger(conn, state, error_bytes(status, reason.encode()))
-
-
-def _linger(conn: TcpConnection, state: HttpState | None, data: bytes) -> None:
-    """Send ``data``, end our side, and read and drop what the client still sends for up
-    to ``Http.linger_timeout`` seconds (or until it closes too). Closing at once, with its
-    request body still arriving, would make the kernel reset the connection, and the
-    client would lose the answer unread."""
-    transport = conn._transport
-    can_write_eof = getattr(transport, "can_write_eof", None)
-    timeout = getattr(conn.protocol, "linger_timeout", 0)
-    if state is None or can_write_eof is None or not can_write_eof() or timeout <= 0:
-        conn.close(data, raw=True)
-        return
-    conn.send(data, raw=True)
-    conn._flush()
-    state.discarding = True
-    try:
-        transport.write_eof()
-    except (OSError, RuntimeError):
-        conn.close()
-        return
-    from .._loop import current_loop
-
     if state.timer:
-        current_loop().cancel(state.timer)
-    state.timer = current_loop().delay(timeout, conn.close)
+        cancel_timer(state.timer)
+        state.timer = 0
+    conn.linger(error_bytes(status, reason.encode()), state.linger_timeout)
 
 
 _LENGTH = frozenset({"content-length"})
@@ -321,20 +301,16 @@ def _hello(body: bytes) -> bytes:
     return head + body
 
 
-def encode(message: Any, conn: TcpConnection) -> bytes:
-    """Send ``message`` as (part of) the response to the current request.
-
-    The bytes are queued here, in order with completing the response, so this always
-    returns b"" to the connection's send().
-    """
-    state: HttpState | None = conn._pstate
-    request = state.request if state is not None else None
-    if state is None or request is None:
+def respond(conn: TcpConnection, state: HttpState, message: Any) -> None:
+    """Send ``message`` as (part of) the response to the current request, and complete
+    it when it is whole."""
+    request = state.request
+    if request is None:
         raise RuntimeError("no HTTP request on this connection is waiting for a response")
     kind = type(message)
     if state.streaming:
         _stream(conn, state, message)
-        return b""
+        return
     if kind is str or kind is bytes:
         body = message.encode() if kind is str else message
         if (
@@ -343,33 +319,26 @@ def encode(message: Any, conn: TcpConnection) -> bytes:
             and request._session is None
             and request.method != "HEAD"
         ):
-            data = _hello(body)
-            batch = conn._batch
-            if batch is not None and not conn._unsent and conn._batch_size < conn._max_send:
-                batch.append(data)  # what send(data, raw=True) would do, minus the detour
-                conn._batch_size += len(data)
-            else:
-                conn.send(data, raw=True)
-            if conn._busy or request._files:
+            conn.write(_hello(body))
+            if state.held or request._files:
                 complete(conn, state)
             else:  # complete() with nothing to clean up and no one waiting
                 state.request = None
                 state.pending = False
-            return b""
+            return
         message = Response(200, body=body)
     elif not isinstance(message, Response):
         raise TypeError(
             f"an HTTP connection sends str, bytes or Response, not {type(message).__name__}"
         )
     send_response(conn, state, request, message)
-    return b""
 
 
 def send_response(
     conn: TcpConnection, state: HttpState, request: Request, response: Response
 ) -> None:
     if response._file is not None:
-        from ._file import send_file
+        from ._file import send_file  # the modules use each other: one is imported late
 
         send_file(conn, state, request, response)
         return
@@ -386,7 +355,7 @@ def send_response(
         lines = _head(response, request, state, None)
         if head_only:  # the handler still sends its chunks: the response ends with the last
             state.streaming = _DISCARD
-            conn.send(b"".join(lines), raw=True)
+            conn.write(b"".join(lines))
             return
         if response._body:
             lines.append(_chunk(state, response._body))
@@ -398,7 +367,7 @@ def send_response(
             state.close_after = True
         lines = _head(response, request, state, None)
         if head_only:
-            conn.send(b"".join(lines), raw=True)
+            conn.write(b"".join(lines))
             complete(conn, state)
             return
         lines.append(response._body)
@@ -407,10 +376,10 @@ def send_response(
         lines = _head(response, request, state, len(body))
         if not head_only and response._status not in _NO_BODY:
             lines.append(body)
-        conn.send(b"".join(lines), raw=True)
+        conn.write(b"".join(lines))
         complete(conn, state)
         return
-    conn.send(b"".join(lines), raw=True)
+    conn.write(b"".join(lines))
 
 
 def _chunk(state: HttpState, data: bytes) -> bytes:
@@ -427,17 +396,17 @@ def _stream(conn: TcpConnection, state: HttpState, message: Any) -> None:
         data = message.data
         if not data:  # the end
             if state.streaming == _CHUNKED:
-                conn.send(b"0\r\n\r\n", raw=True)
+                conn.write(b"0\r\n\r\n")
             elif state.streaming == _EVENTS:  # no framing to end it with but the close
                 state.close_after = True
             complete(conn, state)
             return
         if state.streaming != _DISCARD:
-            conn.send(_chunk(state, data), raw=True)
+            conn.write(_chunk(state, data))
     elif kind is ServerSentEvents or kind is str or kind is bytes:
         if state.streaming != _DISCARD:
             data = message if kind is bytes else message.encode()
-            conn.send(_chunk(state, data), raw=True)
+            conn.write(_chunk(state, data))
     else:
         raise TypeError(
             f"a streaming response takes Chunk, ServerSentEvents, str or bytes, "

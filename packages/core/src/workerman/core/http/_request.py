@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._callbacks import report
 from ._cookies import parse_cookies
 from ._errors import RequestError
+from ._exchange import HttpState
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
+
     from ._form import UploadedFile
     from ._session import Session
 
@@ -166,14 +167,13 @@ class Request:
     # -- the body ------------------------------------------------------------------------
 
     def _parse_body(self) -> None:
-        from ._codec import Http
         from ._form import boundary_of, parse_json, parse_multipart, parse_query
 
         self._post = {}
         self._files = {}
         settings: Any = self.connection.protocol
-        if not (isinstance(settings, type) and issubclass(settings, Http)):
-            settings = Http  # a worker's own Http subclass carries its limits
+        if not (isinstance(settings, type) and issubclass(settings, HttpState)):
+            settings = HttpState  # a worker's own Http subclass carries its limits
         body = self._body
         if not body:
             return
@@ -253,7 +253,7 @@ class Request:
             try:
                 session.save()
             except Exception as exc:
-                report(self.connection._where("session save"), exc)
+                self.connection.report("session save", exc)
         self._cleanup()
 
     def _cleanup(self) -> None:
