@@ -145,14 +145,21 @@ def test_a_memory_limit_that_is_not_a_size_is_a_setting_error(value: object) -> 
 
 
 def test_children_and_their_memory_come_from_proc() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(30)"],
+        stdout=subprocess.PIPE,
+    )
     try:
+        assert child.stdout is not None
+        assert child.stdout.readline() == b"up\n"  # running Python, not just forked
         assert child.pid in children_of(os.getpid())
         rss = resident_bytes(child.pid)
         assert rss is not None and rss > 1 << 20
     finally:
         child.kill()
         child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
     assert child.pid not in children_of(os.getpid())
     assert resident_bytes(child.pid) is None
 
