@@ -16,10 +16,10 @@ from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ._callbacks import invoke, report
-from ._loop import current_loop
+from ._callbacks import report
+from ._loop import current_loop, invoke
 from ._parsing import deliver, parse, parse_text
-from ._statistics import statistics
+from ._statistics import count_from, statistics
 from ._status_codes import CLOSED as _CLOSED
 from ._status_codes import CLOSING as _CLOSING
 from ._status_codes import CONNECTING as _CONNECTING
@@ -57,6 +57,9 @@ Callback = Callable[..., Any] | None
 def live_connections() -> dict[int, TcpConnection]:
     """Every open connection of this process (accepted and outgoing), by id."""
     return _live
+
+
+count_from(connections=_live.values)
 
 
 def _split_address(addr: Any) -> tuple[str, int]:

@@ -16,6 +16,8 @@ from ._callbacks import report
 from ._exceptions import ProtocolError
 from ._statistics import statistics
 from ._status_codes import CLOSING as _CLOSING
+from .protocols._frame import Frame
+from .protocols._text import Text
 
 if TYPE_CHECKING:
     from ._connection import TcpConnection
@@ -198,13 +200,6 @@ def parse(conn: TcpConnection, buffer: bytes) -> None:
             parse_codec(conn, codec, buffer)
 
 
-def _builtin() -> tuple[Any, Any]:
-    from .protocols._frame import Frame
-    from .protocols._text import Text
-
-    return Text, Frame
-
-
-_TEXT, _FRAME = _builtin()
+_TEXT, _FRAME = Text, Frame
 _FRAME_HEAD = 4
 _WINDOW = 512  # bytes a codec's input first sees of a read

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ._errors import RequestError
-from ._exchange import HttpState
 from ._head import analyse
 from ._parser import ChunkCursor, _dechunk
+from ._protocol import HttpState
 from ._request import Request
 
 __all__ = ["Http"]

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from workerman.core import ConnectionStatus, current_loop
 
-from ._exchange import _head, complete, fail, send_response
+from ._answer import _head, complete, fail, send_plain
 from ._response import Response
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
 
-    from ._exchange import HttpState
+    from ._protocol import HttpState
     from ._request import Request
 
 __all__ = ["FileStreamer", "send_file"]
@@ -180,4 +180,4 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
 
 def _plain(conn: TcpConnection, state: HttpState, request: Request, response: Response) -> None:
     response._file = None
-    send_response(conn, state, request, response)
+    send_plain(conn, state, request, response)

@@ -6,13 +6,16 @@ from typing import TYPE_CHECKING
 
 from workerman.core import ConnectionStatus, current_loop, statistics
 
+from ._answer import cancel_timer
 from ._errors import RequestError
-from ._exchange import HttpState, cancel_timer, dispatch, reject
+from ._exchange import dispatch, reject
 from ._head import analyse, dechunk_size
 from ._request import Request
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
+
+    from ._protocol import HttpState
 
 __all__ = ["parse_http"]
 

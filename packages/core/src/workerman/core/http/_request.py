@@ -7,13 +7,14 @@ from urllib.parse import unquote
 
 from ._cookies import parse_cookies
 from ._errors import RequestError
-from ._exchange import HttpState
+from ._form import boundary_of, parse_json, parse_multipart, parse_query
+from ._session import Session
+from ._settings import HttpSettings
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
 
     from ._form import UploadedFile
-    from ._session import Session
 
 __all__ = ["Request"]
 
@@ -97,8 +98,6 @@ class Request:
         values) when ``name`` is None. See :meth:`get_list` for repeated ones."""
         query = self._query
         if query is None:
-            from ._form import parse_query
-
             text = self.query_string  # as bytes when not ASCII: raw UTF-8 is decoded as such
             query = self._query = parse_query(text if text.isascii() else text.encode("latin-1"))
         if name is None:
@@ -167,13 +166,11 @@ class Request:
     # -- the body ------------------------------------------------------------------------
 
     def _parse_body(self) -> None:
-        from ._form import boundary_of, parse_json, parse_multipart, parse_query
-
         self._post = {}
         self._files = {}
         settings: Any = self.connection.protocol
-        if not (isinstance(settings, type) and issubclass(settings, HttpState)):
-            settings = HttpState  # a worker's own Http subclass carries its limits
+        if not (isinstance(settings, type) and issubclass(settings, HttpSettings)):
+            settings = HttpSettings  # a worker's own Http subclass carries its limits
         body = self._body
         if not body:
             return
@@ -271,8 +268,6 @@ class Request:
         response) when it has none. Saved after the response is sent."""
         session = self._session
         if session is None:
-            from ._session import Session
-
             session = self._session = Session.from_cookie(self.cookie(Session.name))
         return session
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from importlib.metadata import entry_points
 from typing import Any
@@ -35,8 +36,6 @@ def _load_builtin(name: str) -> Codec | None:
     where = _BUILTIN.get(name)
     if where is None:
         return None
-    import importlib
-
     codec: Codec = getattr(importlib.import_module(where[0]), where[1])
     _registry.setdefault(name, codec)
     return _registry[name]

@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from workerman.core import ConnectionStatus, EventLoop, current_loop, statistics
 from workerman.core.http import Request, RequestError, Response
-from workerman.core.http._exchange import HttpState, error_bytes
+from workerman.core.http._answer import error_bytes
 from workerman.core.http._head import analyse
+from workerman.core.http._protocol import HttpState
 
 from ._deflate import server_accept
 from ._frames import OP_BINARY, OP_TEXT

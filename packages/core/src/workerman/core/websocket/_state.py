@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from workerman.core import ConnectionStatus, ServerError, current_loop, statistics
-from workerman.core.http._exchange import error_bytes
+from workerman.core.http._answer import error_bytes
 from workerman.core.protocols import StreamProtocol
 
 from ._deflate import PerMessageDeflate
