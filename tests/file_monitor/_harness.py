@@ -113,9 +113,13 @@ class App:
     # -- code ----------------------------------------------------------------------------
 
     def save(self, version: str, text: str | None = None, name: str = "handlers.py") -> Path:
-        """Write code/<name> (the handler answering ``version`` unless ``text`` is given)."""
+        """Write code/<name> (the handler answering ``version`` unless ``text`` is given)
+        as editors that save atomically do: a temporary file (ignored by the monitor)
+        renamed over it, so one save is one change however slow this machine is."""
         path = self.code / name
-        path.write_text(HANDLERS.format(version=version) if text is None else text)
+        temporary = path.with_name(f".{name}.tmp")
+        temporary.write_text(HANDLERS.format(version=version) if text is None else text)
+        os.replace(temporary, path)
         return path
 
     # -- starting and stopping -------------------------------------------------------------
@@ -189,9 +193,13 @@ class App:
     def cleanup(self) -> None:
         with contextlib.suppress(Exception):
             if self.pid_file.exists():
-                self.remember(self.master())
+                master = self.master()
+                self.remember(master)
                 self.children()
-                self.command("stop", timeout=15)
+                os.kill(master, signal.SIGINT)  # what `stop` sends, without an interpreter
+                deadline = time.monotonic() + 10
+                while self.alive() and time.monotonic() < deadline:
+                    time.sleep(0.02)
         if self.foreground is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.foreground.wait(10)

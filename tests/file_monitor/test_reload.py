@@ -75,12 +75,38 @@ def test_a_change_to_the_start_file_is_logged_as_needing_a_restart(
     assert app.master_reloads() == 1
 
 
+def test_a_save_during_a_rolling_reload_still_ends_on_the_newest_code(
+    make_app: Callable[..., App],
+) -> None:
+    app = make_app(
+        """
+        import time
+
+        web.on_worker_stop = lambda worker: time.sleep(0.4)  # a slow rolling reload
+        FileMonitor(paths=[CODE])
+        Worker.run_all()
+        """,
+        count=2,
+    )
+    app.start_foreground()
+    app.save("v2")
+    app.wait_version("v2")  # one process restarted on v2; the other is still stopping
+    app.save("v3")  # so the first reload cannot carry v3 to the process it already made
+    app.settle()
+    wait_until(lambda: app.log().count("reload done") == 2, what="the second reload")
+    app.settle()
+    pids = app.web_pids()
+    assert len(pids) == 2
+    answers = {app.get() for _ in range(20)}
+    assert {version for version, _ in answers} == {"v3"}  # no process left on v2
+
+
 def test_many_files_saved_at_once_make_one_reload(make_app: Callable[..., App]) -> None:
     app = make_app("FileMonitor(paths=[CODE], debounce=0.5)\nWorker.run_all()\n")
     app.start_foreground()
     (old,) = app.web_pids()
-    for index in range(30):  # a checkout of another branch
-        app.save("", f"X = {index}\n", name=f"module{index}.py")
+    for index in range(30):  # a checkout of another branch, written in place
+        (app.code / f"module{index}.py").write_text(f"X = {index}\n")
     app.save("v2")
     assert app.wait_version("v2") != old
     app.settle()
