@@ -1,0 +1,418 @@
+"""Gateway: clients of many processes and machines addressed by client id, uid and group,
+through one Redis."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from workerman.core import TcpConnection, Worker, current_loop
+from workerman.redis import Redis, Script
+
+from . import _envelope as envelope
+from ._attach import attach, is_wrapped, wrap_close
+from ._client import Client
+from ._exceptions import GatewayError, MessageTooLargeError, translate
+from ._names import Names, node_of, validate_name
+from ._node import Node
+from ._scripts import QUERY, ROUTE_ALL, ROUTE_UIDS, SESSION
+
+__all__ = ["Callback", "Gateway"]
+
+logger = logging.getLogger("workerman.gateway")
+
+Callback = Callable[[Any, BaseException | None], Any] | None
+
+try:  # the core's status hook, once it has one
+    from workerman.core import register_status as _register_status  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - depends on the core's version
+    _register_status = None
+
+
+class Gateway:
+    """Long connections of a whole cluster, routed through Redis.
+
+    Every node of an app (each worker process, on any machine) makes a Gateway on the same
+    Redis and prefix. A node subscribes to its own channel and to the groups it has members
+    in, so a message goes only to the nodes that hold its target. Presence (clients, uids,
+    groups, sessions) lives in Redis under keys named after the node, with a TTL the
+    heartbeat renews: a node that dies drops out within ``ttl`` seconds.
+
+    Args:
+        redis: a URL (``redis://host:port/db``) or a :class:`workerman.redis.Redis`. From a
+            URL, each process makes its own client on first use (after fork).
+        prefix: the namespace of every key and channel; apps sharing a Redis use their own.
+        ttl: seconds a node's presence outlives its last heartbeat.
+        heartbeat: seconds between heartbeats (default ``ttl / 3``).
+        timeout: seconds to wait for Redis (connects, replies, confirmations).
+        max_message_size: bytes in one message (MessageTooLargeError past it).
+        max_name_size: bytes in a uid or group name.
+        max_session_size: bytes of a session as JSON.
+    """
+
+    def __init__(
+        self,
+        redis: str | Redis = "redis://127.0.0.1:6379/0",
+        *,
+        prefix: str = "workerman:gateway:",
+        ttl: float = 15.0,
+        heartbeat: float | None = None,
+        timeout: float = 5.0,
+        max_message_size: int = 1024 * 1024,
+        max_name_size: int = 256,
+        max_session_size: int = 64 * 1024,
+    ) -> None:
+        if ttl <= 0 or timeout <= 0:
+            raise ValueError("ttl and timeout must be positive")
+        self.names = Names(prefix)
+        self.ttl = ttl
+        self.heartbeat = heartbeat if heartbeat is not None else ttl / 3
+        if not 0 < self.heartbeat < ttl:
+            raise ValueError("heartbeat must be positive and shorter than ttl")
+        self.timeout = timeout
+        self.max_message_size = max_message_size
+        self.max_name_size = max_name_size
+        self.max_session_size = max_session_size
+        self._url = redis if isinstance(redis, str) else None
+        self._redis: Redis | None = None if isinstance(redis, str) else redis
+        self._redis_pid = os.getpid()
+        self._scripts: dict[str, Script] = {}
+        self._node: Node | None = None
+        self._unregister_status: Callable[[], None] | None = None
+
+    @property
+    def ttl_ms(self) -> int:
+        return int(self.ttl * 1000)
+
+    @property
+    def redis(self) -> Redis:
+        """This process's Redis client (made from the URL on first use, again after fork)."""
+        if self._url is not None and (self._redis is None or self._redis_pid != os.getpid()):
+            self._redis = Redis.from_url(
+                self._url, connect_timeout=self.timeout, command_timeout=self.timeout
+            )
+            self._redis_pid = os.getpid()
+            self._scripts = {}
+        assert self._redis is not None
+        return self._redis
+
+    @property
+    def node(self) -> Node:
+        """This process's node (made on first use, again after fork)."""
+        node = self._node
+        if node is None or node.pid != os.getpid():
+            node = self._node = Node(self)
+        return node
+
+    @property
+    def node_id(self) -> str:
+        """This process's node id: the first part of its clients' ids."""
+        return self.node.id
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def attach(self, worker: Worker) -> None:
+        """Make every connection of ``worker`` a client of the cluster from its connect on,
+        forgotten at its close; the node starts and stops with the worker's processes.
+        Callbacks may be set on the worker before or after attaching."""
+        attach(self, worker)
+
+    async def start(self) -> None:
+        """Join the cluster as a node (the attached worker does this for you). Redis out
+        of reach is logged and retried by the heartbeat, not raised."""
+        node = self.node
+        if node.state == "new":
+            if _register_status is not None and self._unregister_status is None:
+                self._unregister_status = _register_status("gateway", node.status)
+            await node.start()
+
+    async def stop(self) -> None:
+        """Leave the cluster: this node's keys are deleted, its listener closed."""
+        node = self._node
+        if node is not None and node.pid == os.getpid():
+            await node.stop()
+        if self._unregister_status is not None:
+            self._unregister_status()
+            self._unregister_status = None
+        if self._url is not None and self._redis is not None:
+            self._redis.close()
+            self._redis = None
+
+    async def aclose(self) -> None:
+        await self.stop()
+
+    async def __aenter__(self) -> Gateway:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def status(self) -> Mapping[str, object]:
+        """This node's counters and the state of its listener (``ok``, ``lagging``,
+        ``deaf``), what the ``status`` command shows."""
+        return self.node.status()
+
+    # -- clients of this node ---------------------------------------------------------------
+
+    def register(self, connection: TcpConnection) -> Client:
+        node = self.node
+        local = node.register(connection)
+        if local.handle is None:
+            local.handle = Client(self, local)
+            if not is_wrapped(self, connection.on_close):
+                connection.on_close = wrap_close(self, connection.on_close)
+        if node.state == "new":
+            current_loop().spawn(self.start)
+        handle: Client = local.handle
+        return handle
+
+    def client(self, connection: TcpConnection) -> Client:
+        """The cluster client of one of this node's connections (registered now when the
+        worker is not attached: an HTTP worker that upgrades to WebSocket, say)."""
+        return self.register(connection)
+
+    def forget(self, connection: TcpConnection) -> None:
+        node = self._node
+        if node is None:
+            return
+        local = node.by_connection.get(connection.id)
+        if local is not None and local.connection is connection:
+            node.unregister(local)
+
+    def local_clients(self) -> list[Client]:
+        """This node's clients."""
+        return [self.register(local.connection) for local in list(self.node.clients.values())]
+
+    # -- sending ----------------------------------------------------------------------------
+
+    def send_to_client(
+        self, client_id: str, message: str | bytes, *, callback: Callback = None
+    ) -> Any:
+        """Send to one client, on whichever node holds it. Result: True when its node got
+        the message, False when no node has it (the client's node is gone)."""
+        node = node_of(client_id)
+        payload = envelope.encode(envelope.CLIENTS, [client_id], self._message(message))
+        return self.run(self._publish(self.names.node_channel(node), payload), callback)
+
+    def send_to_uid(
+        self, uid: str | Iterable[str], message: str | bytes, *, callback: Callback = None
+    ) -> Any:
+        """Send to every client of ``uid`` (or of each uid of a list), on any node. Result:
+        the number of nodes it went to (0: nobody of that uid is online)."""
+        uids = self._names_of("uid", uid)
+        payload = envelope.encode(envelope.UIDS, uids, self._message(message))
+        return self.run(self._route(ROUTE_UIDS, payload, *uids), callback)
+
+    def send_to_group(
+        self,
+        group: str,
+        message: str | bytes,
+        *,
+        exclude: Iterable[str] = (),
+        callback: Callback = None,
+    ) -> Any:
+        """Send to every member of ``group`` but the client ids in ``exclude``. Only the
+        nodes with members get it. Result: the number of nodes it went to."""
+        group = validate_name("group", group, self.max_name_size)
+        excluded = [str(client_id) for client_id in exclude]
+        payload = envelope.encode(envelope.GROUP, [group, excluded], self._message(message))
+        return self.run(
+            self._publish(self.names.group_channel(group), payload, count=True), callback
+        )
+
+    def send_to_all(
+        self, message: str | bytes, *, exclude: Iterable[str] = (), callback: Callback = None
+    ) -> Any:
+        """Send to every client of every node but those in ``exclude``. Result: nodes."""
+        excluded = [str(client_id) for client_id in exclude]
+        payload = envelope.encode(envelope.ALL, excluded, self._message(message))
+        return self.run(self._route(ROUTE_ALL, payload), callback)
+
+    def close_client(
+        self, client_id: str, message: str | bytes | None = None, *, callback: Callback = None
+    ) -> Any:
+        """Close a client on any node (after sending ``message``, if given). Result: True
+        when its node got the request."""
+        node = node_of(client_id)
+        data = self._message(message if message is not None else b"")
+        payload = envelope.encode(envelope.CLOSE, [client_id], data)
+        return self.run(self._publish(self.names.node_channel(node), payload), callback)
+
+    # -- reading the cluster ------------------------------------------------------------
+
+    def is_online(self, client_id: str, *, callback: Callback = None) -> Any:
+        """True when the client is connected to a live node."""
+        key = self.names.node(node_of(client_id), ":c")
+        return self.run(
+            self._ask(lambda: self.redis.execute("HEXISTS", key, client_id), bool), callback
+        )
+
+    def is_uid_online(self, uid: str, *, callback: Callback = None) -> Any:
+        """True when some client of ``uid`` is connected to a live node."""
+        uid = validate_name("uid", uid, self.max_name_size)
+        return self.run(self._query("uid_online", uid, convert=bool), callback)
+
+    def client_ids_of_uid(self, uid: str, *, callback: Callback = None) -> Any:
+        """The ids of ``uid``'s clients, across the cluster."""
+        uid = validate_name("uid", uid, self.max_name_size)
+        return self.run(self._query("uid_clients", uid, convert=_texts), callback)
+
+    def uid_of(self, client_id: str, *, callback: Callback = None) -> Any:
+        """The uid bound to a client of any node, or None."""
+        key = self.names.node(node_of(client_id), ":b")
+        return self.run(
+            self._ask(lambda: self.redis.execute("HGET", key, client_id), _text), callback
+        )
+
+    def client_count(self, *, callback: Callback = None) -> Any:
+        """Clients connected to live nodes."""
+        return self.run(self._query("clients", convert=int), callback)
+
+    def uid_count(self, *, callback: Callback = None) -> Any:
+        """Distinct uids with a client on a live node."""
+        return self.run(self._query("uids", convert=len), callback)
+
+    def uids(self, *, callback: Callback = None) -> Any:
+        """Every uid online, across the cluster (a whole-cluster scan: for tools, not
+        for every message)."""
+        return self.run(self._query("uids", convert=_texts), callback)
+
+    def groups(self, *, callback: Callback = None) -> Any:
+        """Every group with a member online."""
+        return self.run(self._query("groups", convert=_texts), callback)
+
+    def group_member_count(self, group: str, *, callback: Callback = None) -> Any:
+        """Members of ``group`` across the cluster."""
+        group = validate_name("group", group, self.max_name_size)
+        return self.run(self._query("group_count", group, convert=int), callback)
+
+    def node_ids(self, *, callback: Callback = None) -> Any:
+        """The live nodes."""
+        return self.run(self._query("nodes", convert=_texts), callback)
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def get_session(self, client_id: str, *, callback: Callback = None) -> Any:
+        """The session of a client of any node (a dict), or None when there is no such
+        client."""
+        return self.run(self._session(client_id, "get", "{}"), callback)
+
+    def set_session(
+        self, client_id: str, data: Mapping[str, Any], *, callback: Callback = None
+    ) -> Any:
+        """Replace a client's session. Result: the session, or None (no such client)."""
+        return self.run(self._session(client_id, "set", self._session_json(data)), callback)
+
+    def update_session(
+        self, client_id: str, data: Mapping[str, Any], *, callback: Callback = None
+    ) -> Any:
+        """Merge ``data`` into a client's session, atomically. Result as set_session."""
+        return self.run(self._session(client_id, "update", self._session_json(data)), callback)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def run(self, work: Awaitable[Any], callback: Callback) -> Any:
+        """``work`` to await, or (with ``callback``) run as a task that calls
+        ``callback(result, error)``."""
+        if callback is None:
+            return work
+        done = callback
+
+        async def task() -> None:
+            try:
+                result = await work
+            except Exception as exc:
+                done(None, exc)
+                return
+            done(result, None)
+
+        current_loop().spawn(task)
+        return None
+
+    async def run_script(self, source: str, *args: Any) -> Any:
+        script = self._scripts.get(source)
+        if script is None:
+            script = self._scripts[source] = self.redis.register_script(source)
+        return await script(args=args)
+
+    async def _publish(self, channel: str, payload: bytes, count: bool = False) -> Any:
+        try:
+            reached = await self.redis.execute("PUBLISH", channel, payload)
+        except Exception as exc:
+            raise translate(exc) from exc
+        return int(reached) if count else bool(reached)
+
+    async def _route(self, source: str, payload: bytes, *args: Any) -> int:
+        try:
+            return int(await self.run_script(source, self.names.prefix, payload, *args))
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    async def _query(self, what: str, *args: Any, convert: Callable[[Any], Any]) -> Any:
+        try:
+            reply = await self.run_script(QUERY, self.names.prefix, what, *args)
+        except Exception as exc:
+            raise translate(exc) from exc
+        return convert(reply)
+
+    async def _ask(self, command: Callable[[], Any], convert: Callable[[Any], Any]) -> Any:
+        try:
+            return convert(await command())
+        except Exception as exc:
+            raise translate(exc) from exc
+
+    async def _session(self, client_id: str, mode: str, value: str) -> Any:
+        node = node_of(client_id)
+        try:
+            reply = await self.run_script(
+                SESSION, self.names.prefix, node, client_id, mode, value, self.max_session_size
+            )
+        except Exception as exc:
+            raise translate(exc) from exc
+        if reply is None:
+            return None
+        session = json.loads(reply)
+        return session if isinstance(session, dict) else {}
+
+    def _session_json(self, data: Mapping[str, Any]) -> str:
+        if not isinstance(data, Mapping):
+            raise TypeError(f"a session is a mapping, not {type(data).__name__}")
+        try:
+            text = json.dumps(dict(data), separators=(",", ":"), ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise GatewayError(f"a session must be JSON-serialisable: {exc}") from None
+        if len(text.encode()) > self.max_session_size:
+            raise MessageTooLargeError(f"session over {self.max_session_size} bytes")
+        return text
+
+    def _message(self, message: str | bytes) -> str | bytes:
+        if isinstance(message, bytearray | memoryview):
+            message = bytes(message)
+        if not isinstance(message, str | bytes):
+            raise TypeError(f"a message is str or bytes, not {type(message).__name__}")
+        size = len(message) if isinstance(message, bytes) else len(message.encode())
+        if size > self.max_message_size:
+            raise MessageTooLargeError(
+                f"message of {size} bytes is over max_message_size ({self.max_message_size})"
+            )
+        return message
+
+    def _names_of(self, what: str, value: str | Iterable[str]) -> list[str]:
+        values = [value] if isinstance(value, str) else list(value)
+        if not values:
+            raise GatewayError(f"no {what} given")
+        return [validate_name(what, item, self.max_name_size) for item in values]
+
+    def __repr__(self) -> str:
+        return f"<Gateway prefix={self.names.prefix!r} ttl={self.ttl}>"
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _texts(values: Any) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values or ()]

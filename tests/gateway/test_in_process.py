@@ -1,0 +1,115 @@
+"""Two nodes in one process (two gateways, two text:// workers): the routing, presence and
+session API against the real Redis, on asyncio and trio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+import pytest
+
+from workerman.core import Worker, serve
+from workerman.gateway import Gateway
+
+from ._app import command_handler
+from ._helpers import LineClient, eventually
+
+pytestmark = pytest.mark.anyio
+
+
+@asynccontextmanager
+async def cluster(url: str, prefix: str, nodes: int = 2) -> AsyncIterator[list[tuple[str, int]]]:
+    async with AsyncExitStack() as stack:
+        addresses = []
+        for _ in range(nodes):
+            gateway = Gateway(url, prefix=prefix, ttl=3.0, timeout=3.0)
+            worker = Worker("text://127.0.0.1:0")
+            gateway.attach(worker)
+            worker.on_message = command_handler(gateway)
+            addresses.append(await stack.enter_async_context(serve(worker)))
+        yield addresses
+
+
+async def ask(client: LineClient, command: str) -> str:
+    await client.send(command)
+    reply = await client.reply()
+    assert reply.startswith("ok "), reply
+    return reply[3:]
+
+
+async def test_send_to_uid_reaches_every_connection_of_the_uid_on_any_node(
+    loop: None, gw_url: str, prefix: str
+) -> None:
+    async with cluster(gw_url, prefix) as (a, b):
+        alice1, alice2, bob = [await LineClient.connect(x) for x in (a, b, b)]
+        assert await ask(alice1, "bind alice") == "None"
+        await ask(alice2, "bind alice")
+        assert await ask(bob, "online alice") == "True"
+        assert await ask(bob, "online carol") == "False"
+        assert await ask(bob, "touid alice msg:hi") == "2"  # two nodes hold alice
+        assert await alice1.line() == "msg:hi"
+        assert await alice2.line() == "msg:hi"
+        assert await ask(bob, "touid carol msg:lost") == "0"
+
+
+async def test_groups_route_to_members_only_and_exclude_works(
+    loop: None, gw_url: str, prefix: str, inspect_redis: object
+) -> None:
+    async with cluster(gw_url, prefix) as (a, b):
+        x, y, z = [await LineClient.connect(n) for n in (a, b, b)]
+        for member in (x, y):
+            await ask(member, "join room")
+        assert await ask(z, "gcount room") == "2"
+        assert await ask(x, "togroupx room msg:hello") == "2"
+        assert await y.line() == "msg:hello"
+        await ask(z, "togroup room msg:second")
+        assert await x.line() == "msg:second"  # x got only the second: it was excluded
+        assert await y.line() == "msg:second"
+        await ask(x, "leave room")
+        await ask(y, "leave room")
+        assert await ask(z, "gcount room") == "0"
+        # nobody is left in the group: no node listens to it any more
+        await eventually(lambda: ask(z, "togroup room msg:x"), what="unsubscribed")
+        assert await ask(z, "togroup room msg:nobody") == "0"
+
+
+async def test_client_ids_name_their_node_and_reach_one_client(
+    loop: None, gw_url: str, prefix: str
+) -> None:
+    async with cluster(gw_url, prefix) as (a, b):
+        x, y = await LineClient.connect(a), await LineClient.connect(b)
+        x_id, y_id = await ask(x, "id"), await ask(y, "id")
+        assert x_id.split("-")[0] != y_id.split("-")[0]
+        assert await ask(x, f"toclient {y_id} msg:direct") == "True"
+        assert await y.line() == "msg:direct"
+        assert await ask(x, f"toclient {x_id.split('-')[0]}-ffff msg:none") == "True"
+        assert await ask(x, "toclient 000000000000-1 msg:none") == "False"  # no such node
+        await x.send("toclient not-an-id msg")
+        assert await x.reply() == "err InvalidTargetError"
+
+
+async def test_counts_sessions_and_send_to_all(loop: None, gw_url: str, prefix: str) -> None:
+    async with cluster(gw_url, prefix) as (a, b):
+        x, y, z = [await LineClient.connect(n) for n in (a, b, b)]
+        await ask(x, "bind u1")
+        await ask(y, "bind u2")
+        await ask(z, "bind u2")
+        assert await ask(x, "count") == "3 2"
+        y_id = await ask(y, "id")
+        assert await ask(y, 'setsess {"room": 7}') == '{"room": 7}'
+        assert await ask(y, 'setsess {"name": "eve"}') == '{"name": "eve", "room": 7}'
+        assert await ask(x, f"getsess {y_id}") == '{"name": "eve", "room": 7}'
+        assert await ask(x, f"uidof {y_id}") == "u2"
+        assert await ask(x, "toall msg:everyone") == "2"
+        for c in (x, y, z):
+            assert await c.line() == "msg:everyone"
+        await z.aclose()
+        await eventually(lambda: _is(ask(x, "count"), "2 2"), what="z gone")
+        await ask(x, f"close {y_id}")
+        assert await y.line() == "msg:bye"
+        await eventually(lambda: _is(ask(x, "count"), "1 1"), what="y closed")
+        assert await ask(x, f"getsess {y_id}") == "null"
+
+
+async def _is(reply: object, expected: str) -> bool:
+    return await reply == expected  # type: ignore[misc]
