@@ -195,11 +195,11 @@ class Node:
                 self._group_write(group),
                 ("PEXPIRE", self.names.node(self.id, ":g"), self.gateway.ttl_ms),
             )
-        except BaseException:
+        except Exception as exc:
             if group in client.groups:
                 self._leave_local(client, group)
                 client.groups.discard(group)
-            raise
+            raise translate(exc) from exc
 
     async def leave(self, client: LocalClient, group: str) -> None:
         if group not in client.groups:
