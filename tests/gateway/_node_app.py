@@ -17,16 +17,14 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.gateway._app import command_handler  # noqa: E402
-from workerman.core import Worker, create_loop, serve  # noqa: E402
-from workerman.gateway import Gateway  # noqa: E402
+from tests.gateway._app import command_handler
+from workerman.core import Worker, create_loop, serve
+from workerman.gateway import Gateway
 
 
 async def main() -> None:
     ttl = float(os.environ.get("GW_TTL", "1.5"))
-    gateway = Gateway(
-        os.environ["GW_URL"], prefix=os.environ["GW_PREFIX"], ttl=ttl, timeout=1.0
-    )
+    gateway = Gateway(os.environ["GW_URL"], prefix=os.environ["GW_PREFIX"], ttl=ttl, timeout=1.0)
     worker = Worker(f"websocket://127.0.0.1:{os.environ.get('GW_PORT', '0')}")
     gateway.attach(worker)
     worker.on_message = command_handler(gateway)
