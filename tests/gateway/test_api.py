@@ -69,7 +69,7 @@ async def test_with_redis_unreachable_sends_and_queries_fail_typed(loop: None, p
             lambda: gateway.send_to_all("x"),
             lambda: gateway.send_to_client("0123456789ab-1", "x"),
             lambda: gateway.is_uid_online("u"),
-            lambda: gateway.client_count(),
+            gateway.client_count,
         ):
             with pytest.raises(GatewayUnavailableError):
                 await call()
