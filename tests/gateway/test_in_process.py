@@ -3,9 +3,12 @@ session API against the real Redis, on asyncio and trio."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
 
+import anyio
 import pytest
 
 from workerman.core import Worker, serve
@@ -113,3 +116,34 @@ async def test_counts_sessions_and_send_to_all(loop: None, gw_url: str, prefix: 
 
 async def _is(reply: object, expected: str) -> bool:
     return await reply == expected  # type: ignore[misc]
+
+
+async def test_an_http_handler_pushes_to_uids_and_groups_on_other_nodes(
+    loop: None, gw_url: str, prefix: str
+) -> None:
+    pusher = Gateway(gw_url, prefix=prefix)  # the web side: no node, it only sends
+    web = Worker("http://127.0.0.1:0")
+
+    async def on_request(connection: Any, request: Any) -> None:
+        target, text = request.get("to"), request.get("text")
+        if request.path == "/uid":
+            reached = await pusher.send_to_uid(target, text)
+        else:
+            reached = await pusher.send_to_group(target, text)
+        connection.send(f"reached {reached}")
+
+    web.on_message = on_request
+    async with cluster(gw_url, prefix) as (a, _b), serve(web) as (host, port):
+        ann = await LineClient.connect(a)
+        await ask(ann, "bind ann")
+        await ask(ann, "join news")
+
+        def get(path: str) -> str:
+            with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as answer:
+                return str(answer.read().decode())
+
+        assert await anyio.to_thread.run_sync(get, "/uid?to=ann&text=msg:web") == "reached 1"
+        assert await ann.line() == "msg:web"
+        assert await anyio.to_thread.run_sync(get, "/group?to=news&text=msg:all") == "reached 1"
+        assert await ann.line() == "msg:all"
+    await pusher.stop()
