@@ -9,7 +9,7 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from workerman.core import TcpConnection, Worker, current_loop
+from workerman.core import TcpConnection, Worker, current_loop, register_status
 from workerman.redis import Redis, Script
 
 from . import _envelope as envelope
@@ -25,11 +25,6 @@ __all__ = ["Callback", "Gateway"]
 logger = logging.getLogger("workerman.gateway")
 
 Callback = Callable[[Any, BaseException | None], Any] | None
-
-try:  # the core's status hook, once it has one
-    from workerman.core import register_status as _register_status  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover - depends on the core's version
-    _register_status = None
 
 
 class Gateway:
@@ -125,8 +120,8 @@ class Gateway:
         of reach is logged and retried by the heartbeat, not raised."""
         node = self.node
         if node.state == "new":
-            if _register_status is not None and self._unregister_status is None:
-                self._unregister_status = _register_status("gateway", node.status)
+            if self._unregister_status is None:  # a "gateway:" line in each process's status
+                self._unregister_status = register_status("gateway", node.status)
             await node.start()
 
     async def stop(self) -> None:
