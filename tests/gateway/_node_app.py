@@ -25,7 +25,8 @@ from workerman.gateway import Gateway
 async def main() -> None:
     ttl = float(os.environ.get("GW_TTL", "1.5"))
     gateway = Gateway(os.environ["GW_URL"], prefix=os.environ["GW_PREFIX"], ttl=ttl, timeout=1.0)
-    worker = Worker(f"websocket://127.0.0.1:{os.environ.get('GW_PORT', '0')}")
+    host = os.environ.get("GW_HOST", "127.0.0.1")
+    worker = Worker(f"websocket://{host}:{os.environ.get('GW_PORT', '0')}")
     gateway.attach(worker)
     worker.on_message = command_handler(gateway)
     async with create_loop(os.environ.get("GW_DRIVER", "asyncio")).open():

@@ -28,18 +28,30 @@ def free_port() -> int:
 class NodeProcess:
     """``_node_app.py`` in a process of its own."""
 
-    def __init__(self, url: str, prefix: str, driver: str, ttl: float, log: Path) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        driver: str,
+        ttl: float,
+        log: Path,
+        host: str = "127.0.0.1",
+        netns: str | None = None,
+    ) -> None:
         env = {
             **os.environ,
             "GW_URL": url,
             "GW_PREFIX": prefix,
             "GW_DRIVER": driver,
             "GW_TTL": str(ttl),
+            "GW_HOST": host,
         }
+        self.host = host
+        wrap = ["ip", "netns", "exec", netns] if netns else []
         self.log = log
         self._log_file = log.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, str(NODE_APP)],
+            [*wrap, sys.executable, str(NODE_APP)],
             stdout=subprocess.PIPE,
             stderr=self._log_file,
             env=env,
@@ -54,7 +66,7 @@ class NodeProcess:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/"
+        return f"ws://{self.host}:{self.port}/"
 
     def kill9(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -101,31 +113,32 @@ class RedisServer:
     """A redis-server of the tests' own on a free port, without persistence: stopping it
     loses every key, as a crashed Redis without persistence would."""
 
-    def __init__(self, tmp: Path) -> None:
+    def __init__(self, tmp: Path, host: str = "127.0.0.1") -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             missing("redis-server is not installed")
         self.binary = binary
         self.port = free_port()
+        self.host = host
         self.tmp = tmp
         self.process: subprocess.Popen[bytes] | None = None
         self.start()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/13"
+        return f"redis://{self.host}:{self.port}/13"
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.tmp)],
+            [self.binary, "--port", str(self.port), "--bind", self.host,
+             "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", str(self.tmp)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
         deadline = time.monotonic() + 10
         while True:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                with socket.create_connection((self.host, self.port), timeout=1) as s:
                     s.sendall(b"PING\r\n")
                     if s.recv(16).startswith(b"+PONG"):
                         return
