@@ -12,6 +12,8 @@ from ._exceptions import GatewayUnavailableError as GatewayUnavailableError
 from ._exceptions import InvalidTargetError as InvalidTargetError
 from ._exceptions import MessageTooLargeError as MessageTooLargeError
 from ._gateway import Gateway as Gateway
+from ._history import HistoryEntry as HistoryEntry
+from ._history import Sent as Sent
 
 __all__ = [
     "Channel",
@@ -20,6 +22,8 @@ __all__ = [
     "GatewayError",
     "GatewayTimeoutError",
     "GatewayUnavailableError",
+    "HistoryEntry",
     "InvalidTargetError",
     "MessageTooLargeError",
+    "Sent",
 ]

@@ -16,6 +16,9 @@ from . import _envelope as envelope
 from ._attach import attach, is_wrapped, wrap_close
 from ._client import Client
 from ._exceptions import GatewayError, MessageTooLargeError, translate
+from ._history import Sent
+from ._history import append as append_history
+from ._history import read as read_history
 from ._names import Names, node_of, validate_name
 from ._node import Node
 from ._scripts import QUERY, ROUTE_ALL, ROUTE_UIDS, SESSION
@@ -46,6 +49,8 @@ class Gateway:
         max_message_size: bytes in one message (MessageTooLargeError past it).
         max_name_size: bytes in a uid or group name.
         max_session_size: bytes of a session as JSON.
+        history_size: entries kept (about) per uid or group history (0: no history).
+        history_ttl: seconds a history outlives its last send.
     """
 
     def __init__(
@@ -59,6 +64,8 @@ class Gateway:
         max_message_size: int = 1024 * 1024,
         max_name_size: int = 256,
         max_session_size: int = 64 * 1024,
+        history_size: int = 100,
+        history_ttl: float = 86400.0,
     ) -> None:
         if ttl <= 0 or timeout <= 0:
             raise ValueError("ttl and timeout must be positive")
@@ -71,6 +78,8 @@ class Gateway:
         self.max_message_size = max_message_size
         self.max_name_size = max_name_size
         self.max_session_size = max_session_size
+        self.history_size = history_size
+        self.history_ttl = history_ttl
         self._url = redis if isinstance(redis, str) else None
         self._redis: Redis | None = None if isinstance(redis, str) else redis
         self._redis_pid = os.getpid()
@@ -193,12 +202,29 @@ class Gateway:
         return self.run(self._publish(self.names.node_channel(node), payload), callback)
 
     def send_to_uid(
-        self, uid: str | Iterable[str], message: str | bytes, *, callback: Callback = None
+        self,
+        uid: str | Iterable[str],
+        message: str | bytes,
+        *,
+        history: bool = False,
+        callback: Callback = None,
     ) -> Any:
-        """Send to every client of ``uid`` (or of each uid of a list), on any node. Result:
-        the number of nodes it went to (0: nobody of that uid is online)."""
+        """Send to every client of ``uid`` (or of each uid of a list), on any node. Result
+        (:class:`Sent`, an int): the number of nodes it went to (0: nobody of that uid is
+        online). With ``history``, the message is also kept in each uid's history (read
+        with :meth:`history`, also by clients that were offline) and ``result.id`` is its
+        entry id."""
         uids = self._names_of("uid", uid)
-        payload = envelope.encode(envelope.UIDS, uids, self._message(message))
+        data = self._message(message)
+        payload = envelope.encode(envelope.UIDS, uids, data)
+        if history:
+            self._check_history()
+            return self.run(
+                self._with_history(
+                    lambda: self._route(ROUTE_UIDS, payload, *uids), "u", uids, data
+                ),
+                callback,
+            )
         return self.run(self._route(ROUTE_UIDS, payload, *uids), callback)
 
     def send_to_group(
@@ -207,16 +233,57 @@ class Gateway:
         message: str | bytes,
         *,
         exclude: Iterable[str] = (),
+        history: bool = False,
         callback: Callback = None,
     ) -> Any:
         """Send to every member of ``group`` but the client ids in ``exclude``. Only the
-        nodes with members get it. Result: the number of nodes it went to."""
+        nodes with members get it. Result: as send_to_uid (``history`` likewise)."""
         group = validate_name("group", group, self.max_name_size)
         excluded = [str(client_id) for client_id in exclude]
-        payload = envelope.encode(envelope.GROUP, [group, excluded], self._message(message))
-        return self.run(
-            self._publish(self.names.group_channel(group), payload, count=True), callback
-        )
+        data = self._message(message)
+        payload = envelope.encode(envelope.GROUP, [group, excluded], data)
+        channel = self.names.group_channel(group)
+        if history:
+            self._check_history()
+            return self.run(
+                self._with_history(
+                    lambda: self._publish(channel, payload, count=True), "g", [group], data
+                ),
+                callback,
+            )
+        return self.run(self._publish(channel, payload, count=True), callback)
+
+    def history(
+        self,
+        *,
+        uid: str | None = None,
+        group: str | None = None,
+        after: str | None = None,
+        limit: int = 100,
+        callback: Callback = None,
+    ) -> Any:
+        """The history of a uid or a group: the entries after the id ``after`` (the last
+        one a client saw), or the latest ``limit`` when ``after`` is None; oldest first,
+        as :class:`HistoryEntry` (id, message)."""
+        if (uid is None) == (group is None):
+            raise GatewayError("history() takes uid= or group=, one of them")
+        kind, name = ("u", uid) if uid is not None else ("g", group)
+        name = validate_name("uid" if kind == "u" else "group", name, self.max_name_size)
+        if not 0 < limit <= 10_000:
+            raise GatewayError("limit must be 1-10000")
+        return self.run(read_history(self, kind, name, after, limit), callback)
+
+    def _check_history(self) -> None:
+        if self.history_size <= 0:
+            raise GatewayError("history is off for this gateway: Gateway(history_size=N)")
+
+    async def _with_history(
+        self, send: Callable[[], Awaitable[Any]], kind: str, names: list[str], data: str | bytes
+    ) -> Sent:
+        entry_id = None
+        for name in names:  # kept first: a client told of the message finds it there
+            entry_id = await append_history(self, kind, name, data)
+        return Sent(int(await send()), entry_id)
 
     def send_to_all(
         self, message: str | bytes, *, exclude: Iterable[str] = (), callback: Callback = None
@@ -338,11 +405,11 @@ class Gateway:
             reached = await self.redis.execute("PUBLISH", channel, payload)
         except Exception as exc:
             raise translate(exc) from exc
-        return int(reached) if count else bool(reached)
+        return Sent(int(reached)) if count else bool(reached)
 
-    async def _route(self, source: str, payload: bytes, *args: Any) -> int:
+    async def _route(self, source: str, payload: bytes, *args: Any) -> Sent:
         try:
-            return int(await self.run_script(source, self.names.prefix, payload, *args))
+            return Sent(int(await self.run_script(source, self.names.prefix, payload, *args)))
         except Exception as exc:
             raise translate(exc) from exc
 
