@@ -7,6 +7,10 @@ on each of the core's drivers (``driver``)."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +21,7 @@ import pytest
 from workerman.core import create_loop
 from workerman.gateway import Gateway
 
-from ._processes import NodeProcess, RedisServer, WsClient, wait_for
+from ._processes import NodeProcess, RedisServer, WsClient, free_port, wait_for
 
 TTL = 1.5
 
@@ -143,3 +147,40 @@ def test_nodes_recover_after_redis_is_stopped_and_restarted_empty(
         bob.close()
     finally:
         redis.stop()
+
+
+def test_each_process_of_a_worker_run_by_the_command_line_is_a_node(
+    tmp_path: Path, gw_url: str, prefix: str
+) -> None:
+    port = free_port()
+    env = {**os.environ, "GW_URL": gw_url, "GW_PREFIX": prefix, "GW_PORT": str(port)}
+    env["TMPDIR"] = str(tmp_path)  # its pid and log files apart from anyone else's
+    app = Path(__file__).with_name("_multi_app.py")
+    master = subprocess.Popen(
+        [sys.executable, str(app), "start"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        wait_for(lambda: len(script(gw_url, prefix, lambda g: g.node_ids())) == 2, 20, "two nodes")
+        nodes = set(script(gw_url, prefix, lambda g: g.node_ids()))
+        seen: set[str] = set()
+        clients = []
+        while {cid.split("-")[0] for cid in seen} != nodes and len(clients) < 40:
+            client = WsClient(f"ws://127.0.0.1:{port}/")
+            clients.append(client)
+            seen.add(client.ask(f"bind user{len(clients)}"))
+        assert {cid.split("-")[0] for cid in seen} == nodes  # the kernel spread them
+        for client in clients:
+            client.close()
+    finally:
+        master.send_signal(signal.SIGINT)
+        try:
+            master.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(master.pid, signal.SIGKILL)
+            master.wait()
+    # a clean stop takes the nodes out at once, not after a TTL
+    assert script(gw_url, prefix, lambda g: g.node_ids()) == []

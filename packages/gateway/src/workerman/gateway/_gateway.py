@@ -128,6 +128,9 @@ class Gateway:
         """Join the cluster as a node (the attached worker does this for you). Redis out
         of reach is logged and retried by the heartbeat, not raised."""
         node = self.node
+        if node.state == "stopped":  # started again after a stop: a new node
+            self._node = None
+            node = self.node
         if node.state == "new":
             if self._unregister_status is None:  # a "gateway:" line in each process's status
                 self._unregister_status = register_status("gateway", node.status)
@@ -137,7 +140,7 @@ class Gateway:
         """Leave the cluster: this node's keys are deleted, its listener closed."""
         node = self._node
         if node is not None and node.pid == os.getpid():
-            await node.stop()
+            await node.stop()  # kept, stopped: a close after this must not rejoin
         if self._unregister_status is not None:
             self._unregister_status()
             self._unregister_status = None
