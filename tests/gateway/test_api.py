@@ -3,8 +3,10 @@ styles, attach in any order, status, and the wire envelope under any payload."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -20,6 +22,7 @@ from workerman.gateway import (
 from workerman.gateway import _envelope as envelope
 
 from ._helpers import LineClient, eventually
+from ._processes import RedisServer
 
 DEAD_REDIS = "redis://127.0.0.1:1/13"
 
@@ -169,3 +172,24 @@ async def test_status_shows_the_listener_hearing_its_own_pings(
         # deaf: stop hearing (as a listener whose connection hangs would)
         gateway.node._pubsub.close()
         await eventually(lambda: gateway.status()["listener"] == "deaf", what="deaf")
+
+
+@pytest.mark.anyio
+async def test_status_shows_a_deaf_listener_while_redis_is_away_and_ok_after(
+    loop: None, tmp_path: Path, prefix: str
+) -> None:
+    redis = await anyio.to_thread.run_sync(RedisServer, tmp_path)
+    try:
+        async with Gateway(redis.url, prefix=prefix, ttl=0.9, timeout=0.5) as gateway:
+            await gateway.start()
+            await eventually(lambda: gateway.node.received > 0, what="first ping back")
+            assert gateway.status()["listener"] == "ok"
+            await anyio.to_thread.run_sync(redis.stop)
+            await eventually(lambda: gateway.status()["listener"] == "deaf", what="deaf")
+            await eventually(lambda: gateway.status()["redis"] == "down", what="down")
+            await anyio.to_thread.run_sync(redis.start)
+            await eventually(lambda: gateway.status()["listener"] == "ok", 15, "hears again")
+            assert gateway.status()["redis"] == "up"
+            assert await gateway.node_ids() == [gateway.node_id]  # written again
+    finally:
+        await anyio.to_thread.run_sync(redis.stop)

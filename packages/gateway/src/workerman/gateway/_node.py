@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import socket
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -65,7 +64,7 @@ class Node:
         self.state = "new"  # new, running, stopped
         self.dirty = True
         self.redis_up = False
-        self._ping_sent = 0.0  # loop time of the probe in flight (0: none)
+        self._unanswered = 0.0  # loop time of the oldest ping not come back (0: none)
         self.lag = 0.0
         self.delivered = 0
         self.received = 0
@@ -285,6 +284,7 @@ class Node:
     def _tick(self) -> None:
         for client in [c for c in self.clients.values() if c.connection.status is _CLOSED]:
             self.unregister(client)  # closed behind our back (its on_close was replaced)
+        self._probe()
         if not self._beating:
             self._beating = True
             current_loop().spawn(self._beat)
@@ -301,7 +301,6 @@ class Node:
                     if not alive:
                         logger.warning("gateway node %s: its keys had gone; writing again", self.id)
                         await self._resync()
-                self._probe()
             if not self.redis_up:
                 logger.info("gateway node %s: Redis reachable", self.id)
             self.redis_up = True
@@ -314,13 +313,14 @@ class Node:
             self._beating = False
 
     def _probe(self) -> None:
-        """Publish a ping to our own channel: it coming back shows the listener hears."""
-        if self._ping_sent:
-            return
+        """Publish a ping to our own channel (each heartbeat): one coming back shows the
+        listener hears; none for over a heartbeat shows it deaf."""
         now = current_loop().time()
-        self._ping_sent = now
+        if not self._unanswered:
+            self._unanswered = now
         payload = envelope.encode(envelope.PING, now, b"")
-        self._send(("PUBLISH", self.names.node_channel(self.id), payload))
+        channel = self.names.node_channel(self.id)
+        self.gateway.redis.execute("PUBLISH", channel, payload, callback=_ignore)
 
     async def _resync(self) -> None:
         """Write this node's whole state (keeping the sessions of clients it still has)."""
@@ -397,9 +397,9 @@ class Node:
                 client = self.clients.get(client_id)
                 if client is not None:
                     client.connection.close(data or None)
-        elif op == envelope.PING and self._ping_sent and header == self._ping_sent:
+        elif op == envelope.PING and isinstance(header, float):
             self.lag = current_loop().time() - header
-            self._ping_sent = 0.0
+            self._unanswered = 0.0
 
     def _deliver(self, client_id: str, data: str | bytes) -> None:
         client = self.clients.get(client_id)
@@ -411,8 +411,8 @@ class Node:
     def listener_state(self) -> str:
         if self.state != "running":
             return self.state
-        if self._ping_sent and current_loop().time() - self._ping_sent > self.gateway.heartbeat:
-            return "deaf"  # our own ping has not come back within a heartbeat
+        if self._unanswered and current_loop().time() - self._unanswered > self.gateway.heartbeat:
+            return "deaf"  # no ping of ours has come back for over a heartbeat
         if self.lag > 1.0:
             return "lagging"
         return "ok"
@@ -435,4 +435,6 @@ class Node:
 
 _CLOSED = ConnectionStatus.CLOSED
 
-OnClose = Callable[[TcpConnection], Any]
+
+def _ignore(_result: Any, _error: BaseException | None) -> None:
+    """A ping that fails to go out: the missing answer is what shows (as deaf)."""
