@@ -11,6 +11,8 @@ spread over both and all join one group (a Socket.IO room), each with a uid of i
   last of the connections has it, and the servers' CPU per delivered message.
 - uid: clients on node A send to uids of clients on node B at a fixed rate (5,000/s), one
   node to the other through Redis; delivered rate and p50/p99 latency, send to delivery.
+  Before that, unpaced: 200 sends in flight (each delivery sends the next), the sustained
+  rate.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,11 +104,14 @@ class Deliveries:
         self.done: asyncio.Event = asyncio.Event()
         self.latencies: list[float] = []
         self.stray = 0
+        self.on_latency: Any = None  # the closed loop's next send
 
     def __call__(self, text: str) -> None:
         tag, _, stamp = text.partition(":")
         if tag == "l":
             self.latencies.append(now() - float(stamp))
+            if self.on_latency is not None:
+                self.on_latency()
         elif tag == self.round:
             self.count += 1
             if self.count == self.want:
@@ -180,6 +186,40 @@ async def uid_sends(
     }
 
 
+async def uid_max(
+    clients: list[BenchClient], got: Deliveries, window: int, duration: float
+) -> dict[str, Any]:
+    """As fast as it goes: ``window`` uid sends in flight, each delivery sends the next;
+    the delivered rate is the sustained cross-node throughput."""
+    senders = clients[0:200:2]
+    targets = [f"u{i}" for i in range(1, len(clients), 2)]
+    sent = 0
+
+    def send() -> None:
+        nonlocal sent
+        senders[sent % len(senders)].to_uid(random.choice(targets), f"l:{now()}")
+        sent += 1
+
+    got.latencies = []
+    got.on_latency = send
+    start = now()
+    for _ in range(window):
+        send()
+    await asyncio.sleep(duration)
+    got.on_latency = None
+    elapsed = now() - start
+    count = len(got.latencies)
+    deadline = now() + LATE
+    while len(got.latencies) < sent and now() < deadline:
+        await asyncio.sleep(0.05)
+    lat = sorted(got.latencies[:count])
+    return {
+        "delivered": count / elapsed,
+        "p50_ms": lat[len(lat) // 2] * 1000 if lat else 0.0,
+        "p99_ms": lat[int(len(lat) * 0.99)] * 1000 if lat else 0.0,
+    }
+
+
 async def measure(kind: str, redis: OwnRedis, args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench:{uuid.uuid4().hex[:8]}:"
     log_dir = Path(args.tmp)
@@ -194,6 +234,9 @@ async def measure(kind: str, redis: OwnRedis, args: argparse.Namespace) -> dict[
         result = {"connections": len(clients)}
         result["fanout"] = await fan_out(clients, got, nodes, redis, args.rounds)
         log(f"{kind}: fan-out {result['fanout']}")
+        # unpaced first: its closed loop leaves no backlog behind for the paced run
+        result["max"] = await uid_max(clients, got, args.window, args.duration)
+        log(f"{kind}: uid max {result['max']}")
         result["uid"] = await uid_sends(clients, got, args.rate, args.duration)
         log(f"{kind}: uid {result['uid']}")
         for client in clients:
@@ -211,25 +254,40 @@ def redis_cpu(fanout: dict[str, Any], args: argparse.Namespace) -> str:
 
 
 def table(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> str:
-    """One row per system; the fan-out rate's ratio against python-socketio."""
+    """Two tables, fan-out and uid sends, one row per system; ratios against
+    python-socketio."""
     base = results.get("socketio")
-    rows = [
-        f"| system | fan-out to {args.connections:,}: last delivery (best / median) |"
-        " deliveries/s | server CPU per delivery | Redis CPU per fan-out | uid sends at "
-        f"{args.rate:,}/s: delivered/s | p50 | p99 | late (> {LATE:.0f} s) |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+
+    def ratio(kind: str, value: float, of: Callable[[dict[str, Any]], float]) -> str:
+        if base is None or kind == "socketio" or not of(base):
+            return ""
+        return f" ({value / of(base):.1f}x)"
+
+    fan = [
+        f"| fan-out to a group of {args.connections:,} over 2 nodes | last delivery (best /"
+        " median) | deliveries/s | server CPU per delivery | Redis CPU per fan-out |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    uid = [
+        "| send_to_uid, node A to node B | at "
+        f"{args.rate:,}/s: delivered/s | p50 | p99 | late (> {LATE:.0f} s) |"
+        f" unpaced ({args.window} in flight): delivered/s | p50 | p99 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for kind, r in results.items():
-        f, u = r["fanout"], r["uid"]
-        ratio = ""
-        if base is not None and kind != "socketio":
-            ratio = f" ({f['rate'] / base['fanout']['rate']:.1f}x)"
-        rows.append(
+        f, u, m = r["fanout"], r["uid"], r["max"]
+        fan.append(
             f"| {LABELS[kind]} | {f['ms_best']:.1f} / {f['ms_median']:.1f} ms | "
-            f"{f['rate']:,.0f}{ratio} | {f['cpu_us']:.1f} us | {redis_cpu(f, args)} | "
-            f"{u['delivered']:,.0f} | {u['p50_ms']:.2f} ms | {u['p99_ms']:.2f} ms | {u['late']:,} |"
+            f"{f['rate']:,.0f}{ratio(kind, f['rate'], lambda b: b['fanout']['rate'])} | "
+            f"{f['cpu_us']:.1f} us | {redis_cpu(f, args)} |"
         )
-    return "\n".join(rows)
+        uid.append(
+            f"| {LABELS[kind]} | {u['delivered']:,.0f} | {u['p50_ms']:.2f} ms | "
+            f"{u['p99_ms']:.2f} ms | {u['late']:,} | "
+            f"{m['delivered']:,.0f}{ratio(kind, m['delivered'], lambda b: b['max']['delivered'])}"
+            f" | {m['p50_ms']:.1f} ms | {m['p99_ms']:.1f} ms |"
+        )
+    return "\n".join(fan) + "\n\n" + "\n".join(uid)
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -265,6 +323,7 @@ def main(argv: list[str]) -> None:
     args.connections = args.connections or (2000 if args.quick else 10_000)
     args.rounds = 3 if args.quick else 5
     args.duration = 2.0 if args.quick else 4.0
+    args.window = 200
     raise_nofile(args.connections + 1000)
     handle_signals(sigint=True)
     try:

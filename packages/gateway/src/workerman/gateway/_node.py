@@ -77,6 +77,8 @@ class Node:
     async def start(self) -> None:
         """Subscribe to this node's channel, write the node into Redis, start beating.
         Redis out of reach is logged, not raised: the heartbeat keeps trying."""
+        if self.state != "new":
+            return
         self.state = "running"
         self._pubsub = self.gateway.redis.pubsub()
         loop = current_loop()
@@ -290,6 +292,9 @@ class Node:
             current_loop().spawn(self._beat)
 
     async def _beat(self) -> None:
+        if self.state != "running":
+            self._beating = False
+            return
         try:
             with anyio.fail_after(self.gateway.timeout):
                 if self.dirty:
@@ -329,6 +334,8 @@ class Node:
         self.dirty = False
         try:
             stored = await redis.execute("HKEYS", names.node(node, ":c"))
+            if self.state != "running":  # stopped meanwhile: its keys stay deleted
+                return
             stale = {k.decode() if isinstance(k, bytes) else k for k in stored} - set(self.clients)
             info = {"pid": self.pid, "host": socket.gethostname()}
             async with redis.pipeline(transaction=True) as pipe:
