@@ -43,6 +43,8 @@ async def run(gateway: Gateway, client: Any, op: str, rest: str) -> Any:
         return await gateway.send_to_group(arg, text)
     if op == "togroupx":  # everyone in the group but me
         return await gateway.send_to_group(arg, text, exclude=[client.id])
+    if op == "togroupx1":  # the same, the one id given as a str
+        return await gateway.send_to_group(arg, text, exclude=client.id)
     if op == "toclient":
         return await gateway.send_to_client(arg, text)
     if op == "toall":

@@ -25,6 +25,7 @@ async def test_publish_reaches_every_subscriber(loop: None, gw_url: str, prefix:
             assert await sender.publish("order.none", 1) == 0
         await eventually(lambda: len(got) == 2)
         assert sorted(got) == [("one", {"order": 7}), ("two", {"order": 7})]
+        assert one.status() == {"events": 1, "handled": 1, "failed": 0}
 
 
 async def test_publish_one_goes_to_one_subscriber_of_each_group(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import workerman.gateway as gateway
+from workerman import gateway
 
 
 def test_every_public_name_is_exported_and_documented() -> None:

@@ -68,6 +68,10 @@ async def test_groups_route_to_members_only_and_exclude_works(
         await ask(z, "togroup room msg:second")
         assert await x.line() == "msg:second"  # x got only the second: it was excluded
         assert await y.line() == "msg:second"
+        await ask(y, "togroupx1 room msg:third")
+        assert await x.line() == "msg:third"
+        await ask(z, "togroup room msg:fourth")
+        assert await y.line() == "msg:fourth"  # not the third: y excluded itself
         await ask(x, "leave room")
         await ask(y, "leave room")
         assert await ask(z, "gcount room") == "0"

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from workerman.core import current_loop
+from workerman.core import current_loop, register_status
 from workerman.redis import Redis, ResponseError
 
 from ._exceptions import GatewayError, MessageTooLargeError, translate
@@ -73,6 +73,9 @@ class Channel:
         self._pubsub: Any = None
         self._consumer = f"{secrets.token_hex(6)}-{os.getpid()}"
         self._closed = False
+        self._unregister_status: Callable[[], None] | None = None
+        self.handled = 0
+        self.failed = 0
 
     @property
     def redis(self) -> Redis:
@@ -104,6 +107,8 @@ class Channel:
             return
         if self._pubsub is None:
             self._pubsub = self.redis.pubsub()
+        if self._unregister_status is None:  # a "channel:" line in the process's status
+            self._unregister_status = register_status("channel", self.status)
         try:
             with anyio.fail_after(self.timeout):
                 await self._pubsub.subscribe(self._channel(event), callback=self._on_publish)
@@ -200,8 +205,10 @@ class Channel:
             if inspect.isawaitable(result):
                 await result
         except Exception:
+            self.failed += 1
             logger.exception("channel: the handler of %r raised", event)
             return False
+        self.handled += 1
         return True
 
     async def _ensure_group(self, event: str) -> None:
@@ -276,9 +283,16 @@ class Channel:
 
     # -- life cycle ---------------------------------------------------------------------------
 
+    def status(self) -> dict[str, object]:
+        """Events with a handler here, and handler calls that returned or raised."""
+        return {"events": len(self._handlers), "handled": self.handled, "failed": self.failed}
+
     async def aclose(self) -> None:
         """Stop every handler and close the connections."""
         self._closed = True
+        if self._unregister_status is not None:
+            self._unregister_status()
+            self._unregister_status = None
         self._handlers.clear()
         if self._pubsub is not None:
             self._pubsub.close()

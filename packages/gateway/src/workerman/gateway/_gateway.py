@@ -242,7 +242,7 @@ class Gateway:
         """Send to every member of ``group`` but the client ids in ``exclude``. Only the
         nodes with members get it. Result: as send_to_uid (``history`` likewise)."""
         group = validate_name("group", group, self.max_name_size)
-        excluded = [str(client_id) for client_id in exclude]
+        excluded = _client_ids(exclude)
         data = self._message(message)
         payload = envelope.encode(envelope.GROUP, [group, excluded], data)
         channel = self.names.group_channel(group)
@@ -292,7 +292,7 @@ class Gateway:
         self, message: str | bytes, *, exclude: Iterable[str] = (), callback: Callback = None
     ) -> Any:
         """Send to every client of every node but those in ``exclude``. Result: nodes."""
-        excluded = [str(client_id) for client_id in exclude]
+        excluded = _client_ids(exclude)
         payload = envelope.encode(envelope.ALL, excluded, self._message(message))
         return self.run(self._route(ROUTE_ALL, payload), callback)
 
@@ -473,6 +473,13 @@ class Gateway:
 
     def __repr__(self) -> str:
         return f"<Gateway prefix={self.names.prefix!r} ttl={self.ttl}>"
+
+
+def _client_ids(exclude: Iterable[str]) -> list[str]:
+    """``exclude`` as a list: one id given as a str is one id, not its characters."""
+    if isinstance(exclude, str):
+        return [exclude]
+    return [str(client_id) for client_id in exclude]
 
 
 def _text(value: Any) -> str | None:
