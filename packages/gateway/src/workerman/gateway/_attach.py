@@ -34,7 +34,7 @@ def _compose(name: str, gateway: Gateway, user: Callback) -> Callable[..., Any]:
     if name == "on_connect":
 
         def on_connect(connection: TcpConnection) -> Any:
-            gateway.register(connection)
+            gateway._register(connection)
             return None if user is None else user(connection)
 
         return on_connect
@@ -72,11 +72,11 @@ def wrap_close(gateway: Gateway, user: Callback) -> Callable[[TcpConnection], An
         try:
             result = None if user is None else user(connection)
         except BaseException:
-            gateway.forget(connection)
+            gateway._forget(connection)
             raise
         if inspect.isawaitable(result):
             return _close_after(gateway, connection, result)
-        gateway.forget(connection)
+        gateway._forget(connection)
         return None
 
     setattr(on_close, _MARK, gateway)
@@ -87,7 +87,7 @@ async def _close_after(gateway: Gateway, connection: TcpConnection, result: Any)
     try:
         await result
     finally:
-        gateway.forget(connection)
+        gateway._forget(connection)
 
 
 def is_wrapped(gateway: Gateway, callback: Any) -> bool:

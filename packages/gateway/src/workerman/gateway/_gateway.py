@@ -164,7 +164,7 @@ class Gateway:
 
     # -- clients of this node ---------------------------------------------------------------
 
-    def register(self, connection: TcpConnection) -> Client:
+    def _register(self, connection: TcpConnection) -> Client:
         node = self.node
         local = node.register(connection)
         if local.handle is None:
@@ -179,9 +179,9 @@ class Gateway:
     def client(self, connection: TcpConnection) -> Client:
         """The cluster client of one of this node's connections (registered now when the
         worker is not attached: an HTTP worker that upgrades to WebSocket, say)."""
-        return self.register(connection)
+        return self._register(connection)
 
-    def forget(self, connection: TcpConnection) -> None:
+    def _forget(self, connection: TcpConnection) -> None:
         node = self._node
         if node is None:
             return
@@ -191,7 +191,7 @@ class Gateway:
 
     def local_clients(self) -> list[Client]:
         """This node's clients."""
-        return [self.register(local.connection) for local in list(self.node.clients.values())]
+        return [self._register(local.connection) for local in list(self.node.clients.values())]
 
     # -- sending ----------------------------------------------------------------------------
 
