@@ -107,6 +107,15 @@ async def test_counts_sessions_and_send_to_all(loop: None, gw_url: str, prefix: 
         assert await ask(y, 'setsess {"name": "eve"}') == '{"name": "eve", "room": 7}'
         assert await ask(x, f"getsess {y_id}") == '{"name": "eve", "room": 7}'
         assert await ask(x, f"uidof {y_id}") == "u2"
+        z_id = await ask(z, "id")
+        await ask(z, "join g1")
+        async with Gateway(gw_url, prefix=prefix) as g:
+            assert sorted(await g.client_ids_of_uid("u2")) == sorted([y_id, z_id])
+            assert await g.is_online(y_id)
+            assert not await g.is_online(y_id.split("-")[0] + "-fff")
+            assert sorted(await g.uids()) == ["u1", "u2"]
+            assert await g.groups() == ["g1"]
+            assert len(await g.node_ids()) == 2
         assert await ask(x, "toall msg:everyone") == "2"
         for c in (x, y, z):
             assert await c.line() == "msg:everyone"
