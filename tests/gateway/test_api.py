@@ -193,3 +193,23 @@ async def test_status_shows_a_deaf_listener_while_redis_is_away_and_ok_after(
             assert await gateway.node_ids() == [gateway.node_id]  # written again
     finally:
         await anyio.to_thread.run_sync(redis.stop)
+
+
+@pytest.mark.anyio
+async def test_garbage_on_a_node_channel_is_counted_and_the_next_message_delivered(
+    loop: None, gw_url: str, prefix: str, inspect_redis: Any
+) -> None:
+    gateway = Gateway(gw_url, prefix=prefix, ttl=3.0)
+    worker = Worker("text://127.0.0.1:0")
+    gateway.attach(worker)
+    async with serve(worker) as address:
+        client = await LineClient.connect(address)
+        await eventually(lambda: gateway.node.clients)
+        client_id = next(iter(gateway.node.clients))
+        channel = f"{prefix}ch:{gateway.node_id}"
+        for garbage in (b"", b"Cx no header", b'Ct["a"]', b"Zq[]\nx"):
+            await anyio.to_thread.run_sync(inspect_redis.publish, channel, garbage)
+        assert await gateway.send_to_client(client_id, "msg:after")
+        assert await client.line() == "msg:after"
+        assert gateway.node.bad_messages == 4
+        await client.aclose()

@@ -435,6 +435,7 @@ class Node:
             "lag_ms": round(self.lag * 1000, 1),
             "received": self.received,
             "delivered": self.delivered,
+            "bad_messages": self.bad_messages,
             "write_errors": self.write_errors,
             "resyncs": self.resyncs,
         }
