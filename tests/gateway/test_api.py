@@ -213,3 +213,30 @@ async def test_garbage_on_a_node_channel_is_counted_and_the_next_message_deliver
         assert await client.line() == "msg:after"
         assert gateway.node.bad_messages == 4
         await client.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_node_started_while_redis_is_down_joins_once_it_answers(
+    loop: None, tmp_path: Path, prefix: str
+) -> None:
+    redis = await anyio.to_thread.run_sync(RedisServer, tmp_path)
+    await anyio.to_thread.run_sync(redis.stop)
+    gateway = Gateway(redis.url, prefix=prefix, ttl=0.9, timeout=0.5)
+    worker = Worker("text://127.0.0.1:0")
+    gateway.attach(worker)
+    try:
+        async with serve(worker) as address:  # starts although Redis is away
+            client = await LineClient.connect(address)
+            await eventually(lambda: gateway.node.clients)
+            local = gateway.local_clients()[0]
+            with pytest.raises(GatewayUnavailableError):
+                await local.bind_uid("early")
+            assert local.uid is None  # undone: as it was
+            await anyio.to_thread.run_sync(redis.start)
+            await eventually(lambda: gateway.status()["redis"] == "up", 15, "joined")
+            await local.bind_uid("late")
+            assert await gateway.client_count() == 1
+            assert await gateway.is_uid_online("late")
+            await client.aclose()
+    finally:
+        await anyio.to_thread.run_sync(redis.stop)
