@@ -15,12 +15,18 @@ from ._helpers import eventually
 pytestmark = pytest.mark.anyio
 
 
-async def test_publish_reaches_every_subscriber(loop: None, gw_url: str, prefix: str) -> None:
+async def test_publish_reaches_every_subscriber(
+    loop: None, gw_url: str, prefix: str, inspect_redis: Any
+) -> None:
     got: list[tuple[str, Any]] = []
     async with Channel(gw_url, prefix=prefix) as one, Channel(gw_url, prefix=prefix) as two:
         await one.on("order.paid", lambda data: got.append(("one", data)))
-        await two.on("order.paid", lambda data: got.append(("two", data)))
+        two.on("order.paid", lambda data: got.append(("two", data)))  # Workerman's spelling
         async with Channel(gw_url, prefix=prefix) as sender:
+            channel = f"{prefix}ev:order.paid"
+            await eventually(
+                lambda: inspect_redis.pubsub_numsub(channel) == [(channel, 2)], what="two on"
+            )
             assert await sender.publish("order.paid", {"order": 7}) == 2
             assert await sender.publish("order.none", 1) == 0
         await eventually(lambda: len(got) == 2)

@@ -19,7 +19,7 @@ from typing import Any
 
 import anyio
 
-from workerman.core import current_loop, register_status
+from workerman.core import Future, current_loop, register_status
 from workerman.redis import Redis, ResponseError
 
 from ._exceptions import GatewayError, MessageTooLargeError, translate
@@ -96,15 +96,26 @@ class Channel:
 
     # -- subscribing --------------------------------------------------------------------------
 
-    async def on(self, event: str, handler: Handler) -> None:
+    def on(self, event: str, handler: Handler) -> Future:
         """Call ``handler(data)`` (plain or async) for every ``publish`` of ``event`` and
         for the ``publish_one`` events this process's group hands it. One handler per
-        event; a second ``on`` replaces the first."""
+        event; a second ``on`` replaces the first.
+
+        Subscribing starts at once (call it from a worker callback or any running loop);
+        ``await channel.on(...)`` waits until it is confirmed, and raises
+        GatewayUnavailableError when Redis is out of reach (the handler is dropped then).
+        Not awaited, a failure is logged."""
         event = validate_name("event", event, 256)
+        done = current_loop().create_future()
         first = event not in self._handlers
         self._handlers[event] = handler
-        if not first:
-            return
+        if first:
+            current_loop().spawn(self._subscribe, event, done)
+        else:
+            done.set_result(None)
+        return done
+
+    async def _subscribe(self, event: str, done: Future) -> None:
         if self._pubsub is None:
             self._pubsub = self.redis.pubsub()
         if self._unregister_status is None:  # a "channel:" line in the process's status
@@ -115,8 +126,11 @@ class Channel:
                 await self._ensure_group(event)
         except Exception as exc:
             self._handlers.pop(event, None)
-            raise translate(exc) from exc
-        current_loop().spawn(self._consume, event)
+            logger.warning("channel: subscribing to %r failed: %s", event, exc)
+            done.set_exception(translate(exc))
+            return
+        done.set_result(None)
+        await self._consume(event)
 
     async def off(self, event: str) -> None:
         """Stop handling ``event``."""
