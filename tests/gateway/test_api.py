@@ -166,6 +166,7 @@ async def test_status_shows_the_listener_hearing_its_own_pings(
         await gateway.start()
         assert gateway.status()["node"] == gateway.node_id
         await eventually(lambda: gateway.node.received > 0, what="a ping came back")
+        await eventually(lambda: gateway.status()["redis"] == "up", what="up")
         status = gateway.status()
         assert status["listener"] == "ok"
         assert status["redis"] == "up"

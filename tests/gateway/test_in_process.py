@@ -160,3 +160,24 @@ async def test_an_http_handler_pushes_to_uids_and_groups_on_other_nodes(
         assert await anyio.to_thread.run_sync(get, "/group?to=news&text=msg:all") == "reached 1"
         assert await ann.line() == "msg:all"
     await pusher.stop()
+
+
+async def test_sends_leave_when_called_and_in_order_without_being_awaited(
+    loop: None, gw_url: str, prefix: str
+) -> None:
+    async with cluster(gw_url, prefix) as (a, b), Gateway(gw_url, prefix=prefix) as pusher:
+        ann, bea = await LineClient.connect(a), await LineClient.connect(b)
+        await ask(ann, "bind ann")
+        await ask(bea, "join club")
+        bea_id = await ask(bea, "id")
+
+        def plain_callback() -> None:  # as a sync worker callback would: nothing awaited
+            for n in range(10):
+                pusher.send_to_uid("ann", f"msg:{n}")
+                pusher.send_to_group("club", f"msg:g{n}")
+                pusher.send_to_client(bea_id, f"msg:c{n}")
+
+        plain_callback()
+        assert [await ann.line() for _ in range(10)] == [f"msg:{n}" for n in range(10)]
+        expected = [x for n in range(10) for x in (f"msg:g{n}", f"msg:c{n}")]
+        assert [await bea.line() for _ in range(20)] == expected

@@ -24,6 +24,7 @@ from workerman.redis import Redis, ResponseError
 
 from ._exceptions import GatewayError, MessageTooLargeError, translate
 from ._names import Names, validate_name
+from ._op import Op
 
 __all__ = ["Channel"]
 
@@ -144,8 +145,8 @@ class Channel:
     # -- publishing -----------------------------------------------------------------------------
 
     def publish(self, event: str, data: Any = None, *, callback: Callback = None) -> Any:
-        """Send ``data`` (JSON-serialisable) to every subscriber of ``event``. Result:
-        how many processes got it."""
+        """Send ``data`` (JSON-serialisable) to every subscriber of ``event`` (now: await
+        for the result, how many processes got it)."""
         payload = self._payload(event, data)
         return self._run(self._publish(event, payload), callback)
 
@@ -155,20 +156,15 @@ class Channel:
         payload = self._payload(event, data)
         return self._run(self._enqueue(event, payload), callback)
 
-    async def _publish(self, event: str, payload: str) -> int:
-        try:
-            return int(await self.redis.execute("PUBLISH", self._channel(event), payload))
-        except Exception as exc:
-            raise translate(exc) from exc
+    def _publish(self, event: str, payload: str) -> Op:
+        reply = self.redis.execute("PUBLISH", self._channel(event), payload)
+        return Op([reply], lambda replies: int(replies[0]))
 
-    async def _enqueue(self, event: str, payload: str) -> str:
-        try:
-            entry = await self.redis.execute(
-                "XADD", self._stream(event), "MAXLEN", "~", self.max_queue, "*", "d", payload
-            )
-        except Exception as exc:
-            raise translate(exc) from exc
-        return entry.decode() if isinstance(entry, bytes) else str(entry)
+    def _enqueue(self, event: str, payload: str) -> Op:
+        reply = self.redis.execute(
+            "XADD", self._stream(event), "MAXLEN", "~", self.max_queue, "*", "d", payload
+        )
+        return Op([reply], lambda replies: _text(replies[0]))
 
     def _payload(self, event: str, data: Any) -> str:
         validate_name("event", event, 256)
@@ -320,6 +316,10 @@ class Channel:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _stream_entries(reply: Any) -> list[tuple[Any, list[Any]]]:

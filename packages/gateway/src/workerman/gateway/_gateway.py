@@ -9,18 +9,19 @@ import os
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from workerman.core import TcpConnection, Worker, current_loop, register_status
+from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.redis import Redis, Script
 
 from . import _envelope as envelope
 from ._attach import attach, is_wrapped, wrap_close
 from ._client import Client
-from ._exceptions import GatewayError, MessageTooLargeError, translate
+from ._exceptions import GatewayError, MessageTooLargeError
 from ._history import Sent
 from ._history import append as append_history
 from ._history import read as read_history
 from ._names import Names, node_of, validate_name
 from ._node import Node
+from ._op import Op, script_future
 from ._scripts import QUERY, ROUTE_ALL, ROUTE_UIDS, SESSION
 
 __all__ = ["Callback", "Gateway"]
@@ -280,13 +281,14 @@ class Gateway:
         if self.history_size <= 0:
             raise GatewayError("history is off for this gateway: Gateway(history_size=N)")
 
-    async def _with_history(
-        self, send: Callable[[], Awaitable[Any]], kind: str, names: list[str], data: str | bytes
-    ) -> Sent:
-        entry_id = None
-        for name in names:  # kept first: a client told of the message finds it there
-            entry_id = await append_history(self, kind, name, data)
-        return Sent(int(await send()), entry_id)
+    def _with_history(
+        self, send: Callable[[], Op], kind: str, names: list[str], data: str | bytes
+    ) -> Op:
+        """Keep the message in each history first, then send: a client told of it finds
+        it there. All of it leaves now, in that order."""
+        kept = [append_history(self, kind, name, data) for name in names]
+        sent = send()
+        return Op([*kept, sent], _with_entry)
 
     def send_to_all(
         self, message: str | bytes, *, exclude: Iterable[str] = (), callback: Callback = None
@@ -398,49 +400,34 @@ class Gateway:
         return None
 
     async def run_script(self, source: str, *args: Any) -> Any:
+        return await self._script(source, *args)
+
+    def _script(self, source: str, *args: Any) -> Future:
         script = self._scripts.get(source)
         if script is None:
             script = self._scripts[source] = self.redis.register_script(source)
-        return await script(args=args)
+        return script_future(script, args)
 
-    async def _publish(self, channel: str, payload: bytes, count: bool = False) -> Any:
-        try:
-            reached = await self.redis.execute("PUBLISH", channel, payload)
-        except Exception as exc:
-            raise translate(exc) from exc
-        return Sent(int(reached)) if count else bool(reached)
+    def _publish(self, channel: str, payload: bytes, count: bool = False) -> Op:
+        reply = self.redis.execute("PUBLISH", channel, payload)
+        return Op([reply], _count if count else _any)
 
-    async def _route(self, source: str, payload: bytes, *args: Any) -> Sent:
-        try:
-            return Sent(int(await self.run_script(source, self.names.prefix, payload, *args)))
-        except Exception as exc:
-            raise translate(exc) from exc
+    def _route(self, source: str, payload: bytes, *args: Any) -> Op:
+        return Op([self._script(source, self.names.prefix, payload, *args)], _count)
 
-    async def _query(self, what: str, *args: Any, convert: Callable[[Any], Any]) -> Any:
-        try:
-            reply = await self.run_script(QUERY, self.names.prefix, what, *args)
-        except Exception as exc:
-            raise translate(exc) from exc
-        return convert(reply)
+    def _query(self, what: str, *args: Any, convert: Callable[[Any], Any]) -> Op:
+        reply = self._script(QUERY, self.names.prefix, what, *args)
+        return Op([reply], lambda replies: convert(replies[0]))
 
-    async def _ask(self, command: Callable[[], Any], convert: Callable[[Any], Any]) -> Any:
-        try:
-            return convert(await command())
-        except Exception as exc:
-            raise translate(exc) from exc
+    def _ask(self, command: Callable[[], Any], convert: Callable[[Any], Any]) -> Op:
+        return Op([command()], lambda replies: convert(replies[0]))
 
-    async def _session(self, client_id: str, mode: str, value: str) -> Any:
+    def _session(self, client_id: str, mode: str, value: str) -> Op:
         node = node_of(client_id)
-        try:
-            reply = await self.run_script(
-                SESSION, self.names.prefix, node, client_id, mode, value, self.max_session_size
-            )
-        except Exception as exc:
-            raise translate(exc) from exc
-        if reply is None:
-            return None
-        session = json.loads(reply)
-        return session if isinstance(session, dict) else {}
+        reply = self._script(
+            SESSION, self.names.prefix, node, client_id, mode, value, self.max_session_size
+        )
+        return Op([reply], _session_of)
 
     def _session_json(self, data: Mapping[str, Any]) -> str:
         if not isinstance(data, Mapping):
@@ -473,6 +460,27 @@ class Gateway:
 
     def __repr__(self) -> str:
         return f"<Gateway prefix={self.names.prefix!r} ttl={self.ttl}>"
+
+
+def _count(replies: list[Any]) -> Sent:
+    return Sent(int(replies[0]))
+
+
+def _any(replies: list[Any]) -> bool:
+    return bool(replies[0])
+
+
+def _with_entry(replies: list[Any]) -> Sent:
+    """[history entry ids..., the send's Sent]: the Sent, with the last entry id."""
+    entry = replies[-2]
+    return Sent(int(replies[-1]), entry.decode() if isinstance(entry, bytes) else str(entry))
+
+
+def _session_of(replies: list[Any]) -> dict[str, Any] | None:
+    if replies[0] is None:
+        return None
+    session = json.loads(replies[0])
+    return session if isinstance(session, dict) else {}
 
 
 def _client_ids(exclude: Iterable[str]) -> list[str]:

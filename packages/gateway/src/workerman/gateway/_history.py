@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._exceptions import translate
+from ._op import Op
 
 if TYPE_CHECKING:
     from ._gateway import Gateway
@@ -41,35 +41,28 @@ def stream_key(gateway: Gateway, kind: str, name: str) -> str:
     return f"{gateway.names.prefix}h:{kind}:{name}"
 
 
-async def append(gateway: Gateway, kind: str, name: str, message: str | bytes) -> str:
-    """Add ``message`` to the history of uid (``kind`` "u") or group ("g") ``name``."""
+def append(gateway: Gateway, kind: str, name: str, message: str | bytes) -> Any:
+    """Add ``message`` to the history of uid (``kind`` "u") or group ("g") ``name``, now;
+    the future of its entry id. Its expiry is renewed in the same breath."""
     key = stream_key(gateway, kind, name)
     flag = "t" if isinstance(message, str) else "b"
     redis = gateway.redis
-    try:
-        entry = redis.execute(
-            "XADD", key, "MAXLEN", gateway.history_size, "*", "k", flag, "m", message
-        )
-        expiry = redis.execute("PEXPIRE", key, int(gateway.history_ttl * 1000))
-        entry_id = await entry
-        await expiry
-    except Exception as exc:
-        raise translate(exc) from exc
-    return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+    entry = redis.execute("XADD", key, "MAXLEN", gateway.history_size, "*", "k", flag, "m", message)
+    redis.execute("PEXPIRE", key, int(gateway.history_ttl * 1000), callback=_ignore)
+    return entry
 
 
-async def read(gateway: Gateway, kind: str, name: str, after: str | None, limit: int) -> Any:
+def read(gateway: Gateway, kind: str, name: str, after: str | None, limit: int) -> Op:
     key = stream_key(gateway, kind, name)
-    try:
-        if after is None:  # the latest ``limit``
-            rows = list(
-                reversed(await gateway.redis.execute("XREVRANGE", key, "+", "-", "COUNT", limit))
-            )
-        else:
-            rows = await gateway.redis.execute("XRANGE", key, f"({after}", "+", "COUNT", limit)
-    except Exception as exc:
-        raise translate(exc) from exc
-    return [_entry(entry_id, fields) for entry_id, fields in rows]
+    if after is None:  # the latest ``limit``
+        reply = gateway.redis.execute("XREVRANGE", key, "+", "-", "COUNT", limit)
+        return Op([reply], lambda replies: [_entry(*row) for row in reversed(replies[0])])
+    reply = gateway.redis.execute("XRANGE", key, f"({after}", "+", "COUNT", limit)
+    return Op([reply], lambda replies: [_entry(*row) for row in replies[0]])
+
+
+def _ignore(_result: Any, _error: BaseException | None) -> None:
+    """An expiry that failed: the XADD beside it failed too, and that error is raised."""
 
 
 def _entry(entry_id: Any, fields: Any) -> HistoryEntry:

@@ -89,6 +89,7 @@ class Node:
                     self.names.node_channel(self.id), callback=self._on_message
                 )
             await self._resync()
+            self.redis_up = True
         except Exception as exc:
             logger.warning("gateway node %s: Redis not reachable at start: %s", self.id, exc)
 
