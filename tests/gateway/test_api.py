@@ -20,6 +20,7 @@ from workerman.gateway import (
     MessageTooLargeError,
 )
 from workerman.gateway import _envelope as envelope
+from workerman.redis import Redis
 
 from ._helpers import LineClient, eventually
 from ._processes import RedisServer
@@ -61,6 +62,8 @@ async def test_bad_input_is_refused_before_anything_is_sent(loop: None, prefix: 
         Gateway(DEAD_REDIS, ttl=1, heartbeat=2)
     with pytest.raises(InvalidTargetError):
         Gateway(DEAD_REDIS, prefix="has space")
+    with pytest.raises(GatewayError):  # binary messages need bytes replies
+        Gateway(Redis.from_url(DEAD_REDIS, decode_responses=True))
 
 
 @pytest.mark.anyio

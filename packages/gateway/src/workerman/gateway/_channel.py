@@ -67,6 +67,8 @@ class Channel:
         self.claim_after = claim_after
         self.max_queue = max_queue
         self.max_message_size = max_message_size
+        if not isinstance(redis, str) and redis.options.decode_responses:
+            raise GatewayError("the channel's Redis client must keep bytes: decode_responses=False")
         self._url = redis if isinstance(redis, str) else None
         self._redis: Redis | None = None if isinstance(redis, str) else redis
         self._pid = os.getpid()

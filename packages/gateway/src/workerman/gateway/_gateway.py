@@ -81,6 +81,8 @@ class Gateway:
         self.max_session_size = max_session_size
         self.history_size = history_size
         self.history_ttl = history_ttl
+        if not isinstance(redis, str) and redis.options.decode_responses:
+            raise GatewayError("the gateway's Redis client must keep bytes: decode_responses=False")
         self._url = redis if isinstance(redis, str) else None
         self._redis: Redis | None = None if isinstance(redis, str) else redis
         self._redis_pid = os.getpid()
