@@ -211,11 +211,11 @@ async def test_garbage_on_a_node_channel_is_counted_and_the_next_message_deliver
         await eventually(lambda: gateway.node.clients)
         client_id = next(iter(gateway.node.clients))
         channel = f"{prefix}ch:{gateway.node_id}"
-        for garbage in (b"", b"Cx no header", b'Ct["a"]', b"Zq[]\nx"):
+        for garbage in (b"", b"Cx no header", b'Ct["a"]', b"Zq[]\nx", b"Gt7\nx", b"Ut[[1]]\nx"):
             await anyio.to_thread.run_sync(inspect_redis.publish, channel, garbage)
         assert await gateway.send_to_client(client_id, "msg:after")
         assert await client.line() == "msg:after"
-        assert gateway.node.bad_messages == 4
+        assert gateway.node.bad_messages == 6
         await client.aclose()
 
 

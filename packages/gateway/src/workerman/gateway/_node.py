@@ -381,6 +381,13 @@ class Node:
             self.bad_messages += 1
             logger.warning("gateway node %s: a message it cannot read: %s", self.id, exc)
             return
+        try:
+            self._dispatch(op, header, data)
+        except (TypeError, ValueError, AttributeError) as exc:  # a header of the wrong shape
+            self.bad_messages += 1
+            logger.warning("gateway node %s: a message it cannot route: %s", self.id, exc)
+
+    def _dispatch(self, op: bytes, header: Any, data: str | bytes) -> None:
         deliver = self._deliver
         if op == envelope.UIDS:
             for uid in header:
