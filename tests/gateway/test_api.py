@@ -244,3 +244,25 @@ async def test_a_node_started_while_redis_is_down_joins_once_it_answers(
             await client.aclose()
     finally:
         await anyio.to_thread.run_sync(redis.stop)
+
+
+@pytest.mark.anyio
+async def test_a_stopping_worker_serves_its_open_connections_until_the_last_closes(
+    loop: None, gw_url: str, prefix: str
+) -> None:
+    gateway = Gateway(gw_url, prefix=prefix, ttl=3.0)
+    worker = Worker("text://127.0.0.1:0")
+    gateway.attach(worker)
+    async with serve(worker) as address, Gateway(gw_url, prefix=prefix) as pusher:
+        client = await LineClient.connect(address)
+        await eventually(lambda: gateway.node.clients)
+        await gateway.local_clients()[0].bind_uid("stayer")
+        await worker.on_worker_stop(worker)  # as a graceful stop or reload calls it
+        assert await pusher.send_to_uid("stayer", "msg:still") == 1  # still a node
+        assert await client.line() == "msg:still"
+        await client.aclose()  # the last client gone: the node leaves
+        await eventually(lambda: _no_nodes(pusher), what="node left")
+
+
+async def _no_nodes(gateway: Gateway) -> bool:
+    return await gateway.node_ids() == []

@@ -52,7 +52,9 @@ def _compose(name: str, gateway: Gateway, user: Callback) -> Callable[..., Any]:
         try:
             await _call(user, worker)
         finally:
-            await gateway.stop()
+            # A graceful stop (or reload) lets the open connections finish: the node
+            # serves them until the last one closes, then leaves the cluster.
+            await gateway.stop_when_idle()
 
     return on_worker_stop
 

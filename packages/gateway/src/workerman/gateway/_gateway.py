@@ -89,6 +89,7 @@ class Gateway:
         self._scripts: dict[str, Script] = {}
         self._node: Node | None = None
         self._unregister_status: Callable[[], None] | None = None
+        self._stop_when_idle = False
 
     @property
     def ttl_ms(self) -> int:
@@ -130,6 +131,7 @@ class Gateway:
     async def start(self) -> None:
         """Join the cluster as a node (the attached worker does this for you). Redis out
         of reach is logged and retried by the heartbeat, not raised."""
+        self._stop_when_idle = False
         node = self.node
         if node.state == "stopped":  # started again after a stop: a new node
             self._node = None
@@ -150,6 +152,16 @@ class Gateway:
         if self._url is not None and self._redis is not None:
             self._redis.close()
             self._redis = None
+
+    async def stop_when_idle(self) -> None:
+        """Stop now if this node has no clients; else once the last one has closed (what
+        an attached worker does when its process stops: a graceful stop lets the open
+        connections finish, and they stay reachable until then)."""
+        node = self._node
+        if node is None or node.pid != os.getpid() or not node.clients:
+            await self.stop()
+        else:
+            self._stop_when_idle = True
 
     async def aclose(self) -> None:
         await self.stop()
@@ -191,6 +203,9 @@ class Gateway:
         local = node.by_connection.get(connection.id)
         if local is not None and local.connection is connection:
             node.unregister(local)
+            if self._stop_when_idle and not node.clients:
+                self._stop_when_idle = False
+                current_loop().spawn(self.stop)
 
     def local_clients(self) -> list[Client]:
         """This node's clients."""

@@ -286,7 +286,7 @@ class Node:
 
     def _tick(self) -> None:
         for client in [c for c in self.clients.values() if c.connection.status is _CLOSED]:
-            self.unregister(client)  # closed behind our back (its on_close was replaced)
+            self.gateway._forget(client.connection)  # closed behind our back (on_close replaced)
         self._probe()
         if not self._beating:
             self._beating = True
