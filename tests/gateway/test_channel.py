@@ -45,8 +45,8 @@ async def test_publish_one_goes_to_one_subscriber_of_each_group(
 
         return handle
 
-    mailers = [Channel(gw_url, prefix=prefix, group="mail") for _ in range(2)]
-    billing = Channel(gw_url, prefix=prefix, group="billing")
+    mailers = [Channel(gw_url, prefix=prefix, group="mail", poll=0.1) for _ in range(2)]
+    billing = Channel(gw_url, prefix=prefix, group="billing", poll=0.1)
     sender = Channel(gw_url, prefix=prefix)
     try:
         # queued before anyone subscribes: it waits in Redis
@@ -74,8 +74,8 @@ async def test_an_event_whose_handler_failed_goes_to_another_subscriber(
         handled.append("failing")
         raise RuntimeError("boom")
 
-    bad = Channel(gw_url, prefix=prefix, claim_after=0.2)
-    good = Channel(gw_url, prefix=prefix, claim_after=0.2)
+    bad = Channel(gw_url, prefix=prefix, claim_after=0.2, poll=0.1)
+    good = Channel(gw_url, prefix=prefix, claim_after=0.2, poll=0.1)
     try:
         await bad.on("task", failing)
         async with Channel(gw_url, prefix=prefix) as sender:

@@ -48,6 +48,8 @@ class Channel:
             finished it (it raised, or its process died) goes to another.
         max_queue: queued events kept per event name (older ones are trimmed).
         max_message_size: bytes of an event's data as JSON.
+        poll: seconds a subscriber waits in Redis for queued events before it looks
+            again (an ``off`` takes effect within it).
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class Channel:
         claim_after: float = 30.0,
         max_queue: int = 100_000,
         max_message_size: int = 1024 * 1024,
+        poll: float = 1.0,
     ) -> None:
         self.names = Names(prefix)
         self.group = validate_name("group", group, 256)
@@ -67,6 +70,7 @@ class Channel:
         self.claim_after = claim_after
         self.max_queue = max_queue
         self.max_message_size = max_message_size
+        self.poll = poll
         if not isinstance(redis, str) and redis.options.decode_responses:
             raise GatewayError("the channel's Redis client must keep bytes: decode_responses=False")
         self._url = redis if isinstance(redis, str) else None
@@ -246,7 +250,7 @@ class Channel:
                 entries = list(claimed[1]) if claimed and len(claimed) > 1 else []
                 reply = await redis.execute(
                     "XREADGROUP", "GROUP", self.group, self._consumer, "COUNT", 100,
-                    "BLOCK", 1000, "STREAMS", stream, ">",
+                    "BLOCK", max(1, int(self.poll * 1000)), "STREAMS", stream, ">",
                 )  # fmt: skip
                 for _name, batch in _stream_entries(reply):
                     entries.extend(batch)
