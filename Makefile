@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client file-monitor
+PACKAGES := core redis-client file-monitor gateway
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor sync services bench-gateway
+
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -42,3 +43,5 @@ bench-redis: sync
 
 bench-file-monitor: sync
 	$(UV) run python -m benchmarks.file_monitor $(ARGS)
+bench-gateway: sync
+	$(UV) run python -m benchmarks.gateway $(ARGS)
