@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PACKAGES := core redis-client file-monitor gateway
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor sync services bench-gateway
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway sync services
 
 
 $(CURDIR)/.tools/bin/uv:
@@ -43,5 +43,6 @@ bench-redis: sync
 
 bench-file-monitor: sync
 	$(UV) run python -m benchmarks.file_monitor $(ARGS)
+
 bench-gateway: sync
 	$(UV) run python -m benchmarks.gateway $(ARGS)
