@@ -1,0 +1,537 @@
+"""HttpClient: requests sent over pooled connections, with redirects, retries of stale
+connections, timeouts, and Workerman's two calling styles."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any
+
+from workerman.core import EventLoop, current_loop
+
+from ._auth import AuthInput, auth_header
+from ._body import Content, Files, encode_body
+from ._connection import CONNECTING, HttpConnection, StaleConnection
+from ._decoders import supported_encodings
+from ._exceptions import HttpClientError, NetworkError, TooManyRedirects, TotalTimeout
+from ._exchange import Exchange
+from ._headers import Headers, HeadersInput
+from ._pool import Pool, PoolKey, Target, Waiter
+from ._request import IDEMPOTENT, Request, render_headers
+from ._response import Response
+from ._settings import Limits, Timeout
+from ._tls import Verify, make_context
+from ._url import URL, Params
+
+__all__ = ["HttpClient"]
+
+logger = logging.getLogger("workerman.http_client")
+
+Callback = Callable[[Response | None, BaseException | None], Any]
+USER_AGENT = "workerman-http-client/0.1.0"
+_UNSET: Any = object()
+_CROSS_ORIGIN_DROPPED = ("authorization", "proxy-authorization", "cookie")
+
+
+class _Deadline:
+    """The total timeout of one call: what it is waiting on right now is aborted."""
+
+    __slots__ = ("current", "timer")
+
+    def __init__(self, loop: EventLoop, seconds: float | None) -> None:
+        self.current: Any = None  # a Waiter, a connecting HttpConnection or an Exchange
+        self.timer = loop.delay(seconds, self._fire, seconds) if seconds is not None else 0
+
+    def _fire(self, seconds: float) -> None:
+        self.timer = 0
+        current, self.current = self.current, None
+        if current is not None:
+            current.abort(TotalTimeout(f"the request took longer than {seconds}s"))
+
+    def cancel(self) -> None:
+        if self.timer:
+            current_loop().cancel(self.timer)
+            self.timer = 0
+
+
+class HttpClient:
+    """An async HTTP/1.1 client on the workerman loop.
+
+    Every method works in both styles: ``await http.get(url)`` returns a :class:`Response`
+    with its body read; ``http.get(url, callback=fn)`` returns None and later calls
+    ``fn(response, None)`` or ``fn(None, error)``. ``http.stream(...)`` is an async context
+    manager for bodies of any size. The client touches the event loop only when a request
+    is made, so it can be built at import time, before workers fork.
+
+    Args:
+        base_url: joined with relative URLs given to the methods.
+        headers: sent with every request (a request's own headers override them).
+        timeout: a :class:`Timeout`, or seconds for every phase but ``total``.
+        max_connections, max_connections_per_host, keepalive_expiry: pool limits (see
+            :class:`Limits`); ``limits`` sets all of them and the response limits at once.
+        follow_redirects: follow 301, 302, 303, 307 and 308 (up to ``max_redirects``).
+        verify: True (the system's CA store), a CA bundle path, an ``ssl.SSLContext``, or
+            False (no certificate checks; a warning is logged once).
+        cert: a client certificate file, or (certificate, key) files.
+        auth: Basic (a (user, password) tuple or :class:`BasicAuth`) or :class:`BearerAuth`.
+        retries: how often an idempotent request is sent again when a reused connection
+            turns out closed by the server before any answer (0: never). Requests whose
+            body is an iterator are never sent again.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        headers: HeadersInput = None,
+        timeout: Timeout | float | None = _UNSET,
+        max_connections: int | None = None,
+        max_connections_per_host: int | None = None,
+        keepalive_expiry: float | None = None,
+        limits: Limits | None = None,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+        verify: Verify = True,
+        cert: str | tuple[str, str] | None = None,
+        auth: AuthInput = None,
+        retries: int = 1,
+    ) -> None:
+        limits = limits or Limits()
+        overrides: dict[str, Any] = {
+            "max_connections": max_connections,
+            "max_connections_per_host": max_connections_per_host,
+            "keepalive_expiry": keepalive_expiry,
+        }
+        fields = {k: v for k, v in overrides.items() if v is not None}
+        if fields:
+            from dataclasses import replace
+
+            limits = replace(limits, **fields)
+        self.limits = limits
+        self.timeout = Timeout() if timeout is _UNSET else Timeout.of(timeout)
+        self.base_url = URL(base_url) if base_url else None
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.retries = retries
+        self.verify = verify
+        self.cert = cert
+        defaults = Headers(
+            [
+                ("User-Agent", USER_AGENT),
+                ("Accept", "*/*"),
+                ("Accept-Encoding", supported_encodings()),
+            ]
+        )
+        for name, value in Headers(headers).raw:
+            defaults.set(name, value)
+        authorization = auth_header(auth)
+        if authorization is not None:
+            defaults.set("Authorization", authorization)
+        self.headers = defaults
+        self._preset = render_headers(defaults)
+        self._ssl: Any = None
+        self._loop: EventLoop | None = None
+        self._pool: Pool | None = None
+        self._urls: dict[str, URL] = {}
+        self._closed = False
+
+    # -- the pool, bound to the loop of the first request ----------------------------
+
+    def _pool_for(self, loop: EventLoop) -> Pool:
+        pool = self._pool
+        if pool is None or self._loop is not loop:
+            if self._closed:
+                raise HttpClientError("the client is closed")
+            if pool is not None:
+                pool.closed = True  # its loop is gone, and its connections with it
+            pool = self._pool = Pool(self.limits)
+            self._loop = loop
+        return pool
+
+    def _target(self, url: URL) -> tuple[PoolKey, Target]:
+        key: PoolKey = (url.scheme, url.host, url.port, "")
+        context = None
+        if url.scheme == "https":
+            if self._ssl is None:
+                self._ssl = make_context(self.verify, self.cert)
+            context = self._ssl
+        return key, Target(url.host, url.port, context, url.host if context else None)
+
+    # -- building requests -----------------------------------------------------------
+
+    def _url(self, url: str | URL, params: Params) -> URL:
+        if isinstance(url, URL):
+            parsed = url
+        else:
+            cached = self._urls.get(url)
+            if cached is None:
+                if self.base_url is not None and "://" not in url:
+                    cached = self.base_url.join(url)
+                else:
+                    cached = URL(url)
+                if len(self._urls) < 1024:
+                    self._urls[url] = cached
+            parsed = cached
+        return parsed.with_params(params) if params else parsed
+
+    def build_request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: Params = None,
+        headers: HeadersInput = None,
+        content: Content | None = None,
+        data: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        files: Files | None = None,
+        json: Any = None,
+        auth: AuthInput = None,
+    ) -> Request:
+        """The :class:`Request` the methods would send (they call this)."""
+        target = self._url(url, params)
+        extra, body = encode_body(content, data, files, json)
+        preset: str | None = self._preset
+        merged = self.headers
+        if headers or extra or auth is not None or target.username is not None:
+            merged = self.headers.copy()
+            for name, value in extra:
+                merged.set(name, value)
+            if target.username is not None:
+                merged.set(
+                    "Authorization", auth_header((target.username, target.password or "")) or ""
+                )
+            for name, value in Headers(headers).raw:
+                merged.set(name, value)
+            authorization = auth_header(auth)
+            if authorization is not None:
+                merged.set("Authorization", authorization)
+            preset = None
+        return Request(method, target, merged, body, preset=preset)
+
+    # -- sending ---------------------------------------------------------------------
+
+    async def send(
+        self,
+        request: Request,
+        *,
+        stream: bool = False,
+        timeout: Timeout | float | None = _UNSET,
+        follow_redirects: bool | None = None,
+    ) -> Response:
+        """Send a built request; follow redirects; return the response (its body read
+        unless ``stream``: then close it with ``aclose()``)."""
+        loop = current_loop()
+        pool = self._pool_for(loop)
+        limits = self.timeout if timeout is _UNSET else Timeout.of(timeout)
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        deadline = _Deadline(loop, limits.total)
+        history: list[Response] = []
+        try:
+            while True:
+                response = await self._send_once(pool, request, stream, limits, deadline)
+                if not (follow and response.is_redirect):
+                    break
+                next_request = self._redirect(request, response)
+                if next_request is None:
+                    break
+                if stream:
+                    await response.aclose()
+                history.append(response)
+                if len(history) > self.max_redirects:
+                    raise TooManyRedirects(
+                        f"more than {self.max_redirects} redirects from "
+                        f"{history[0].url.without_credentials()}",
+                        history,
+                    )
+                request = next_request
+        except BaseException:
+            deadline.cancel()
+            raise
+        response.history = history
+        if stream:
+            response._on_close = deadline.cancel
+        else:
+            deadline.cancel()
+        return response
+
+    async def _send_once(
+        self, pool: Pool, request: Request, stream: bool, timeout: Timeout, deadline: _Deadline
+    ) -> Response:
+        retries = self.retries if request.method in IDEMPOTENT and not request.streamed else 0
+        head = request.encode_head()
+        method = request.method.encode("ascii")
+        while True:
+            conn = await self._connection(pool, request.url, timeout, deadline)
+            exchange = Exchange(stream, timeout, self.limits.max_body_size)
+            deadline.current = exchange
+            body = request.body
+            if isinstance(body, bytes):
+                conn.start(exchange, method, head, body)
+            else:
+                conn.start(exchange, method, head, b"")
+                current_loop().spawn_awaitable(
+                    self._stream_body(conn, exchange, body), lambda: "request body"
+                )
+            try:
+                response_head = await exchange.future
+            except StaleConnection:
+                if retries > 0:
+                    retries -= 1
+                    logger.debug("retrying %r on a new connection", request)
+                    continue
+                raise
+            except BaseException:
+                exchange.abandoned = True
+                exchange.abort(NetworkError("the request was cancelled"))
+                raise
+            response = Response(
+                response_head, request.method, request.url, exchange, self.limits.max_body_size
+            )
+            if not stream:
+                response._load(b"".join(exchange.chunks))
+            deadline.current = exchange if stream else None
+            return response
+
+    async def _stream_body(
+        self, conn: HttpConnection, exchange: Exchange, body: AsyncIterator[bytes]
+    ) -> None:
+        try:
+            await conn.send_stream(exchange, body)
+        except HttpClientError:
+            pass  # the exchange carries the error
+        except Exception as exc:
+            exchange.abort(exc)  # the body's iterator raised: the request fails with it
+
+    async def _connection(
+        self, pool: Pool, url: URL, timeout: Timeout, deadline: _Deadline
+    ) -> HttpConnection:
+        key, target = self._target(url)
+        got = pool.acquire(key, target, timeout.connect, timeout.pool)
+        if isinstance(got, Waiter):
+            deadline.current = got
+            try:
+                conn: HttpConnection = await got.future
+            except BaseException:
+                got.cancelled = True
+                if got.conn is not None:  # served just before we gave up: pass it on
+                    if got.conn.state == CONNECTING:
+                        got.conn.abandon()
+                    else:
+                        pool.release(got.conn, True)
+                raise
+        else:
+            conn = got
+        if conn.state == CONNECTING:
+            deadline.current = conn
+            try:
+                await conn.ready
+            except BaseException:
+                conn.abandon()
+                raise
+        return conn
+
+    def _redirect(self, request: Request, response: Response) -> Request | None:
+        """The request a redirect asks for, or None when it cannot be followed."""
+        location = response.headers["location"]
+        try:
+            url = request.url.join(location)
+        except HttpClientError:
+            return None
+        status = response.status_code
+        method, body = request.method, request.body
+        headers = request.headers.copy()
+        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+            method, body = "GET", b""
+            for name in ("content-type", "content-length", "transfer-encoding", "content-encoding"):
+                headers.remove(name)
+        elif request.streamed:
+            return None  # a 307/308 would need the body again, and it is gone
+        if url.origin != request.url.origin:
+            for name in _CROSS_ORIGIN_DROPPED:
+                headers.remove(name)
+        headers.remove("host")
+        preset = request.preset if headers == request.headers else None
+        return Request(method, url, headers, body, preset=preset)
+
+    # -- the public methods ----------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        params: Params = None,
+        headers: HeadersInput = None,
+        content: Content | None = None,
+        data: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        files: Files | None = None,
+        json: Any = None,
+        auth: AuthInput = None,
+        timeout: Timeout | float | None = _UNSET,
+        follow_redirects: bool | None = None,
+        callback: Callback | None = None,
+    ) -> Any:
+        """Send a request; an awaitable of the :class:`Response` (body read), or None
+        with ``callback``, which gets ``(response, None)`` or ``(None, error)``.
+
+        Args:
+            method: "GET", "POST", ...
+            url: absolute, or relative to ``base_url``.
+            params: query parameters added to the URL.
+            headers: this request's headers (over the client's).
+            content: bytes, str (as UTF-8 text/plain), or an (async) iterator of bytes
+                (sent chunked).
+            data: form fields (urlencoded; multipart with ``files``).
+            files: {field: bytes, a binary file, or (filename, data[, content type])}.
+            json: a value sent as application/json.
+            auth: for this request (see the client's ``auth``).
+            timeout: for this request.
+            follow_redirects: for this request.
+            callback: Workerman's style: ``fn(response, error)``.
+        """
+        coro = self._request(
+            method,
+            url,
+            params,
+            headers,
+            content,
+            data,
+            files,
+            json,
+            auth,
+            timeout,
+            follow_redirects,
+        )
+        if callback is None:
+            return coro
+        current_loop().spawn_awaitable(_call_back(coro, callback), lambda: "an HTTP callback")
+        return None
+
+    async def _request(
+        self,
+        method: str,
+        url: str | URL,
+        params: Params,
+        headers: HeadersInput,
+        content: Content | None,
+        data: Any,
+        files: Files | None,
+        json: Any,
+        auth: AuthInput,
+        timeout: Any,
+        follow_redirects: bool | None,
+    ) -> Response:
+        request = self.build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            auth=auth,
+        )
+        return await self.send(request, timeout=timeout, follow_redirects=follow_redirects)
+
+    def get(self, url: str | URL, **kwargs: Any) -> Any:
+        """GET; see :meth:`request` for the arguments."""
+        return self.request("GET", url, **kwargs)
+
+    def head(self, url: str | URL, **kwargs: Any) -> Any:
+        """HEAD; see :meth:`request`."""
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str | URL, **kwargs: Any) -> Any:
+        """OPTIONS; see :meth:`request`."""
+        return self.request("OPTIONS", url, **kwargs)
+
+    def delete(self, url: str | URL, **kwargs: Any) -> Any:
+        """DELETE; see :meth:`request`."""
+        return self.request("DELETE", url, **kwargs)
+
+    def post(self, url: str | URL, **kwargs: Any) -> Any:
+        """POST; see :meth:`request`."""
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str | URL, **kwargs: Any) -> Any:
+        """PUT; see :meth:`request`."""
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str | URL, **kwargs: Any) -> Any:
+        """PATCH; see :meth:`request`."""
+        return self.request("PATCH", url, **kwargs)
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self,
+        method: str,
+        url: str | URL,
+        *,
+        timeout: Timeout | float | None = _UNSET,
+        follow_redirects: bool | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[Response]:
+        """``async with http.stream("GET", url) as response:`` the response with its
+        head read; read the body with ``iter_bytes()``, ``iter_sse()`` and friends. The
+        connection goes back to the pool at the body's end, or closes when the block is
+        left before it. Takes :meth:`request`'s arguments."""
+        request = self.build_request(method, url, **kwargs)
+        response = await self.send(
+            request, stream=True, timeout=timeout, follow_redirects=follow_redirects
+        )
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
+    # -- the rest --------------------------------------------------------------------
+
+    def stats(self) -> dict[str, dict[str, int]]:
+        """Per origin: idle, in_use and waiting connection counts."""
+        return self._pool.stats() if self._pool is not None else {}
+
+    def status(self) -> dict[str, object]:
+        """The pool counts as flat key=value pairs, for the core's ``status``."""
+        report: dict[str, object] = {}
+        for origin, counts in self.stats().items():
+            for name, value in counts.items():
+                report[f"{origin} {name}"] = value
+        return report
+
+    async def aclose(self) -> None:
+        """Close idle connections and refuse new requests."""
+        self.close()
+
+    def close(self) -> None:
+        """Close idle connections and refuse new requests (synchronous form)."""
+        self._closed = True
+        if self._pool is not None:
+            self._pool.close()
+
+    async def __aenter__(self) -> HttpClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+async def _call_back(coro: Any, callback: Callback) -> None:
+    try:
+        response = await coro
+    except Exception as exc:
+        _call_user(callback, None, exc)
+        return
+    _call_user(callback, response, None)
+
+
+def _call_user(callback: Callback, response: Response | None, error: BaseException | None) -> None:
+    try:
+        result = callback(response, error)
+    except Exception:
+        logger.exception("an HTTP client callback raised")
+        return
+    if result is not None and inspect.isawaitable(result):
+        current_loop().spawn_awaitable(result, lambda: "an HTTP client callback")

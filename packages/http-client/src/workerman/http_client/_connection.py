@@ -1,0 +1,309 @@
+"""One HTTP/1.1 connection: a TCP (or TLS) connection of the core carrying one exchange
+at a time, the parser of its responses, and its place in the pool."""
+
+from __future__ import annotations
+
+import logging
+import ssl as ssl_module
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+from workerman.core import CONNECT_FAIL, AsyncTcpConnection, Future, current_loop
+
+from ._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    HttpClientError,
+    LimitError,
+    NetworkError,
+    ProtocolError,
+    WriteTimeout,
+)
+from ._exchange import Exchange
+from ._parser import END, ResponseHead, ResponseParser
+from ._settings import Limits
+
+if TYPE_CHECKING:
+    from ._pool import Pool, PoolKey
+
+__all__ = ["HttpConnection", "StaleConnection"]
+
+logger = logging.getLogger("workerman.http_client")
+
+CONNECTING, IDLE, ACTIVE, CLOSED = range(4)
+_DRAIN_AT = 256 * 1024  # a streamed request body waits for the socket above this
+
+
+class StaleConnection(NetworkError):
+    """A reused connection that the server had closed: nothing of a response came back,
+    so an idempotent request may be sent again on another connection."""
+
+
+class HttpConnection:
+    """Requests out and responses in, one after the other, over one connection."""
+
+    __slots__ = (
+        "_connect_error",
+        "_connect_timer",
+        "_drain",
+        "exchange",
+        "idle_since",
+        "key",
+        "parser",
+        "pool",
+        "ready",
+        "served",
+        "state",
+        "tcp",
+    )
+
+    def __init__(
+        self,
+        pool: Pool,
+        key: PoolKey,
+        host: str,
+        port: int,
+        ssl_context: ssl_module.SSLContext | None,
+        server_hostname: str | None,
+        limits: Limits,
+        connect_timeout: float | None,
+    ) -> None:
+        self.pool = pool
+        self.key = key
+        self.parser = ResponseParser(limits.max_head_size, limits.max_headers)
+        self.exchange: Exchange | None = None
+        self.served = 0
+        self.state = CONNECTING
+        self.idle_since = 0.0
+        self._drain: Future | None = None
+        self._connect_error: HttpClientError | None = None
+        loop = current_loop()
+        self.ready: Future = loop.create_future()
+        address = f"[{host}]" if ":" in host else host
+        tcp = AsyncTcpConnection(
+            f"tcp://{address}:{port}",
+            ssl=ssl_context,
+            server_hostname=server_hostname,
+            connect_timeout=(connect_timeout or 86400.0) + 1.0,  # ours below fires first
+        )
+        tcp.max_send_buffer_size = 64 * 1024 * 1024
+        tcp.on_connect = self._on_connect
+        tcp.on_message = self._on_data
+        tcp.on_error = self._on_error
+        tcp.on_close = self._on_close
+        tcp.on_buffer_drain = self._on_drain
+        self.tcp = tcp
+        self._connect_timer = (
+            loop.delay(connect_timeout, self._connect_late) if connect_timeout is not None else 0
+        )
+        tcp.connect()
+
+    # -- connecting --------------------------------------------------------------------
+
+    def _on_connect(self, tcp: AsyncTcpConnection) -> None:
+        self._cancel_connect_timer()
+        self.state = IDLE
+        self.ready.set_result(self)
+
+    def _connect_late(self) -> None:
+        self._connect_timer = 0
+        if self.state == CONNECTING:
+            self._fail_connect(ConnectTimeout("the connection did not open in time"))
+
+    def _on_error(self, tcp: AsyncTcpConnection, code: int, message: str) -> None:
+        if code == CONNECT_FAIL:
+            self._connect_error = ConnectError(message)
+
+    def _fail_connect(self, error: HttpClientError) -> None:
+        self._cancel_connect_timer()
+        self.state = CLOSED
+        self.tcp.on_close = None
+        self.tcp.destroy()
+        self.ready.set_exception(error)
+        self.pool.discard(self)
+
+    def _cancel_connect_timer(self) -> None:
+        if self._connect_timer:
+            current_loop().cancel(self._connect_timer)
+            self._connect_timer = 0
+
+    # -- an exchange -------------------------------------------------------------------
+
+    def start(self, exchange: Exchange, method: bytes, head: bytes, body: bytes) -> None:
+        """Send a request (the head, and the body when it is bytes)."""
+        self.state = ACTIVE
+        self.exchange = exchange
+        exchange.conn = self
+        self.parser.expect(method)
+        exchange.start_writing()
+        tcp = self.tcp
+        if len(body) > 65536:
+            tcp.send(head, raw=True)
+            sent = tcp.send(body, raw=True)
+        else:
+            sent = tcp.send(head + body if body else head, raw=True)
+        if sent is False:
+            self.abort(NetworkError("the request could not be sent: the connection is closing"))
+        elif sent or tcp.send_buffer_size < _DRAIN_AT:
+            exchange.start_reading()
+        else:
+            current_loop().spawn_awaitable(self._wait_written(exchange), lambda: "request write")
+
+    async def _wait_written(self, exchange: Exchange) -> None:
+        try:
+            await self.wait_drained(exchange)
+        except HttpClientError:
+            return
+        if exchange.conn is self:
+            exchange.start_reading()
+
+    async def send_stream(self, exchange: Exchange, chunks: AsyncIterator[bytes]) -> None:
+        """Send a chunked body from ``chunks``, waiting for the socket as it fills."""
+        tcp = self.tcp
+        async for chunk in chunks:
+            if exchange.conn is not self:
+                break  # the server answered early, or the exchange failed
+            if chunk:
+                tcp.send(b"%x\r\n%b\r\n" % (len(chunk), chunk), raw=True)
+                exchange.last_activity = current_loop().time()
+                if tcp.send_buffer_size >= _DRAIN_AT:
+                    await self.wait_drained(exchange)
+        if exchange.conn is self:
+            tcp.send(b"0\r\n\r\n", raw=True)
+            exchange.start_reading()
+
+    async def wait_drained(self, exchange: Exchange) -> None:
+        """Wait until the send buffer is below the mark (or the exchange ends)."""
+        loop = current_loop()
+        write_timeout = exchange.timeout.write
+        while exchange.conn is self and self.tcp.send_buffer_size >= _DRAIN_AT:
+            written = self.tcp.bytes_written
+            drain = self._drain = loop.create_future()
+            # a poll beside the drain callback: the buffer may also empty while we look away
+            timer = loop.delay(min(0.2, write_timeout or 0.2), drain.set_result, None)
+            try:
+                await drain
+            finally:
+                loop.cancel(timer)
+                self._drain = None
+            if self.tcp.bytes_written != written:
+                exchange.last_activity = loop.time()
+            elif write_timeout is not None and loop.time() - exchange.last_activity > write_timeout:
+                exchange.abort(
+                    WriteTimeout(f"the server took no request bytes for {write_timeout}s")
+                )
+        if exchange.error is not None:
+            raise exchange.error
+
+    def _on_drain(self, tcp: AsyncTcpConnection) -> None:
+        drain = self._drain
+        if drain is not None and not drain.done():
+            drain.set_result(None)
+
+    def _on_data(self, tcp: AsyncTcpConnection, data: bytes) -> None:
+        exchange = self.exchange
+        if exchange is None:
+            logger.warning("%s sent %d bytes nobody asked for; closing", self.key, len(data))
+            self.close()
+            return
+        exchange.last_activity = current_loop().time()
+        try:
+            events = self.parser.feed(data)
+        except (ProtocolError, LimitError) as exc:
+            self.abort(exc)
+            return
+        for event in events:
+            if event is END:
+                self._finish(exchange)
+                return
+            if type(event) is bytes:
+                exchange.on_data(event)
+                if exchange.conn is not self:
+                    return  # over a limit: aborted
+            else:
+                assert isinstance(event, ResponseHead)
+                if event.status >= 200:
+                    exchange.on_head(event)
+                else:
+                    exchange.informational.append(event)
+
+    def _finish(self, exchange: Exchange) -> None:
+        if self.parser.unread:
+            self.abort(
+                ProtocolError("the response was followed by more bytes than its framing allows")
+            )
+            return
+        head = self.parser.head
+        keep = head is not None and head.keep_alive
+        self.exchange = None
+        self.served += 1
+        self.state = IDLE
+        exchange.on_end()
+        self.pool.release(self, keep)
+
+    def _on_close(self, tcp: AsyncTcpConnection) -> None:
+        if self.state == CONNECTING:
+            self._fail_connect(
+                self._connect_error or ConnectError("the connection closed while opening")
+            )
+            return
+        exchange = self.exchange
+        self.state = CLOSED
+        if exchange is not None:
+            self.exchange = None
+            started = self.parser.started
+            try:
+                events = self.parser.feed_eof()
+            except ProtocolError as exc:
+                if not started:
+                    error: NetworkError = (
+                        StaleConnection("the server closed the reused connection")
+                        if self.served
+                        else NetworkError("the server closed the connection without answering")
+                    )
+                    exchange.fail(error)
+                else:
+                    exchange.fail(exc)
+            else:
+                if END in events:
+                    self.served += 1
+                    exchange.on_end()
+                else:
+                    exchange.fail(NetworkError("the connection closed"))
+        self.pool.discard(self)
+
+    # -- flow control and ending -------------------------------------------------------
+
+    def pause(self) -> None:
+        self.tcp.pause_recv()
+
+    def resume(self) -> None:
+        self.tcp.resume_recv()
+
+    def abort(self, error: BaseException) -> None:
+        """Drop the connection; the exchange on it fails with ``error``."""
+        exchange, self.exchange = self.exchange, None
+        if self.state == CONNECTING:
+            self._cancel_connect_timer()
+            if not self.ready.done():
+                self.ready.set_exception(error)
+        self.state = CLOSED
+        self.tcp.on_close = None
+        self.tcp.destroy()
+        if exchange is not None:
+            exchange.fail(error)
+        self.pool.discard(self)
+
+    def abandon(self) -> None:
+        """Drop a connection still opening, that nobody waits for any more."""
+        if self.state == CONNECTING:
+            self._cancel_connect_timer()
+            if not self.ready.done():
+                self.ready.set_result(None)
+        self.close()
+
+    def close(self) -> None:
+        """Close an idle connection (or drop a busy one, failing its exchange)."""
+        if self.state == CLOSED:
+            return
+        self.abort(NetworkError("the client closed the connection"))
