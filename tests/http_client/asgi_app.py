@@ -33,7 +33,8 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
     async def answer(
         status: int, content: bytes, headers: list[tuple[bytes, bytes]] | None = None
     ) -> None:
-        await send({"type": "http.response.start", "status": status, "headers": headers or []})
+        headers = [*(headers or []), (b"content-length", b"%d" % len(content))]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
     if path == "/hello":
