@@ -1,0 +1,128 @@
+"""Malformed and misbehaving servers, scripted byte for byte on a raw socket, and the
+stale-connection retry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from workerman.http_client import (
+    ConnectTimeout,
+    HttpClient,
+    NetworkError,
+    ProtocolError,
+    Timeout,
+)
+
+from .conftest import RawServer
+
+pytestmark = pytest.mark.anyio
+
+Start = Callable[..., RawServer]
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+def answer_each(data: bytes) -> Callable[[bytes, int], list[bytes | float | None]]:
+    return lambda _request, _index: [data]
+
+
+@pytest.mark.parametrize(
+    ("reply", "message"),
+    [
+        (b"HTTP/1.1 OK\r\n\r\n", "malformed status line"),
+        (b"SSH-2.0-OpenSSH_9.6\r\n\r\n", "malformed status line"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA", "more bytes than its framing"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nxyz\r\n", "bad chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokay\r\n", "longer than"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\n", "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nNo Colon Here\r\n\r\n", "malformed header"),
+    ],
+)
+async def test_malformed_responses_are_protocol_errors(
+    http: HttpClient, raw_server: Start, reply: bytes, message: str
+) -> None:
+    server = raw_server(answer_each(reply))
+    with pytest.raises(ProtocolError, match=message):
+        await http.get(server.url)
+    assert http.stats() == {}  # the connection was dropped, not pooled
+
+
+async def test_a_body_cut_short_is_a_protocol_error(http: HttpClient, raw_server: Start) -> None:
+    server = raw_server(
+        lambda _r, _i: [b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this", None]
+    )
+    with pytest.raises(ProtocolError, match="before the response body ended"):
+        await http.get(server.url)
+
+
+async def test_a_server_closing_without_answering(http: HttpClient, raw_server: Start) -> None:
+    server = raw_server(lambda _r, _i: [None])
+    with pytest.raises(NetworkError, match="without answering"):
+        await http.get(server.url)
+
+
+async def test_a_close_delimited_body_ends_with_the_connection(
+    http: HttpClient, raw_server: Start
+) -> None:
+    server = raw_server(lambda _r, _i: [b"HTTP/1.1 200 OK\r\n\r\nuntil ", 0.05, b"the end", None])
+    response = await http.get(server.url)
+    assert response.content == b"until the end"
+
+
+async def test_a_stale_pooled_connection_is_retried_once(
+    http: HttpClient, raw_server: Start
+) -> None:
+    # each connection answers its first request and closes, unannounced, on the second
+    seen: dict[int, int] = {}
+
+    def script(_request: bytes, index: int) -> list[bytes | float | None]:
+        seen[index] = seen.get(index, 0) + 1
+        return [OK] if seen[index] == 1 else [None]
+
+    server = raw_server(script)
+    assert (await http.get(server.url)).content == b"ok"
+    assert (await http.get(server.url)).content == b"ok"  # retried on a new connection
+    assert server.connections == 2
+    # a POST is not idempotent: the same failure surfaces
+    with pytest.raises(NetworkError, match="reused connection"):
+        await http.post(server.url, content=b"x")
+
+
+async def test_retries_can_be_switched_off(loop: None, raw_server: Start) -> None:
+    seen: dict[int, int] = {}
+
+    def script(_request: bytes, index: int) -> list[bytes | float | None]:
+        seen[index] = seen.get(index, 0) + 1
+        return [OK] if seen[index] == 1 else [None]
+
+    server = raw_server(script)
+    async with HttpClient(retries=0) as http:
+        await http.get(server.url)
+        with pytest.raises(NetworkError):
+            await http.get(server.url)
+
+
+async def test_connection_close_is_honoured(http: HttpClient, raw_server: Start) -> None:
+    server = raw_server(
+        answer_each(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok")
+    )
+    for _ in range(3):
+        assert (await http.get(server.url)).content == b"ok"
+    assert server.connections == 3
+
+
+async def test_informational_responses_are_skipped(http: HttpClient, raw_server: Start) -> None:
+    server = raw_server(answer_each(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\n" + OK))
+    response = await http.get(server.url)
+    assert response.status_code == 200 and response.content == b"ok"
+
+
+async def test_a_tls_server_that_never_answers_is_a_connect_timeout(
+    loop: None, raw_server: Start
+) -> None:
+    server = raw_server(answer_each(OK))  # takes the TCP connection, never speaks TLS
+    async with HttpClient(timeout=Timeout(connect=0.3)) as http:
+        with pytest.raises(ConnectTimeout):
+            await http.get(server.url.replace("http://", "https://"))
+        assert http.stats() == {}
