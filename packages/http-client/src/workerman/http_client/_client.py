@@ -135,6 +135,8 @@ class HttpClient:
         self._loop: EventLoop | None = None
         self._pool: Pool | None = None
         self._urls: dict[str, URL] = {}
+        self._targets: dict[tuple[str, str, int], tuple[PoolKey, Target]] = {}
+        self._heads: dict[tuple[str, str], bytes] = {}  # request heads of bodiless defaults
         self._closed = False
 
     # -- the pool, bound to the loop of the first request ----------------------------
@@ -151,6 +153,13 @@ class HttpClient:
         return pool
 
     def _target(self, url: URL) -> tuple[PoolKey, Target]:
+        origin = (url.scheme, url.host, url.port)
+        found = self._targets.get(origin)
+        if found is None:
+            found = self._targets[origin] = self._make_target(url)
+        return found
+
+    def _make_target(self, url: URL) -> tuple[PoolKey, Target]:
         key: PoolKey = (url.scheme, url.host, url.port, "")
         context = None
         if url.scheme == "https":
@@ -260,10 +269,15 @@ class HttpClient:
         self, pool: Pool, request: Request, stream: bool, timeout: Timeout, deadline: _Deadline
     ) -> Response:
         retries = self.retries if request.method in IDEMPOTENT and not request.streamed else 0
-        head = request.encode_head()
+        head = self._head_of(request)
         method = request.method.encode("ascii")
+        key, target = self._target(request.url)
         while True:
-            conn = await self._connection(pool, request.url, timeout, deadline)
+            got = pool.acquire(key, target, timeout.connect, timeout.pool)
+            if type(got) is HttpConnection and got.state != CONNECTING:
+                conn = got
+            else:
+                conn = await self._connection(pool, got, deadline)
             exchange = Exchange(stream, timeout, self.limits.max_body_size)
             deadline.current = exchange
             body = request.body
@@ -271,6 +285,7 @@ class HttpClient:
                 conn.start(exchange, method, head, body)
             else:
                 conn.start(exchange, method, head, b"")
+                exchange.start_writing()
                 current_loop().spawn_awaitable(
                     self._stream_body(conn, exchange, body), lambda: "request body"
                 )
@@ -304,11 +319,21 @@ class HttpClient:
         except Exception as exc:
             exchange.abort(exc)  # the body's iterator raised: the request fails with it
 
+    def _head_of(self, request: Request) -> bytes:
+        if request.preset is not self._preset or request.body != b"":
+            return request.encode_head()
+        key = (request.method, request.url.text)
+        head = self._heads.get(key)
+        if head is None:
+            head = request.encode_head()
+            if len(self._heads) < 1024:
+                self._heads[key] = head
+        return head
+
     async def _connection(
-        self, pool: Pool, url: URL, timeout: Timeout, deadline: _Deadline
+        self, pool: Pool, got: HttpConnection | Waiter, deadline: _Deadline
     ) -> HttpConnection:
-        key, target = self._target(url)
-        got = pool.acquire(key, target, timeout.connect, timeout.pool)
+        """The connection ``got`` is or will be, once it is free and open."""
         if isinstance(got, Waiter):
             deadline.current = got
             try:

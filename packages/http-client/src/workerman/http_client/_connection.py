@@ -46,6 +46,8 @@ class HttpConnection:
         "_connect_error",
         "_connect_timer",
         "_drain",
+        "_watch",
+        "_watch_at",
         "exchange",
         "idle_since",
         "key",
@@ -76,6 +78,8 @@ class HttpConnection:
         self.state = CONNECTING
         self.idle_since = 0.0
         self._drain: Future | None = None
+        self._watch = 0  # the watchdog timer
+        self._watch_at = 0.0
         self._connect_error: HttpClientError | None = None
         loop = current_loop()
         self.ready: Future = loop.create_future()
@@ -135,7 +139,6 @@ class HttpConnection:
         self.exchange = exchange
         exchange.conn = self
         self.parser.expect(method)
-        exchange.start_writing()
         tcp = self.tcp
         if len(body) > 65536:
             tcp.send(head, raw=True)
@@ -147,6 +150,7 @@ class HttpConnection:
         elif sent or tcp.send_buffer_size < _DRAIN_AT:
             exchange.start_reading()
         else:
+            exchange.start_writing()
             current_loop().spawn_awaitable(self._wait_written(exchange), lambda: "request write")
 
     async def _wait_written(self, exchange: Exchange) -> None:
@@ -195,6 +199,33 @@ class HttpConnection:
         if exchange.error is not None:
             raise exchange.error
 
+    def watch(self, due: float) -> None:
+        """Look at the exchange at ``due`` at the latest (it decides whether it is late)."""
+        if self._watch:
+            if self._watch_at <= due + 0.001:
+                return  # fires soon enough, and looks again then
+            current_loop().cancel(self._watch)
+        loop = current_loop()
+        self._watch_at = due
+        self._watch = loop.delay(max(0.0, due - loop.time()), self._check)
+
+    def _check(self) -> None:
+        self._watch = 0
+        exchange = self.exchange
+        if exchange is None:
+            return
+        loop = current_loop()
+        now = loop.time()
+        wait = exchange.overdue(now)
+        if wait is not None and self.exchange is exchange:
+            self._watch_at = now + wait
+            self._watch = loop.delay(wait, self._check)
+
+    def _stop_watch(self) -> None:
+        if self._watch:
+            current_loop().cancel(self._watch)
+            self._watch = 0
+
     def _on_drain(self, tcp: AsyncTcpConnection) -> None:
         drain = self._drain
         if drain is not None and not drain.done():
@@ -212,6 +243,13 @@ class HttpConnection:
         except (ProtocolError, LimitError) as exc:
             self.abort(exc)
             return
+        try:
+            self._deliver(exchange, events)
+        except Exception as exc:  # a bug of ours: fail the request now, not at its timeout
+            logger.exception("handling a response from %s failed", self.key)
+            self.abort(exc)
+
+    def _deliver(self, exchange: Exchange, events: list[object]) -> None:
         for event in events:
             if event is END:
                 self._finish(exchange)
@@ -249,6 +287,7 @@ class HttpConnection:
             return
         exchange = self.exchange
         self.state = CLOSED
+        self._stop_watch()
         if exchange is not None:
             self.exchange = None
             started = self.parser.started
@@ -288,6 +327,7 @@ class HttpConnection:
             if not self.ready.done():
                 self.ready.set_exception(error)
         self.state = CLOSED
+        self._stop_watch()
         self.tcp.on_close = None
         self.tcp.destroy()
         if exchange is not None:

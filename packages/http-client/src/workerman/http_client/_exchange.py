@@ -2,9 +2,10 @@
 
 The connection feeds it (head, body pieces, the end, or an error); the client awaits
 ``future`` (the head when streaming, the whole response otherwise) and, when streaming,
-pulls the body with ``next_chunk()``. A watchdog timer enforces the read and write
-timeouts as gaps between progress, so one timer serves a request of any length. While a
-slow consumer has paused reading, the server is not the one late, so the gap is not counted.
+pulls the body with ``next_chunk()``. The read and write timeouts are gaps between
+progress, checked by the connection's one watchdog timer (armed once, not per request or
+per read). While a slow consumer has paused reading, the server is not the one late, so
+the gap is not counted.
 """
 
 from __future__ import annotations
@@ -48,7 +49,6 @@ class Exchange:
         "size",
         "stream",
         "timeout",
-        "timer",
         "waiter",
     )
 
@@ -68,7 +68,6 @@ class Exchange:
         self.paused = False
         self.phase = WRITING
         self.last_activity = 0.0
-        self.timer = 0
         self.abandoned = False  # nobody awaits ``future`` any more
 
     # -- from the connection ---------------------------------------------------------
@@ -92,7 +91,6 @@ class Exchange:
     def on_end(self) -> None:
         self.ended = True
         self.conn = None
-        self._stop_timer()
         if not self.stream:
             self.future.set_result(self.head)
         else:
@@ -103,7 +101,6 @@ class Exchange:
             return
         self.error = error
         self.conn = None
-        self._stop_timer()
         if not self.future.done():
             if self.abandoned:
                 self.future.set_result(None)
@@ -146,50 +143,39 @@ class Exchange:
             waiter = self.waiter = current_loop().create_future()
             await waiter
 
-    # -- the watchdog ----------------------------------------------------------------
+    # -- the watchdog (the connection's timer asks) -----------------------------------
 
     def start_reading(self) -> None:
         """The request is written: from now on the server owes us bytes."""
         self.phase = READING
-        loop = current_loop()
-        self.last_activity = loop.time()
-        if self.timer:
-            loop.cancel(self.timer)
-            self.timer = 0
-        if self.timeout.read is not None and not self.ended:
-            self.timer = loop.delay(self.timeout.read, self._check)
+        self.last_activity = current_loop().time()
+        if self.conn is not None and self.timeout.read is not None:
+            self.conn.watch(self.last_activity + self.timeout.read)
 
     def start_writing(self) -> None:
-        loop = current_loop()
         self.phase = WRITING
-        self.last_activity = loop.time()
-        if not self.timer and self.timeout.write is not None:
-            self.timer = loop.delay(self.timeout.write, self._check)
+        self.last_activity = current_loop().time()
+        if self.conn is not None and self.timeout.write is not None:
+            self.conn.watch(self.last_activity + self.timeout.write)
 
-    def _check(self) -> None:
-        self.timer = 0
+    def overdue(self, now: float) -> float | None:
+        """Seconds until this exchange is late (after which to look again), or None when
+        there is nothing to watch; late already: abort with the timeout's error."""
         if self.ended or self.error is not None:
-            return
+            return None
         reading = self.phase == READING
         limit = self.timeout.read if reading else self.timeout.write
         if limit is None:
-            return
-        loop = current_loop()
+            return None
         if self.paused:  # our reader is the slow one
-            self.timer = loop.delay(limit, self._check)
-            return
-        idle = loop.time() - self.last_activity
-        if idle >= limit * 0.999:
-            error: HttpClientError = (
-                ReadTimeout(f"no data from the server for {limit}s")
-                if reading
-                else WriteTimeout(f"the server took no request bytes for {limit}s")
-            )
-            self.abort(error)
-            return
-        self.timer = loop.delay(limit - idle, self._check)
-
-    def _stop_timer(self) -> None:
-        if self.timer:
-            current_loop().cancel(self.timer)
-            self.timer = 0
+            return limit
+        idle = now - self.last_activity
+        if idle < limit * 0.999:
+            return limit - idle
+        error: HttpClientError = (
+            ReadTimeout(f"no data from the server for {limit}s")
+            if reading
+            else WriteTimeout(f"the server took no request bytes for {limit}s")
+        )
+        self.abort(error)
+        return None

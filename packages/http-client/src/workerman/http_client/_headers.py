@@ -32,6 +32,14 @@ class Headers(Mapping[str, str]):
             self.raw = [(str(k), str(v)) for k, v in headers]
         self._index: dict[str, list[str]] | None = None
 
+    @classmethod
+    def from_pairs(cls, pairs: list[tuple[str, str]]) -> Headers:
+        """Headers that take ``pairs`` (str names and values) as they are, without a copy."""
+        headers = cls.__new__(cls)
+        headers.raw = pairs
+        headers._index = None
+        return headers
+
     def _lookup(self) -> dict[str, list[str]]:
         index = self._index
         if index is None:

@@ -40,7 +40,6 @@ class _End:
 END: Final = _End()
 
 _HEAD_END = re.compile(rb"\n\r?\n")
-_STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?")
 _FIELD = re.compile(rb"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*")
 _BAD_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
 _CHUNK_LINE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;.*)?")
@@ -62,10 +61,12 @@ class ResponseHead:
         keep_alive: the connection may carry another request after this response.
         content_length: the declared body length, or None (chunked or until close).
         chunked: the body is in chunked transfer coding.
+        content_encoding: the Content-Encoding header ("" when none).
     """
 
     __slots__ = (
         "chunked",
+        "content_encoding",
         "content_length",
         "headers",
         "keep_alive",
@@ -88,21 +89,49 @@ class ResponseHead:
         self.keep_alive = True
         self.content_length: int | None = None
         self.chunked = False
+        self.content_encoding = ""
 
     def __repr__(self) -> str:
         return f"<ResponseHead {self.status} {self.reason!r} HTTP/{self.version}>"
 
 
+_FIELD_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[^\r\n]*?[ \t]*\r?\n"
+_FIELDS = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r?\n")
+_BLOCK = re.compile(f"(?:{_FIELD_TEXT})*")
+_STATUS_TEXT = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def parse_head(block: bytes, max_headers: int) -> ResponseHead:
-    """The status line and fields of one head (``block`` ends before the blank line)."""
-    lines = block.split(b"\n")
-    status_line = lines[0].rstrip(b"\r")
-    match = _STATUS_LINE.fullmatch(status_line)
+    """The status line and fields of one head (``block`` ends before the blank line).
+
+    The usual head is checked and split by three regular expressions over the whole
+    block; one they do not accept (folded lines, bad bytes) goes line by line, which
+    also names what is wrong."""
+    text = block.decode("latin-1")
+    newline = text.find("\n")
+    status_line = text if newline < 0 else text[:newline]
+    match = _STATUS_TEXT.fullmatch(status_line)
     if match is None:
         raise ProtocolError(f"malformed status line {status_line[:100]!r}")
     minor, code, reason = match.groups()
+    fields = "" if newline < 0 else text[newline + 1 :]
+    if fields and not fields.endswith("\n"):
+        fields += "\n"
+    if not fields:
+        headers: list[tuple[str, str]] = []
+    elif _CONTROL.search(fields) is None and _BLOCK.fullmatch(fields) is not None:
+        headers = _FIELDS.findall(fields)
+    else:
+        headers = _fields_line_by_line(block.split(b"\n")[1:])
+    if len(headers) > max_headers:
+        raise LimitError(f"more than {max_headers} header fields in the response")
+    return ResponseHead(int(code), reason or "", "1.1" if minor == "1" else "1.0", headers)
+
+
+def _fields_line_by_line(lines: list[bytes]) -> list[tuple[str, str]]:
     headers: list[tuple[str, str]] = []
-    for raw in lines[1:]:
+    for raw in lines:
         line = raw[:-1] if raw.endswith(b"\r") else raw
         if not line:
             continue
@@ -122,11 +151,7 @@ def parse_head(block: bytes, max_headers: int) -> ResponseHead:
         if _BAD_VALUE.search(value_bytes):
             raise ProtocolError(f"invalid header value {line[:100]!r}")
         headers.append((field.group(1).decode("ascii"), value_bytes.decode("latin-1")))
-        if len(headers) > max_headers:
-            raise LimitError(f"more than {max_headers} header fields in the response")
-    return ResponseHead(
-        int(code), (reason or b"").decode("latin-1"), "1.1" if minor == b"1" else "1.0", headers
-    )
+    return headers
 
 
 def _frame(head: ResponseHead, method: bytes) -> int:
@@ -142,6 +167,10 @@ def _frame(head: ResponseHead, method: bytes) -> int:
             transfer = f"{transfer},{value}" if transfer else value
         elif lower == "connection":
             connection = f"{connection},{value}" if connection else value
+        elif lower == "content-encoding":
+            head.content_encoding = (
+                f"{head.content_encoding},{value}" if head.content_encoding else value
+            )
     tokens = {t.strip().lower() for t in connection.split(",")} if connection else set()
     if head.version == "1.1":
         head.keep_alive = "close" not in tokens

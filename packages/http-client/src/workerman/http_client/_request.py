@@ -14,6 +14,7 @@ __all__ = ["IDEMPOTENT", "Request", "render_headers"]
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _BAD_VALUE = re.compile(r"[\x00\r\n]")
+_KNOWN = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
 class Request:
@@ -38,9 +39,10 @@ class Request:
         absolute_form: bool = False,
         preset: str | None = None,
     ) -> None:
-        method = method.upper()
-        if not _TOKEN.fullmatch(method):
-            raise HttpClientError(f"invalid method {method!r}")
+        if method not in _KNOWN:
+            method = method.upper()
+            if not _TOKEN.fullmatch(method):
+                raise HttpClientError(f"invalid method {method!r}")
         self.method = method
         self.url = url
         self.headers = headers

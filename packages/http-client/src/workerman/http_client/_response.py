@@ -41,6 +41,7 @@ class Response:
 
     __slots__ = (
         "_content",
+        "_encoding",
         "_exchange",
         "_max_body",
         "_on_close",
@@ -65,7 +66,8 @@ class Response:
         self.status_code = head.status
         self.reason_phrase = head.reason
         self.http_version = "HTTP/1.1" if head.version == "1.1" else "HTTP/1.0"
-        self.headers = Headers(head.headers)
+        self.headers = Headers.from_pairs(head.headers)
+        self._encoding = head.content_encoding
         self.method = method
         self.url = url
         self.history: list[Response] = []
@@ -222,8 +224,7 @@ class Response:
         return decode_sse(self.iter_bytes(), max_line)
 
     def _decoder(self) -> Decoder | None:
-        encoding = self.headers.get("content-encoding")
-        return make_decoder(encoding) if encoding else None
+        return make_decoder(self._encoding) if self._encoding else None
 
     async def aclose(self) -> None:
         """Stop reading: a body not read to its end closes its connection."""
@@ -240,8 +241,11 @@ class Response:
 
     def _load(self, content: bytes) -> None:
         """The whole raw body arrived (a request that was not streamed): decode it."""
-        decoder = self._decoder()
         self._exchange = None
+        if not self._encoding:
+            self._content = content
+            return
+        decoder = self._decoder()
         if decoder is None:
             self._content = content
             return
