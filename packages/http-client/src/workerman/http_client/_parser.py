@@ -95,9 +95,8 @@ class ResponseHead:
         return f"<ResponseHead {self.status} {self.reason!r} HTTP/{self.version}>"
 
 
-_FIELD_TEXT = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+:[ \t]*[^\r\n]*?[ \t]*\r?\n"
-_FIELDS = re.compile(r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*?)[ \t]*\r?\n")
-_BLOCK = re.compile(f"(?:{_FIELD_TEXT})*")
+# one match per well-formed line; a line it cannot match leaves the count short
+_FIELDS = re.compile(r"^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*([^\r\n]*)\r?\n", re.MULTILINE)
 _STATUS_TEXT = re.compile(r"HTTP/1\.([01]) ([0-9]{3})(?: ([^\x00-\x08\x0a-\x1f\x7f]*))?\r?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
@@ -105,7 +104,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 def parse_head(block: bytes, max_headers: int) -> ResponseHead:
     """The status line and fields of one head (``block`` ends before the blank line).
 
-    The usual head is checked and split by three regular expressions over the whole
+    The usual head is checked and split by a few regular expressions over the whole
     block; one they do not accept (folded lines, bad bytes) goes line by line, which
     also names what is wrong."""
     text = block.decode("latin-1")
@@ -120,10 +119,12 @@ def parse_head(block: bytes, max_headers: int) -> ResponseHead:
         fields += "\n"
     if not fields:
         headers: list[tuple[str, str]] = []
-    elif _CONTROL.search(fields) is None and _BLOCK.fullmatch(fields) is not None:
-        headers = _FIELDS.findall(fields)
     else:
-        headers = _fields_line_by_line(block.split(b"\n")[1:])
+        headers = _FIELDS.findall(fields)
+        if len(headers) != fields.count("\n") or _CONTROL.search(fields) is not None:
+            headers = _fields_line_by_line(block.split(b"\n")[1:])
+        elif " \r" in fields or "\t\r" in fields or " \n" in fields or "\t\n" in fields:
+            headers = [(name, value.rstrip(" \t")) for name, value in headers]
     if len(headers) > max_headers:
         raise LimitError(f"more than {max_headers} header fields in the response")
     return ResponseHead(int(code), reason or "", "1.1" if minor == "1" else "1.0", headers)
@@ -160,6 +161,8 @@ def _frame(head: ResponseHead, method: bytes) -> int:
     connection = transfer = ""
     lengths: list[str] = []
     for name, value in head.headers:
+        if name[0] not in "cCtT":  # none of the names below
+            continue
         lower = name.lower()
         if lower == "content-length":
             lengths.append(value)
