@@ -16,6 +16,7 @@ from ._loop import Future as Future
 from ._loop import create_loop as create_loop
 from ._loop import current_loop as current_loop
 from ._statistics import Statistics as Statistics
+from ._statistics import register_status as register_status
 from ._statistics import statistics as statistics
 from ._timer import Timer as Timer
 from ._udp import AsyncUdpConnection as AsyncUdpConnection
@@ -44,6 +45,7 @@ __all__ = [
     "current_loop",
     "live_connections",
     "register_protocol",
+    "register_status",
     "serve",
     "statistics",
 ]

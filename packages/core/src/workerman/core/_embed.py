@@ -8,25 +8,15 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import sniffio
 
 from ._connection import live_connections
-from ._loop import EventLoop, create_loop, current_loop_or_none
+from ._loop import create_loop, current_loop_or_none, running_driver
 from ._worker import close_and_wait
 
 if TYPE_CHECKING:
     from ._worker import Worker
 
 __all__ = ["serve"]
-
-
-def _loop_for_running_library() -> EventLoop:
-    if sniffio.current_async_library() == "trio":
-        return create_loop("trio")
-    import asyncio
-
-    running = type(asyncio.get_running_loop())
-    return create_loop("uvloop" if running.__module__.startswith("uvloop") else "asyncio")
 
 
 @contextlib.asynccontextmanager
@@ -51,7 +41,7 @@ async def serve(*workers: Worker) -> AsyncIterator[Any]:
         raise TypeError("serve() needs at least one worker")
     async with contextlib.AsyncExitStack() as stack:
         if current_loop_or_none() is None:
-            await stack.enter_async_context(_loop_for_running_library().open())
+            await stack.enter_async_context(create_loop(running_driver()).open())
         started: list[Worker] = []
         try:
             for worker in workers:

@@ -2,9 +2,48 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Statistics", "statistics"]
+__all__ = ["Statistics", "component_reports", "register_status", "statistics"]
+
+logger = logging.getLogger("workerman.core")
+
+_reports: dict[str, Callable[[], Mapping[str, object]]] = {}
+
+
+def register_status(name: str, report: Callable[[], Mapping[str, object]]) -> Callable[[], None]:
+    """Add a component's figures to ``status``: each worker process that has ``name``
+    registered shows a line ``name: key=value ...`` from ``report()`` under its row.
+
+    ``report`` is called when ``status`` asks (in the worker process, on its loop) and must
+    be quick. Registering a name again replaces the report. Returns a function that
+    removes it.
+
+    Example::
+
+        unregister = register_status("mqtt", lambda: {"inflight": len(client.inflight)})
+    """
+    _reports[name] = report
+
+    def unregister() -> None:
+        if _reports.get(name) is report:
+            del _reports[name]
+
+    return unregister
+
+
+def component_reports() -> dict[str, dict[str, str]]:
+    """What every registered report says now; a report that raises shows its error."""
+    out: dict[str, dict[str, str]] = {}
+    for name, report in list(_reports.items()):
+        try:
+            out[name] = {str(key): str(value) for key, value in report().items()}
+        except Exception as exc:
+            logger.exception("status report %r raised", name)
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
 class Statistics:

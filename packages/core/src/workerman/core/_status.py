@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._connection import live_connections
-from ._statistics import statistics
+from ._statistics import component_reports, statistics
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -60,6 +60,7 @@ def process_snapshot(worker: Worker) -> dict[str, Any]:
         "listening": worker.socket_name or "none",
         "name": worker.name,
         **counters,
+        "components": component_reports(),
     }
 
 
@@ -189,7 +190,15 @@ def format_status(
             "[Summary]",
         ]
     )
-    out += [table(rows), "-" * width]
+    out.append(table(rows))
+    components = [
+        f"{pid} {name}: " + " ".join(f"{key}={value}" for key, value in figures.items())
+        for pid, info in sorted(second.items())
+        for name, figures in sorted(info.get("components", {}).items())
+    ]
+    if components:
+        out += [" COMPONENTS ".center(width, "-"), *components]
+    out.append("-" * width)
     return "\n".join(out) + "\n"
 
 
