@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
 
-from workerman.core import EventLoop, current_loop
+from workerman.core import EventLoop, ServerError, current_loop, register_status
 
 from ._auth import AuthInput, auth_header
 from ._body import Content, Files, encode_body
@@ -38,9 +39,10 @@ _CROSS_ORIGIN_DROPPED = ("authorization", "proxy-authorization", "cookie")
 class _Deadline:
     """The total timeout of one call: what it is waiting on right now is aborted."""
 
-    __slots__ = ("current", "timer")
+    __slots__ = ("current", "loop", "timer")
 
     def __init__(self, loop: EventLoop, seconds: float | None) -> None:
+        self.loop = loop
         self.current: Any = None  # a Waiter, a connecting HttpConnection or an Exchange
         self.timer = loop.delay(seconds, self._fire, seconds) if seconds is not None else 0
 
@@ -52,7 +54,7 @@ class _Deadline:
 
     def cancel(self) -> None:
         if self.timer:
-            current_loop().cancel(self.timer)
+            self.loop.cancel(self.timer)
             self.timer = 0
 
 
@@ -148,8 +150,9 @@ class HttpClient:
                 raise HttpClientError("the client is closed")
             if pool is not None:
                 pool.closed = True  # its loop is gone, and its connections with it
-            pool = self._pool = Pool(self.limits)
+            pool = self._pool = Pool(self.limits, loop)
             self._loop = loop
+            _track(self)
         return pool
 
     def _target(self, url: URL) -> tuple[PoolKey, Target]:
@@ -278,7 +281,7 @@ class HttpClient:
                 conn = got
             else:
                 conn = await self._connection(pool, got, deadline)
-            exchange = Exchange(stream, timeout, self.limits.max_body_size)
+            exchange = Exchange(pool.loop, stream, timeout, self.limits.max_body_size)
             deadline.current = exchange
             body = request.body
             if isinstance(body, bytes):
@@ -286,7 +289,7 @@ class HttpClient:
             else:
                 conn.start(exchange, method, head, b"")
                 exchange.start_writing()
-                current_loop().spawn_awaitable(
+                pool.loop.spawn_awaitable(
                     self._stream_body(conn, exchange, body), lambda: "request body"
                 )
             try:
@@ -518,14 +521,6 @@ class HttpClient:
         """Per origin: idle, in_use and waiting connection counts."""
         return self._pool.stats() if self._pool is not None else {}
 
-    def status(self) -> dict[str, object]:
-        """The pool counts as flat key=value pairs, for the core's ``status``."""
-        report: dict[str, object] = {}
-        for origin, counts in self.stats().items():
-            for name, value in counts.items():
-                report[f"{origin} {name}"] = value
-        return report
-
     async def aclose(self) -> None:
         """Close idle connections and refuse new requests."""
         self.close()
@@ -533,14 +528,50 @@ class HttpClient:
     def close(self) -> None:
         """Close idle connections and refuse new requests (synchronous form)."""
         self._closed = True
-        if self._pool is not None:
-            self._pool.close()
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            loop: EventLoop | None = current_loop()
+        except ServerError:
+            loop = None
+        if loop is pool.loop:
+            pool.close()
+        else:
+            pool.closed = True  # its loop has ended, and its sockets with it
 
     async def __aenter__(self) -> HttpClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+_live: weakref.WeakSet[HttpClient] = weakref.WeakSet()
+_unregister: Callable[[], None] | None = None
+
+
+def _track(client: HttpClient) -> None:
+    """Count ``client``'s pool in this process's ``status`` (one line for all clients)."""
+    global _unregister
+    _live.add(client)
+    if _unregister is None:
+        _unregister = register_status("http_client", status_report)
+
+
+def status_report() -> dict[str, object]:
+    """Per origin, over every live client: ``idle:N,in_use:N,waiting:N``."""
+    totals: dict[str, list[int]] = {}
+    for client in list(_live):
+        for origin, counts in client.stats().items():
+            row = totals.setdefault(origin, [0, 0, 0])
+            row[0] += counts["idle"]
+            row[1] += counts["in_use"]
+            row[2] += counts["waiting"]
+    return {
+        origin: f"idle:{idle},in_use:{in_use},waiting:{waiting}"
+        for origin, (idle, in_use, waiting) in sorted(totals.items())
+    }
 
 
 async def _call_back(coro: Any, callback: Callback) -> None:

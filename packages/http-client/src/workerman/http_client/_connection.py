@@ -8,7 +8,7 @@ import ssl as ssl_module
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from workerman.core import CONNECT_FAIL, AsyncTcpConnection, Future, current_loop
+from workerman.core import CONNECT_FAIL, AsyncTcpConnection, Future
 
 from ._exceptions import (
     ConnectError,
@@ -51,6 +51,7 @@ class HttpConnection:
         "exchange",
         "idle_since",
         "key",
+        "loop",
         "parser",
         "pool",
         "ready",
@@ -81,7 +82,7 @@ class HttpConnection:
         self._watch = 0  # the watchdog timer
         self._watch_at = 0.0
         self._connect_error: HttpClientError | None = None
-        loop = current_loop()
+        loop = self.loop = pool.loop
         self.ready: Future = loop.create_future()
         address = f"[{host}]" if ":" in host else host
         tcp = AsyncTcpConnection(
@@ -128,7 +129,7 @@ class HttpConnection:
 
     def _cancel_connect_timer(self) -> None:
         if self._connect_timer:
-            current_loop().cancel(self._connect_timer)
+            self.loop.cancel(self._connect_timer)
             self._connect_timer = 0
 
     # -- an exchange -------------------------------------------------------------------
@@ -151,7 +152,7 @@ class HttpConnection:
             exchange.start_reading()
         else:
             exchange.start_writing()
-            current_loop().spawn_awaitable(self._wait_written(exchange), lambda: "request write")
+            self.loop.spawn_awaitable(self._wait_written(exchange), lambda: "request write")
 
     async def _wait_written(self, exchange: Exchange) -> None:
         try:
@@ -169,7 +170,7 @@ class HttpConnection:
                 break  # the server answered early, or the exchange failed
             if chunk:
                 tcp.send(b"%x\r\n%b\r\n" % (len(chunk), chunk), raw=True)
-                exchange.last_activity = current_loop().time()
+                exchange.last_activity = self.loop.time()
                 if tcp.send_buffer_size >= _DRAIN_AT:
                     await self.wait_drained(exchange)
         if exchange.conn is self:
@@ -178,7 +179,7 @@ class HttpConnection:
 
     async def wait_drained(self, exchange: Exchange) -> None:
         """Wait until the send buffer is below the mark (or the exchange ends)."""
-        loop = current_loop()
+        loop = self.loop
         write_timeout = exchange.timeout.write
         while exchange.conn is self and self.tcp.send_buffer_size >= _DRAIN_AT:
             written = self.tcp.bytes_written
@@ -204,8 +205,8 @@ class HttpConnection:
         if self._watch:
             if self._watch_at <= due + 0.001:
                 return  # fires soon enough, and looks again then
-            current_loop().cancel(self._watch)
-        loop = current_loop()
+            self.loop.cancel(self._watch)
+        loop = self.loop
         self._watch_at = due
         self._watch = loop.delay(max(0.0, due - loop.time()), self._check)
 
@@ -214,7 +215,7 @@ class HttpConnection:
         exchange = self.exchange
         if exchange is None:
             return
-        loop = current_loop()
+        loop = self.loop
         now = loop.time()
         wait = exchange.overdue(now)
         if wait is not None and self.exchange is exchange:
@@ -223,7 +224,7 @@ class HttpConnection:
 
     def _stop_watch(self) -> None:
         if self._watch:
-            current_loop().cancel(self._watch)
+            self.loop.cancel(self._watch)
             self._watch = 0
 
     def _on_drain(self, tcp: AsyncTcpConnection) -> None:
@@ -237,7 +238,7 @@ class HttpConnection:
             logger.warning("%s sent %d bytes nobody asked for; closing", self.key, len(data))
             self.close()
             return
-        exchange.last_activity = current_loop().time()
+        exchange.last_activity = self.loop.time()
         try:
             events = self.parser.feed(data)
         except (ProtocolError, LimitError) as exc:

@@ -3,6 +3,7 @@ piece than asked for, so a small compressed body cannot expand without bound in 
 
 from __future__ import annotations
 
+import importlib.util
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -82,11 +83,7 @@ class _Brotli(Decoder):
 
 
 def _have_brotli() -> bool:
-    try:
-        import brotli  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("brotli") is not None
 
 
 def supported_encodings() -> str:
@@ -133,4 +130,3 @@ class _Chain(Decoder):
         for index, decoder in enumerate(self._decoders):
             for out in decoder.flush():
                 yield from self._run([out], index + 1)
-        # the later decoders' own tails

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING
 
-from workerman.core import Future, current_loop
+from workerman.core import EventLoop, Future
 
 from ._exceptions import HttpClientError, LimitError, ReadTimeout, WriteTimeout
 from ._parser import ResponseHead
@@ -44,6 +44,7 @@ class Exchange:
         "informational",
         "last_activity",
         "limit",
+        "loop",
         "paused",
         "phase",
         "size",
@@ -52,11 +53,12 @@ class Exchange:
         "waiter",
     )
 
-    def __init__(self, stream: bool, timeout: Timeout, limit: int) -> None:
+    def __init__(self, loop: EventLoop, stream: bool, timeout: Timeout, limit: int) -> None:
+        self.loop = loop
         self.stream = stream
         self.timeout = timeout
         self.limit = limit  # raw bytes a buffered (not streamed) body may hold
-        self.future: Future = current_loop().create_future()
+        self.future: Future = loop.create_future()
         self.conn: HttpConnection | None = None
         self.head: ResponseHead | None = None
         self.informational: list[ResponseHead] = []
@@ -132,7 +134,7 @@ class Exchange:
                 self.size -= len(data)
                 if self.paused and self.size < _LOW_WATER:
                     self.paused = False
-                    self.last_activity = current_loop().time()
+                    self.last_activity = self.loop.time()
                     if self.conn is not None:
                         self.conn.resume()
                 return data
@@ -140,7 +142,7 @@ class Exchange:
                 raise self.error
             if self.ended:
                 return None
-            waiter = self.waiter = current_loop().create_future()
+            waiter = self.waiter = self.loop.create_future()
             await waiter
 
     # -- the watchdog (the connection's timer asks) -----------------------------------
@@ -148,13 +150,13 @@ class Exchange:
     def start_reading(self) -> None:
         """The request is written: from now on the server owes us bytes."""
         self.phase = READING
-        self.last_activity = current_loop().time()
+        self.last_activity = self.loop.time()
         if self.conn is not None and self.timeout.read is not None:
             self.conn.watch(self.last_activity + self.timeout.read)
 
     def start_writing(self) -> None:
         self.phase = WRITING
-        self.last_activity = current_loop().time()
+        self.last_activity = self.loop.time()
         if self.conn is not None and self.timeout.write is not None:
             self.conn.watch(self.last_activity + self.timeout.write)
 

@@ -13,7 +13,7 @@ import ssl as ssl_module
 from collections import deque
 from typing import Any
 
-from workerman.core import ConnectionStatus, Future, current_loop
+from workerman.core import ConnectionStatus, EventLoop, Future
 
 from ._connection import IDLE, HttpConnection
 from ._exceptions import PoolTimeout
@@ -46,20 +46,32 @@ class Target:
 class Waiter:
     """A caller waiting for a connection of ``key``."""
 
-    __slots__ = ("cancelled", "conn", "connect_timeout", "future", "key", "target", "timer")
+    __slots__ = (
+        "cancelled",
+        "conn",
+        "connect_timeout",
+        "future",
+        "key",
+        "loop",
+        "target",
+        "timer",
+    )
 
-    def __init__(self, key: PoolKey, target: Target, connect_timeout: float | None) -> None:
+    def __init__(
+        self, loop: EventLoop, key: PoolKey, target: Target, connect_timeout: float | None
+    ) -> None:
+        self.loop = loop
         self.key = key
         self.target = target
         self.connect_timeout = connect_timeout
-        self.future: Future = current_loop().create_future()
+        self.future: Future = loop.create_future()
         self.timer = 0
         self.cancelled = False  # its caller went away
         self.conn: HttpConnection | None = None
 
     def abort(self, error: BaseException) -> None:
         if self.timer:
-            current_loop().cancel(self.timer)
+            self.loop.cancel(self.timer)
             self.timer = 0
         self.future.set_exception(error)
 
@@ -67,8 +79,9 @@ class Waiter:
 class Pool:
     """Connections by key, within ``limits``."""
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, loop: EventLoop) -> None:
         self.limits = limits
+        self.loop = loop  # the pool's connections live on this loop, and end with it
         self._idle: dict[PoolKey, list[HttpConnection]] = {}
         self._open: dict[PoolKey, int] = {}  # connecting, idle or busy
         self._total = 0
@@ -92,9 +105,9 @@ class Pool:
                 return conn
             if self._can_open(key):
                 return self._new(key, target, connect_timeout)
-        waiter = Waiter(key, target, connect_timeout)
+        waiter = Waiter(self.loop, key, target, connect_timeout)
         if pool_timeout is not None:
-            waiter.timer = current_loop().delay(pool_timeout, self._late, waiter, pool_timeout)
+            waiter.timer = self.loop.delay(pool_timeout, self._late, waiter, pool_timeout)
         self._waiters.append(waiter)
         self._serve_waiters()
         return waiter
@@ -111,7 +124,7 @@ class Pool:
         idle = self._idle.get(key)
         if not idle:
             return None
-        now = current_loop().time()
+        now = self.loop.time()
         expiry = self.limits.keepalive_expiry
         while idle:
             conn = idle.pop()
@@ -147,12 +160,12 @@ class Pool:
         if not keep or self.closed or conn.tcp.status is not ConnectionStatus.ESTABLISHED:
             conn.close()
             return
-        conn.idle_since = current_loop().time()
+        conn.idle_since = self.loop.time()
         self._idle.setdefault(conn.key, []).append(conn)
         if self._waiters:
             self._serve_waiters()
         if not self._sweeper:
-            self._sweeper = current_loop().delay(self.limits.keepalive_expiry, self._sweep)
+            self._sweeper = self.loop.delay(self.limits.keepalive_expiry, self._sweep)
 
     def discard(self, conn: HttpConnection) -> None:
         """``conn`` is closed: forget it and let a waiter have its slot."""
@@ -199,7 +212,7 @@ class Pool:
                 conn = self._new(waiter.key, waiter.target, waiter.connect_timeout)
             waiters.remove(waiter)
             if waiter.timer:
-                current_loop().cancel(waiter.timer)
+                self.loop.cancel(waiter.timer)
                 waiter.timer = 0
             waiter.conn = conn
             waiter.future.set_result(conn)
@@ -216,7 +229,7 @@ class Pool:
 
     def _sweep(self) -> None:
         self._sweeper = 0
-        now = current_loop().time()
+        now = self.loop.time()
         expiry = self.limits.keepalive_expiry
         remaining = False
         for idle in list(self._idle.values()):
@@ -226,13 +239,13 @@ class Pool:
                 else:
                     remaining = True
         if remaining and not self.closed:
-            self._sweeper = current_loop().delay(expiry, self._sweep)
+            self._sweeper = self.loop.delay(expiry, self._sweep)
 
     def close(self) -> None:
         """Close idle connections now; busy ones close when their exchange ends."""
         self.closed = True
         if self._sweeper:
-            current_loop().cancel(self._sweeper)
+            self.loop.cancel(self._sweeper)
             self._sweeper = 0
         for idle in list(self._idle.values()):
             for conn in list(idle):

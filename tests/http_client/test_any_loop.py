@@ -1,0 +1,44 @@
+"""The client in plain scripts (asyncio.run, uvloop.run, trio.run: no workerman setup),
+a client object that outlives its loop, and the pool figures in the core's status."""
+
+from __future__ import annotations
+
+import asyncio
+
+import trio
+import uvloop
+
+from workerman.http_client import HttpClient
+from workerman.http_client._client import status_report
+
+
+async def _hello(http: HttpClient, url: str) -> bytes:
+    return (await http.get(f"{url}/hello")).content
+
+
+async def _once(url: str) -> bytes:
+    async with HttpClient() as http:
+        return await _hello(http, url)
+
+
+def test_asyncio_uvloop_and_trio_run(uvicorn_url: str) -> None:
+    assert asyncio.run(_once(uvicorn_url)) == b"Hello World"
+    assert uvloop.run(_once(uvicorn_url)) == b"Hello World"
+    assert trio.run(_once, uvicorn_url) == b"Hello World"
+
+
+def test_a_client_built_before_any_loop_serves_two_runs_in_turn(uvicorn_url: str) -> None:
+    http = HttpClient()  # at import time, before workers fork: no loop touched
+    assert asyncio.run(_hello(http, uvicorn_url)) == b"Hello World"
+    assert trio.run(_hello, http, uvicorn_url) == b"Hello World"  # a fresh pool on trio
+    assert asyncio.run(_hello(http, uvicorn_url)) == b"Hello World"
+    http.close()  # no loop runs: the pool of the ended loop is just forgotten
+
+
+def test_pool_counts_are_reported_for_status(uvicorn_url: str) -> None:
+    async def main() -> dict[str, object]:
+        async with HttpClient() as http:
+            await _hello(http, uvicorn_url)
+            return status_report()
+
+    assert asyncio.run(main())[uvicorn_url] == "idle:1,in_use:0,waiting:0"
