@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Any
@@ -20,6 +21,7 @@ from ._exceptions import HttpClientError, NetworkError, TooManyRedirects, TotalT
 from ._exchange import Exchange
 from ._headers import Headers, HeadersInput
 from ._pool import Pool, PoolKey, Target, Waiter
+from ._proxy import ConnectTunnel, Proxy, Socks5Tunnel, proxy_for
 from ._request import IDEMPOTENT, Request, render_headers
 from ._response import Response
 from ._settings import Limits, Timeout
@@ -81,6 +83,10 @@ class HttpClient:
         retries: how often an idempotent request is sent again when a reused connection
             turns out closed by the server before any answer (0: never). Requests whose
             body is an iterator are never sent again.
+        proxy: ``http://[user:password@]host:port`` (absolute-form requests for http://,
+            CONNECT tunnels for https://) or ``socks5://[user:password@]host:port``.
+        trust_env: without ``proxy``, take one from HTTP_PROXY, HTTPS_PROXY, ALL_PROXY
+            (and skip the hosts in NO_PROXY), as curl and browsers do.
     """
 
     def __init__(
@@ -99,6 +105,8 @@ class HttpClient:
         cert: str | tuple[str, str] | None = None,
         auth: AuthInput = None,
         retries: int = 1,
+        proxy: str | Proxy | None = None,
+        trust_env: bool = False,
     ) -> None:
         limits = limits or Limits()
         overrides: dict[str, Any] = {
@@ -117,6 +125,8 @@ class HttpClient:
         self.follow_redirects = follow_redirects
         self.max_redirects = max_redirects
         self.retries = retries
+        self._proxy = Proxy(proxy) if isinstance(proxy, str) else proxy
+        self.trust_env = trust_env
         self.verify = verify
         self.cert = cert
         defaults = Headers(
@@ -162,14 +172,44 @@ class HttpClient:
             found = self._targets[origin] = self._make_target(url)
         return found
 
+    def _context(self) -> ssl.SSLContext:
+        if self._ssl is None:
+            self._ssl = make_context(self.verify, self.cert)
+        return self._ssl  # type: ignore[no-any-return]
+
     def _make_target(self, url: URL) -> tuple[PoolKey, Target]:
-        key: PoolKey = (url.scheme, url.host, url.port, "")
-        context = None
-        if url.scheme == "https":
-            if self._ssl is None:
-                self._ssl = make_context(self.verify, self.cert)
-            context = self._ssl
-        return key, Target(url.host, url.port, context, url.host if context else None)
+        proxy = proxy_for(url, self._proxy, self.trust_env)
+        https = url.scheme == "https"
+        if proxy is None:
+            key: PoolKey = (url.scheme, url.host, url.port, "")
+            context = self._context() if https else None
+            return key, Target(url.host, url.port, context, url.host if context else None)
+        key = (url.scheme, url.host, url.port, proxy.text)
+        host, port = url.host, url.port
+        layered = (self._context(), url.host) if https else None
+        if proxy.kind == "socks5":
+            return key, Target(
+                proxy.host,
+                proxy.port,
+                None,
+                None,
+                tunnel=lambda: Socks5Tunnel(host, port, proxy),
+                layered_tls=layered,
+            )
+        if https:
+            return key, Target(
+                proxy.host,
+                proxy.port,
+                None,
+                None,
+                tunnel=lambda: ConnectTunnel(host, port, proxy),
+                layered_tls=layered,
+            )
+        authorization = proxy.authorization()
+        extra = f"Proxy-Authorization: {authorization}\r\n" if authorization else ""
+        return key, Target(
+            proxy.host, proxy.port, None, None, absolute_form=True, head_extra=extra
+        )
 
     # -- building requests -----------------------------------------------------------
 
@@ -272,9 +312,9 @@ class HttpClient:
         self, pool: Pool, request: Request, stream: bool, timeout: Timeout, deadline: _Deadline
     ) -> Response:
         retries = self.retries if request.method in IDEMPOTENT and not request.streamed else 0
-        head = self._head_of(request)
-        method = request.method.encode("ascii")
         key, target = self._target(request.url)
+        head = self._head_of(request, target)
+        method = request.method.encode("ascii")
         while True:
             got = pool.acquire(key, target, timeout.connect, timeout.pool)
             if type(got) is HttpConnection and got.state != CONNECTING:
@@ -322,13 +362,13 @@ class HttpClient:
         except Exception as exc:
             exchange.abort(exc)  # the body's iterator raised: the request fails with it
 
-    def _head_of(self, request: Request) -> bytes:
+    def _head_of(self, request: Request, target: Target) -> bytes:
         if request.preset is not self._preset or request.body != b"":
-            return request.encode_head()
+            return request.encode_head(target.absolute_form, target.head_extra)
         key = (request.method, request.url.text)
         head = self._heads.get(key)
         if head is None:
-            head = request.encode_head()
+            head = request.encode_head(target.absolute_form, target.head_extra)
             if len(self._heads) < 1024:
                 self._heads[key] = head
         return head

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import ssl as ssl_module
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from workerman.core import CONNECT_FAIL, AsyncTcpConnection, Future
@@ -17,11 +17,14 @@ from ._exceptions import (
     LimitError,
     NetworkError,
     ProtocolError,
+    ProxyError,
     WriteTimeout,
 )
 from ._exchange import Exchange
 from ._parser import END, ResponseHead, ResponseParser
+from ._proxy import Tunnel
 from ._settings import Limits
+from ._tls import TlsLayer
 
 if TYPE_CHECKING:
     from ._pool import Pool, PoolKey
@@ -46,6 +49,9 @@ class HttpConnection:
         "_connect_error",
         "_connect_timer",
         "_drain",
+        "_layered",
+        "_tls",
+        "_tunnel",
         "_watch",
         "_watch_at",
         "exchange",
@@ -70,8 +76,13 @@ class HttpConnection:
         server_hostname: str | None,
         limits: Limits,
         connect_timeout: float | None,
+        tunnel: Callable[[], Tunnel] | None = None,
+        layered_tls: tuple[ssl_module.SSLContext, str] | None = None,
     ) -> None:
         self.pool = pool
+        self._tunnel = tunnel() if tunnel is not None else None  # a proxy's handshake
+        self._layered = layered_tls  # TLS to the origin inside the tunnel
+        self._tls: TlsLayer | None = None
         self.key = key
         self.parser = ResponseParser(limits.max_head_size, limits.max_headers)
         self.exchange: Exchange | None = None
@@ -106,9 +117,62 @@ class HttpConnection:
     # -- connecting --------------------------------------------------------------------
 
     def _on_connect(self, tcp: AsyncTcpConnection) -> None:
+        if self._tunnel is not None:
+            tcp.send(self._tunnel.start(), raw=True)
+        elif self._layered is not None:
+            self._start_tls(b"")
+        else:
+            self._ready()
+
+    def _ready(self) -> None:
         self._cancel_connect_timer()
         self.state = IDLE
         self.ready.set_result(self)
+
+    def _setup(self, data: bytes) -> None:
+        """Bytes while opening: the proxy's handshake, then TLS inside the tunnel."""
+        tunnel = self._tunnel
+        if tunnel is not None:
+            try:
+                out, done, rest = tunnel.feed(data)
+            except ProxyError as exc:
+                self._fail_connect(exc)
+                return
+            if out:
+                self.tcp.send(out, raw=True)
+            if not done:
+                return
+            self._tunnel = None
+            if self._layered is not None:
+                self._start_tls(rest)
+            elif rest:
+                self._fail_connect(ProxyError("the proxy sent bytes before the request"))
+            else:
+                self._ready()
+            return
+        if self._tls is not None:
+            self._start_tls(data)
+
+    def _start_tls(self, data: bytes) -> None:
+        if self._tls is None:
+            assert self._layered is not None
+            context, hostname = self._layered
+            self._tls = TlsLayer(context, hostname)
+        try:
+            out = self._tls.handshake(data)
+        except ssl_module.SSLError as exc:
+            self._fail_connect(ConnectError(f"TLS handshake failed: {exc}"))
+            return
+        if out:
+            self.tcp.send(out, raw=True)
+        if self._tls.done:
+            self._ready()
+
+    def _write(self, data: bytes) -> bool | None:
+        tls = self._tls
+        if tls is not None:
+            data = tls.encrypt(data)
+        return self.tcp.send(data, raw=True)
 
     def _connect_late(self) -> None:
         self._connect_timer = 0
@@ -141,7 +205,9 @@ class HttpConnection:
         exchange.conn = self
         self.parser.expect(method)
         tcp = self.tcp
-        if len(body) > 65536:
+        if self._tls is not None:
+            sent = self._write(head + body if body else head)
+        elif len(body) > 65536:
             tcp.send(head, raw=True)
             sent = tcp.send(body, raw=True)
         else:
@@ -169,12 +235,12 @@ class HttpConnection:
             if exchange.conn is not self:
                 break  # the server answered early, or the exchange failed
             if chunk:
-                tcp.send(b"%x\r\n%b\r\n" % (len(chunk), chunk), raw=True)
+                self._write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
                 exchange.last_activity = self.loop.time()
                 if tcp.send_buffer_size >= _DRAIN_AT:
                     await self.wait_drained(exchange)
         if exchange.conn is self:
-            tcp.send(b"0\r\n\r\n", raw=True)
+            self._write(b"0\r\n\r\n")
             exchange.start_reading()
 
     async def wait_drained(self, exchange: Exchange) -> None:
@@ -233,6 +299,20 @@ class HttpConnection:
             drain.set_result(None)
 
     def _on_data(self, tcp: AsyncTcpConnection, data: bytes) -> None:
+        if self.state == CONNECTING:
+            self._setup(data)
+            return
+        tls = self._tls
+        if tls is not None:
+            try:
+                data, out = tls.decrypt(data)
+            except ssl_module.SSLError as exc:
+                self.abort(NetworkError(f"TLS error: {exc}"))
+                return
+            if out:
+                tcp.send(out, raw=True)
+            if not data:
+                return
         exchange = self.exchange
         if exchange is None:
             logger.warning("%s sent %d bytes nobody asked for; closing", self.key, len(data))

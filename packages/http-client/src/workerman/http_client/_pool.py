@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ssl as ssl_module
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from workerman.core import ConnectionStatus, EventLoop, Future
 
 from ._connection import IDLE, HttpConnection
 from ._exceptions import PoolTimeout
+from ._proxy import Tunnel
 from ._settings import Limits
 
 __all__ = ["Pool", "PoolKey", "Target"]
@@ -26,9 +28,20 @@ PoolKey = tuple[str, str, int, str]
 
 
 class Target:
-    """Where the connections of one key go: the address dialled and the TLS to use."""
+    """Where the connections of one key go: the address dialled, the TLS to use, and
+    through a proxy, the tunnel to open (and TLS inside it) or the absolute-form
+    request line with the proxy's credentials."""
 
-    __slots__ = ("host", "port", "server_hostname", "ssl_context")
+    __slots__ = (
+        "absolute_form",
+        "head_extra",
+        "host",
+        "layered_tls",
+        "port",
+        "server_hostname",
+        "ssl_context",
+        "tunnel",
+    )
 
     def __init__(
         self,
@@ -36,11 +49,19 @@ class Target:
         port: int,
         ssl_context: ssl_module.SSLContext | None,
         server_hostname: str | None,
+        tunnel: Callable[[], Tunnel] | None = None,
+        layered_tls: tuple[ssl_module.SSLContext, str] | None = None,
+        absolute_form: bool = False,
+        head_extra: str = "",
     ) -> None:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.server_hostname = server_hostname
+        self.tunnel = tunnel
+        self.layered_tls = layered_tls
+        self.absolute_form = absolute_form
+        self.head_extra = head_extra
 
 
 class Waiter:
@@ -153,6 +174,8 @@ class Pool:
             target.server_hostname,
             self.limits,
             connect_timeout,
+            target.tunnel,
+            target.layered_tls,
         )
 
     def release(self, conn: HttpConnection, keep: bool) -> None:

@@ -55,11 +55,14 @@ class Request:
         """The body is an iterator: it cannot be sent again (no retry, no 307 replay)."""
         return not isinstance(self.body, bytes)
 
-    def encode_head(self) -> bytes:
-        """The request line and header block, with Host and the body's framing header."""
+    def encode_head(self, absolute_form: bool = False, extra: str = "") -> bytes:
+        """The request line and header block, with Host and the body's framing header
+        (``absolute_form`` and ``extra`` header lines: for an HTTP proxy)."""
         url = self.url
         target = (
-            f"{url.scheme}://{url.host_header}{url.target}" if self.absolute_form else url.target
+            f"{url.scheme}://{url.host_header}{url.target}"
+            if absolute_form or self.absolute_form
+            else url.target
         )
         lines = [f"{self.method} {target} HTTP/1.1\r\n"]
         headers = self.headers
@@ -73,6 +76,7 @@ class Request:
         elif "transfer-encoding" not in headers:
             lines.append("Transfer-Encoding: chunked\r\n")
         lines.append(self.preset if self.preset is not None else render_headers(headers))
+        lines.append(extra)
         lines.append("\r\n")
         try:
             return "".join(lines).encode("latin-1")
