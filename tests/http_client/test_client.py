@@ -358,3 +358,33 @@ async def test_gzip_bodies_can_be_read_raw(http: HttpClient, uvicorn_url: str) -
     async with http.stream("GET", f"{uvicorn_url}/gzip") as response:
         raw = b"".join([chunk async for chunk in response.iter_raw()])
     assert gzip.decompress(raw) == b"compressed " * 1000
+
+
+async def test_a_cookie_jar_keeps_and_returns_cookies(loop: None, raw_server: object) -> None:
+    from workerman.http_client import CookieJar
+
+    def script(request: bytes, _index: int) -> list[bytes | float | None]:
+        line = request.split(b"\r\n", 1)[0]
+        if line.startswith(b"GET /login"):
+            return [
+                b"HTTP/1.1 302 Found\r\nLocation: /home\r\n"
+                b"Set-Cookie: session=abc; Path=/; HttpOnly\r\n"
+                b"Set-Cookie: theme=dark; Max-Age=3600\r\n"
+                b"Set-Cookie: elsewhere=1; Domain=example.com\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            ]
+        cookie = [h for h in request.split(b"\r\n") if h.lower().startswith(b"cookie:")]
+        body = cookie[0][8:] if cookie else b"-"
+        return [b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%b" % (len(body), body)]
+
+    server = raw_server(script)  # type: ignore[operator]
+    jar = CookieJar()
+    async with HttpClient(cookies=jar) as http:
+        response = await http.get(f"{server.url}/login")
+        assert response.content == b"session=abc; theme=dark"  # sent on the redirect
+        again = await http.get(f"{server.url}/other", headers={"Cookie": "mine=1"})
+        assert again.content == b"mine=1; session=abc; theme=dark"
+    assert jar.get("session") == "abc" and jar.get("elsewhere") is None
+    async with HttpClient() as http:  # no jar: nothing kept
+        await http.get(f"{server.url}/login", follow_redirects=False)
+        assert (await http.get(f"{server.url}/x")).content == b"-"

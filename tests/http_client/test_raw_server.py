@@ -126,3 +126,34 @@ async def test_a_tls_server_that_never_answers_is_a_connect_timeout(
         with pytest.raises(ConnectTimeout):
             await http.get(server.url.replace("http://", "https://"))
         assert http.stats() == {}
+
+
+async def test_expect_continue_sends_the_body_after_100(
+    loop: None, raw_server: Start
+) -> None:
+    done = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
+
+    def script(request: bytes, _index: int) -> list[bytes | float | None]:
+        if b"expect: 100-continue" in request.lower():
+            return [b"HTTP/1.1 100 Continue\r\n\r\n", 0.2, done, None]
+        return [done, None]
+
+    server = raw_server(script)
+    async with HttpClient(expect_continue=1000) as http:
+        assert (await http.post(server.url, content=b"z" * 5000)).content == b"ok"
+        assert (await http.post(server.url, content=b"small")).content == b"ok"  # no Expect
+    assert b"expect: 100-continue" in server.requests[0].lower()
+    assert b"expect" not in server.requests[1].lower()
+
+
+async def test_a_refusal_before_100_means_the_body_is_never_sent(
+    loop: None, raw_server: Start
+) -> None:
+    refusal = b"HTTP/1.1 413 Too Large\r\nContent-Length: 3\r\n\r\nbig"
+    server = raw_server(lambda _r, _i: [refusal])
+    async with HttpClient() as http:
+        response = await http.post(
+            server.url, content=b"y" * 100_000, headers={"Expect": "100-continue"}
+        )
+        assert response.status_code == 413
+        assert http.stats() == {}  # the server may still wait for the body: closed

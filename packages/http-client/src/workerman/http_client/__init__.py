@@ -8,6 +8,8 @@ styles: ``await http.get(url)`` and ``http.get(url, callback=fn)``.
 from ._auth import BasicAuth as BasicAuth
 from ._auth import BearerAuth as BearerAuth
 from ._client import HttpClient as HttpClient
+from ._cookies import Cookie as Cookie
+from ._cookies import CookieJar as CookieJar
 from ._exceptions import ConnectError as ConnectError
 from ._exceptions import ConnectTimeout as ConnectTimeout
 from ._exceptions import DecodingError as DecodingError
@@ -30,6 +32,7 @@ from ._headers import Headers as Headers
 from ._parser import END as END
 from ._parser import ResponseHead as ResponseHead
 from ._parser import ResponseParser as ResponseParser
+from ._proxy import Proxy as Proxy
 from ._request import Request as Request
 from ._response import Response as Response
 from ._settings import Limits as Limits
@@ -44,6 +47,8 @@ __all__ = [
     "BearerAuth",
     "ConnectError",
     "ConnectTimeout",
+    "Cookie",
+    "CookieJar",
     "DecodingError",
     "HTTPStatusError",
     "Headers",
@@ -54,6 +59,7 @@ __all__ = [
     "NetworkError",
     "PoolTimeout",
     "ProtocolError",
+    "Proxy",
     "ProxyError",
     "ReadTimeout",
     "Request",

@@ -16,6 +16,7 @@ from workerman.core import EventLoop, ServerError, current_loop, register_status
 from ._auth import AuthInput, auth_header
 from ._body import Content, Files, encode_body
 from ._connection import CONNECTING, HttpConnection, StaleConnection
+from ._cookies import CookieJar
 from ._decoders import supported_encodings
 from ._exceptions import HttpClientError, NetworkError, TooManyRedirects, TotalTimeout
 from ._exchange import Exchange
@@ -87,6 +88,12 @@ class HttpClient:
             CONNECT tunnels for https://) or ``socks5://[user:password@]host:port``.
         trust_env: without ``proxy``, take one from HTTP_PROXY, HTTPS_PROXY, ALL_PROXY
             (and skip the hosts in NO_PROXY), as curl and browsers do.
+        cookies: a :class:`CookieJar` (or True for a new one) that keeps the cookies
+            responses set and sends them back; False: no cookies are kept.
+        expect_continue: bodies of at least this many bytes are sent with
+            ``Expect: 100-continue``, so a server can refuse them (401, 413) before they
+            travel; the body follows the 100, or after a second without an answer. A
+            request's own ``Expect: 100-continue`` header does the same for it.
     """
 
     def __init__(
@@ -107,6 +114,8 @@ class HttpClient:
         retries: int = 1,
         proxy: str | Proxy | None = None,
         trust_env: bool = False,
+        cookies: CookieJar | bool = False,
+        expect_continue: int | None = None,
     ) -> None:
         limits = limits or Limits()
         overrides: dict[str, Any] = {
@@ -127,6 +136,10 @@ class HttpClient:
         self.retries = retries
         self._proxy = Proxy(proxy) if isinstance(proxy, str) else proxy
         self.trust_env = trust_env
+        self.cookies: CookieJar | None = (
+            cookies if isinstance(cookies, CookieJar) else CookieJar() if cookies else None
+        )
+        self.expect_continue = expect_continue
         self.verify = verify
         self.cert = cert
         defaults = Headers(
@@ -280,9 +293,13 @@ class HttpClient:
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
         deadline = _Deadline(loop, limits.total)
         history: list[Response] = []
+        jar = self.cookies
         try:
             while True:
-                response = await self._send_once(pool, request, stream, limits, deadline)
+                sending = request if jar is None else _with_cookies(request, jar)
+                response = await self._send_once(pool, sending, stream, limits, deadline)
+                if jar is not None:
+                    jar.extract(response.url, response.headers.get_list("set-cookie"))
                 if not (follow and response.is_redirect):
                     break
                 next_request = self._redirect(request, response)
@@ -313,6 +330,7 @@ class HttpClient:
     ) -> Response:
         retries = self.retries if request.method in IDEMPOTENT and not request.streamed else 0
         key, target = self._target(request.url)
+        hold = bool(request.body) and _expects_continue(request, self.expect_continue)
         head = self._head_of(request, target)
         method = request.method.encode("ascii")
         while True:
@@ -325,7 +343,7 @@ class HttpClient:
             deadline.current = exchange
             body = request.body
             if isinstance(body, bytes):
-                conn.start(exchange, method, head, body)
+                conn.start(exchange, method, head, body, hold)
             else:
                 conn.start(exchange, method, head, b"")
                 exchange.start_writing()
@@ -585,6 +603,31 @@ class HttpClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _with_cookies(request: Request, jar: CookieJar) -> Request:
+    """``request`` with the jar's cookies for its URL (after any Cookie of its own)."""
+    header = jar.header_for(request.url)
+    if header is None:
+        return request
+    headers = request.headers.copy()
+    own = headers.get("cookie")
+    headers.set("Cookie", f"{own}; {header}" if own else header)
+    return Request(request.method, request.url, headers, request.body)
+
+
+def _expects_continue(request: Request, threshold: int | None) -> bool:
+    """Whether to hold the body until the server's 100 Continue (adding the header when
+    the client's threshold asks for it)."""
+    if request.preset is None and request.headers.get("expect", "").lower() == "100-continue":
+        return True
+    body = request.body
+    if threshold is None or not isinstance(body, bytes) or len(body) < threshold:
+        return False
+    request.headers = request.headers.copy()
+    request.headers.set("Expect", "100-continue")
+    request.preset = None
+    return True
 
 
 _live: weakref.WeakSet[HttpClient] = weakref.WeakSet()

@@ -49,6 +49,8 @@ class HttpConnection:
         "_connect_error",
         "_connect_timer",
         "_drain",
+        "_held",
+        "_hold_timer",
         "_layered",
         "_tls",
         "_tunnel",
@@ -83,6 +85,8 @@ class HttpConnection:
         self._tunnel = tunnel() if tunnel is not None else None  # a proxy's handshake
         self._layered = layered_tls  # TLS to the origin inside the tunnel
         self._tls: TlsLayer | None = None
+        self._held: bytes | None = None  # a body waiting for 100 Continue
+        self._hold_timer = 0
         self.key = key
         self.parser = ResponseParser(limits.max_head_size, limits.max_headers)
         self.exchange: Exchange | None = None
@@ -198,9 +202,15 @@ class HttpConnection:
 
     # -- an exchange -------------------------------------------------------------------
 
-    def start(self, exchange: Exchange, method: bytes, head: bytes, body: bytes) -> None:
-        """Send a request (the head, and the body when it is bytes)."""
+    def start(
+        self, exchange: Exchange, method: bytes, head: bytes, body: bytes, hold: bool = False
+    ) -> None:
+        """Send a request (the head, and the body when it is bytes; with ``hold``, the
+        body waits for the server's 100 Continue, or a second)."""
         self.state = ACTIVE
+        if hold:
+            self._held, body = body, b""
+            self._hold_timer = self.loop.delay(1.0, self._send_held)
         self.exchange = exchange
         exchange.conn = self
         self.parser.expect(method)
@@ -293,6 +303,21 @@ class HttpConnection:
             self.loop.cancel(self._watch)
             self._watch = 0
 
+    def _send_held(self) -> None:
+        self._hold_timer = 0
+        body, self._held = self._held, None
+        if body is not None and self.exchange is not None:
+            self._write(body)
+
+    def _drop_held(self, head: ResponseHead) -> None:
+        """A final answer came before the 100: the body is never sent, and since the server
+        may still wait for it, the connection cannot carry another request."""
+        if self._hold_timer:
+            self.loop.cancel(self._hold_timer)
+            self._hold_timer = 0
+        self._held = None
+        head.keep_alive = False
+
     def _on_drain(self, tcp: AsyncTcpConnection) -> None:
         drain = self._drain
         if drain is not None and not drain.done():
@@ -342,9 +367,15 @@ class HttpConnection:
             else:
                 assert isinstance(event, ResponseHead)
                 if event.status >= 200:
+                    if self._held is not None:
+                        self._drop_held(event)
                     exchange.on_head(event)
                 else:
                     exchange.informational.append(event)
+                    if event.status == 100 and self._held is not None:
+                        if self._hold_timer:
+                            self.loop.cancel(self._hold_timer)
+                        self._send_held()
 
     def _finish(self, exchange: Exchange) -> None:
         if self.parser.unread:
