@@ -70,9 +70,7 @@ async def stream(read: Callable[[], Awaitable[int]]) -> dict[str, Any]:
 async def run_workerman(case: str, url: str, count: int, concurrency: int) -> dict[str, Any]:
     from workerman.http_client import HttpClient, Timeout
 
-    async with HttpClient(
-        max_connections_per_host=concurrency, timeout=Timeout(read=60)
-    ) as http:
+    async with HttpClient(max_connections_per_host=concurrency, timeout=Timeout(read=60)) as http:
         if case == "get":
 
             async def get() -> int:

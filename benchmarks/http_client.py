@@ -31,10 +31,10 @@ from ._proc import (
     ServerGroup,
     handle_signals,
     log,
+    parse_choices,
     pick_cores,
     run_main,
     runner_parser,
-    parse_choices,
 )
 from ._report import markdown_table
 
@@ -69,7 +69,16 @@ class _Servers(ServerGroup[_Server]):
 def run_child(client: str, case: str, url: str, count: int, cpu: int | None) -> dict[str, Any]:
     env = dict(os.environ, BENCH_CPU="" if cpu is None else str(cpu))
     out = subprocess.run(
-        [sys.executable, "-m", "benchmarks._http_client_child", client, case, url, str(count), "50"],
+        [
+            sys.executable,
+            "-m",
+            "benchmarks._http_client_child",
+            client,
+            case,
+            url,
+            str(count),
+            "50",
+        ],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -84,7 +93,9 @@ def run_child(client: str, case: str, url: str, count: int, cpu: int | None) -> 
 
 
 def main(argv: list[str]) -> None:
-    parser = runner_parser("benchmarks.http_client", __doc__, "fewer requests, 256 MiB", CASES, CLIENTS)
+    parser = runner_parser(
+        "benchmarks.http_client", __doc__, "fewer requests, 256 MiB", CASES, CLIENTS
+    )
     parser.add_argument("--rounds", type=int, default=3)
     args = parse_choices(parser, argv, {"only": CASES, "servers": CLIENTS})
     handle_signals(sigint=True)
@@ -141,7 +152,15 @@ def report(rows: dict[tuple[str, str], list[dict[str, Any]]], count: int, size: 
                 cost_ratio,
             ]
         )
-    header = ["case", "client", "throughput", "spread", "client CPU", "vs aiohttp", "CPU vs aiohttp"]
+    header = [
+        "case",
+        "client",
+        "throughput",
+        "spread",
+        "client CPU",
+        "vs aiohttp",
+        "CPU vs aiohttp",
+    ]
     return markdown_table(header, lines)
 
 

@@ -99,11 +99,13 @@ async def app(scope: Scope, receive: Any, send: Any) -> None:
         headers = [(b"content-type", b"text/event-stream")]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         for i in range(int(query.get("n", "3"))):
-            event = f"id: {i}\nevent: tick\ndata: {{\"n\": {i}}}\n\n".encode()
+            event = f'id: {i}\nevent: tick\ndata: {{"n": {i}}}\n\n'.encode()
             await send({"type": "http.response.body", "body": event, "more_body": True})
             await asyncio.sleep(0.01)
         await send({"type": "http.response.body", "body": b""})
     elif path == "/charset":
-        await answer(200, "héllo".encode("latin-1"), [(b"content-type", b"text/plain; charset=latin-1")])
+        await answer(
+            200, "héllo".encode("latin-1"), [(b"content-type", b"text/plain; charset=latin-1")]
+        )
     else:
         await answer(404, b"not found")

@@ -48,8 +48,19 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], what: str) -> None
 def _uvicorn(extra: list[str]) -> Iterator[int]:
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "tests.http_client.asgi_app:app", "--port", str(port),
-         "--log-level", "warning", "--timeout-keep-alive", "2", *extra],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.http_client.asgi_app:app",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--timeout-keep-alive",
+            "2",
+            *extra,
+        ],
         cwd=ROOT,
     )
     try:

@@ -119,7 +119,9 @@ class HttpProxy(_Base):
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         lines = head.split(b"\r\n")[1:]
         kept = [h for h in lines if not h.lower().startswith(b"proxy-authorization")]
-        upstream.sendall(f"{method} {path} HTTP/1.1\r\n".encode() + b"\r\n".join(kept) + b"\r\n\r\n" + rest)
+        upstream.sendall(
+            f"{method} {path} HTTP/1.1\r\n".encode() + b"\r\n".join(kept) + b"\r\n\r\n" + rest
+        )
         _pipe(conn, upstream, self._stop)
 
 
@@ -143,7 +145,7 @@ class Socks5Proxy(_Base):
         return data
 
     def _serve(self, conn: socket.socket) -> None:
-        version, count = self._recv(conn, 2)
+        _version, count = self._recv(conn, 2)
         methods = self._recv(conn, count)
         if self.credentials is not None:
             if 2 not in methods:

@@ -116,7 +116,9 @@ async def test_request_bodies_of_every_kind(http: HttpClient, uvicorn_url: str) 
     boundary = content_type.split("boundary=")[1]
     assert body.startswith(f"--{boundary}\r\n") and body.endswith(f"--{boundary}--\r\n")
     assert 'name="field"\r\n\r\nvalue\r\n' in body
-    assert 'name="upload"; filename="report.csv"\r\nContent-Type: text/csv\r\n\r\na,b\n1,2\n' in body
+    assert (
+        'name="upload"; filename="report.csv"\r\nContent-Type: text/csv\r\n\r\na,b\n1,2\n' in body
+    )
     assert 'name="raw"; filename="raw"' in body
 
 
@@ -128,7 +130,7 @@ async def test_an_async_iterator_is_sent_chunked(http: HttpClient, uvicorn_url: 
 
     data = echoed(await http.post(f"{uvicorn_url}/echo", content=pieces()))
     assert data["headers"]["transfer-encoding"] == "chunked"  # type: ignore[index]
-    assert data["body"] == "".join("%04d" % i for i in range(50))
+    assert data["body"] == "".join(f"{i:04d}" for i in range(50))
 
 
 async def test_a_large_upload_and_download(http: HttpClient, uvicorn_url: str) -> None:
@@ -148,9 +150,7 @@ async def test_chunked_gzip_and_deflate_responses_are_decoded(
     assert (await http.get(f"{uvicorn_url}/deflate")).content == b"deflated " * 1000
 
 
-async def test_a_decompression_bomb_is_refused_not_inflated(
-    loop: None, uvicorn_url: str
-) -> None:
+async def test_a_decompression_bomb_is_refused_not_inflated(loop: None, uvicorn_url: str) -> None:
     async with HttpClient(limits=Limits(max_body_size=1024 * 1024)) as http:
         with pytest.raises(LimitError, match="decoded response body"):
             await http.get(f"{uvicorn_url}/bomb", params={"mib": 20})
@@ -203,7 +203,10 @@ async def test_redirects_can_be_turned_off(http: HttpClient, uvicorn_url: str) -
     assert response.status_code == 302 and response.headers["location"] == "/echo"
 
 
-@pytest.mark.parametrize(("status", "method", "body"), [(303, "GET", ""), (302, "GET", ""), (307, "POST", "data"), (308, "POST", "data")])
+@pytest.mark.parametrize(
+    ("status", "method", "body"),
+    [(303, "GET", ""), (302, "GET", ""), (307, "POST", "data"), (308, "POST", "data")],
+)
 async def test_redirect_methods(
     http: HttpClient, uvicorn_url: str, status: int, method: str, body: str
 ) -> None:

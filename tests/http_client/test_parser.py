@@ -95,7 +95,10 @@ def test_keep_alive_rules() -> None:
 
 
 def test_transfer_encoding_beats_content_length_and_closes() -> None:
-    data = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+    data = (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
     events = parse(data)
     assert body_of(events) == b"ok" and not heads(events)[0].keep_alive
 

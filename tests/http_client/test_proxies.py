@@ -54,7 +54,7 @@ async def test_certificates_are_verified_inside_the_tunnel(
     https_url: str, http_proxy: HttpProxy
 ) -> None:
     async with HttpClient(proxy=http_proxy.url) as http:
-        with pytest.raises(ConnectError, match="(?i)certificate"):
+        with pytest.raises(ConnectError, match=r"(?i)certificate"):
             await http.get(f"{https_url}/hello")
 
 

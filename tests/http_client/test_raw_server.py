@@ -128,9 +128,7 @@ async def test_a_tls_server_that_never_answers_is_a_connect_timeout(
         assert http.stats() == {}
 
 
-async def test_expect_continue_sends_the_body_after_100(
-    loop: None, raw_server: Start
-) -> None:
+async def test_expect_continue_sends_the_body_after_100(loop: None, raw_server: Start) -> None:
     done = b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok"
 
     def script(request: bytes, _index: int) -> list[bytes | float | None]:

@@ -26,7 +26,7 @@ async def test_https_verified_against_the_given_ca(
 
 
 async def test_an_unknown_ca_is_refused_by_default(http: HttpClient, https_url: str) -> None:
-    with pytest.raises(ConnectError, match="(?i)certificate"):
+    with pytest.raises(ConnectError, match=r"(?i)certificate"):
         await http.get(f"{https_url}/hello")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from typing import Union
 
 __all__ = ["AuthInput", "BasicAuth", "BearerAuth", "auth_header"]
 
@@ -40,7 +39,7 @@ class BearerAuth:
         return "BearerAuth('***')"
 
 
-AuthInput = Union[BasicAuth, BearerAuth, tuple[str, str], None]
+AuthInput = BasicAuth | BearerAuth | tuple[str, str] | None
 
 
 def auth_header(auth: AuthInput) -> str | None:

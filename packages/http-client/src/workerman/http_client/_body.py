@@ -12,24 +12,24 @@ import mimetypes
 import os
 import secrets
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
-from typing import IO, Any, Union
+from typing import IO, Any
 from urllib.parse import urlencode
 
 from ._exceptions import HttpClientError
 
 __all__ = ["Content", "FileValue", "Files", "encode_body"]
 
-Content = Union[bytes, bytearray, memoryview, str, AsyncIterable[bytes], Iterable[bytes]]
-FileValue = Union[
-    bytes,
-    str,
-    IO[bytes],
-    tuple[str | None, bytes | str | IO[bytes]],
-    tuple[str | None, bytes | str | IO[bytes], str | None],
-]
-Files = Union[Mapping[str, FileValue], Iterable[tuple[str, FileValue]]]
+Content = bytes | bytearray | memoryview | str | AsyncIterable[bytes] | Iterable[bytes]
+FileValue = (
+    bytes
+    | str
+    | IO[bytes]
+    | tuple[str | None, bytes | str | IO[bytes]]
+    | tuple[str | None, bytes | str | IO[bytes], str | None]
+)
+Files = Mapping[str, FileValue] | Iterable[tuple[str, FileValue]]
 
-Body = Union[bytes, AsyncIterator[bytes]]
+Body = bytes | AsyncIterator[bytes]
 
 
 def encode_body(

@@ -220,9 +220,7 @@ class HttpClient:
             )
         authorization = proxy.authorization()
         extra = f"Proxy-Authorization: {authorization}\r\n" if authorization else ""
-        return key, Target(
-            proxy.host, proxy.port, None, None, absolute_form=True, head_extra=extra
-        )
+        return key, Target(proxy.host, proxy.port, None, None, absolute_form=True, head_extra=extra)
 
     # -- building requests -----------------------------------------------------------
 

@@ -4,9 +4,9 @@ and sent back to the URLs they match."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from collections.abc import Iterator
 from http.cookies import CookieError, Morsel, SimpleCookie
 from typing import Any
 
@@ -109,9 +109,7 @@ class CookieJar:
                 else:
                     self._store(cookie)
 
-    def _from_morsel(
-        self, url: URL, name: str, morsel: Morsel[Any], now: float
-    ) -> Cookie | None:
+    def _from_morsel(self, url: URL, name: str, morsel: Morsel[Any], now: float) -> Cookie | None:
         host = url.host.lower()
         domain_attr = str(morsel.get("domain", "")).lower().lstrip(".")
         if domain_attr:

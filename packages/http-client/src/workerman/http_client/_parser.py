@@ -268,7 +268,7 @@ class ResponseParser:
         try:
             while pos < end:
                 state = self._state
-                if state == _LENGTH or state == _CHUNK_DATA:
+                if state in (_LENGTH, _CHUNK_DATA):
                     take = min(end - pos, self._remaining)
                     events.append(buf if take == end and pos == 0 else buf[pos : pos + take])
                     pos += take

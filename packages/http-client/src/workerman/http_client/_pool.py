@@ -149,9 +149,12 @@ class Pool:
         expiry = self.limits.keepalive_expiry
         while idle:
             conn = idle.pop()
-            if conn.state == IDLE and conn.tcp.status is ConnectionStatus.ESTABLISHED:
-                if now - conn.idle_since <= expiry:
-                    return conn
+            if (
+                conn.state == IDLE
+                and conn.tcp.status is ConnectionStatus.ESTABLISHED
+                and now - conn.idle_since <= expiry
+            ):
+                return conn
             conn.close()  # expired or gone: closing frees its slot
         return None
 

@@ -70,9 +70,10 @@ class Request:
             lines.append(f"Host: {url.host_header}\r\n")
         body = self.body
         if isinstance(body, bytes):
-            if body or self.method in ("POST", "PUT", "PATCH"):
-                if "content-length" not in headers:
-                    lines.append(f"Content-Length: {len(body)}\r\n")
+            if (
+                body or self.method in ("POST", "PUT", "PATCH")
+            ) and "content-length" not in headers:
+                lines.append(f"Content-Length: {len(body)}\r\n")
         elif "transfer-encoding" not in headers:
             lines.append("Transfer-Encoding: chunked\r\n")
         lines.append(self.preset if self.preset is not None else render_headers(headers))

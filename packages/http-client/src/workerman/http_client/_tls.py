@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 import ssl
-from typing import Union
 
 __all__ = ["Verify", "make_context"]
 
 logger = logging.getLogger("workerman.http_client")
 
-Verify = Union[bool, str, ssl.SSLContext]
+Verify = bool | str | ssl.SSLContext
 _warned = False
 
 
@@ -49,7 +48,9 @@ class TlsLayer:
     def __init__(self, context: ssl.SSLContext, server_hostname: str) -> None:
         self._incoming = ssl.MemoryBIO()
         self._outgoing = ssl.MemoryBIO()
-        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_hostname=server_hostname)
+        self._tls = context.wrap_bio(
+            self._incoming, self._outgoing, server_hostname=server_hostname
+        )
         self.done = False
 
     def handshake(self, data: bytes = b"") -> bytes:

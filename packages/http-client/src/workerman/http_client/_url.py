@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Union
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit
 
 from ._exceptions import InvalidURL
 
 __all__ = ["URL", "Origin", "Params"]
 
-Params = Union[Mapping[str, object], Iterable[tuple[str, object]], str, None]
+Params = Mapping[str, object] | Iterable[tuple[str, object]] | str | None
 Origin = tuple[str, str, int]  # scheme, host, port
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -103,7 +102,5 @@ def _pairs(params: Mapping[str, object] | Iterable[tuple[str, object]]) -> list[
     for key, value in items:
         if value is None:
             continue
-        if isinstance(value, bool):
-            value = "true" if value else "false"
-        out.append((key, value))
+        out.append((key, ("true" if value else "false") if isinstance(value, bool) else value))
     return out
