@@ -61,6 +61,26 @@ class _Deadline:
             self.timer = 0
 
 
+class _NoDeadline:
+    """No total timeout: nothing to remember, nothing to cancel."""
+
+    __slots__ = ()
+
+    @property
+    def current(self) -> None:
+        return None
+
+    @current.setter
+    def current(self, _value: object) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+_NO_DEADLINE = _NoDeadline()
+
+
 class HttpClient:
     """An async HTTP/1.1 client on the workerman loop.
 
@@ -289,13 +309,56 @@ class HttpClient:
         pool = self._pool_for(loop)
         limits = self.timeout if timeout is _UNSET else Timeout.of(timeout)
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
-        deadline = _Deadline(loop, limits.total)
+        deadline: _Deadline | _NoDeadline = (
+            _Deadline(loop, limits.total) if limits.total is not None else _NO_DEADLINE
+        )
         history: list[Response] = []
         jar = self.cookies
+        max_body = self.limits.max_body_size
         try:
-            while True:
+            while True:  # one turn per redirect
                 sending = request if jar is None else _with_cookies(request, jar)
-                response = await self._send_once(pool, sending, stream, limits, deadline)
+                retries = (
+                    self.retries if sending.method in IDEMPOTENT and not sending.streamed else 0
+                )
+                key, target = self._target(sending.url)
+                hold = bool(sending.body) and _expects_continue(sending, self.expect_continue)
+                head = self._head_of(sending, target)
+                method = sending.method.encode("ascii")
+                while True:  # one turn per attempt: a stale pooled connection is retried
+                    got = pool.acquire(key, target, limits.connect, limits.pool)
+                    if type(got) is HttpConnection and got.state != CONNECTING:
+                        conn = got
+                    else:
+                        conn = await self._connection(pool, got, deadline)
+                    exchange = Exchange(loop, stream, limits, max_body)
+                    deadline.current = exchange
+                    body = sending.body
+                    if isinstance(body, bytes):
+                        conn.start(exchange, method, head, body, hold)
+                    else:
+                        conn.start(exchange, method, head, b"")
+                        exchange.start_writing()
+                        loop.spawn_awaitable(
+                            self._stream_body(conn, exchange, body), lambda: "request body"
+                        )
+                    try:
+                        response_head = await exchange.future
+                    except StaleConnection:
+                        if retries > 0:
+                            retries -= 1
+                            logger.debug("retrying %r on a new connection", sending)
+                            continue
+                        raise
+                    except BaseException:
+                        exchange.abandoned = True
+                        exchange.abort(NetworkError("the request was cancelled"))
+                        raise
+                    break
+                response = Response(response_head, sending.method, sending.url, exchange, max_body)
+                if not stream:
+                    response._load(b"".join(exchange.chunks))
+                    deadline.current = None
                 if jar is not None:
                     jar.extract(response.url, response.headers.get_list("set-cookie"))
                 if not (follow and response.is_redirect):
@@ -316,57 +379,13 @@ class HttpClient:
         except BaseException:
             deadline.cancel()
             raise
-        response.history = history
+        if history:
+            response.history = history
         if stream:
             response._on_close = deadline.cancel
         else:
             deadline.cancel()
         return response
-
-    async def _send_once(
-        self, pool: Pool, request: Request, stream: bool, timeout: Timeout, deadline: _Deadline
-    ) -> Response:
-        retries = self.retries if request.method in IDEMPOTENT and not request.streamed else 0
-        key, target = self._target(request.url)
-        hold = bool(request.body) and _expects_continue(request, self.expect_continue)
-        head = self._head_of(request, target)
-        method = request.method.encode("ascii")
-        while True:
-            got = pool.acquire(key, target, timeout.connect, timeout.pool)
-            if type(got) is HttpConnection and got.state != CONNECTING:
-                conn = got
-            else:
-                conn = await self._connection(pool, got, deadline)
-            exchange = Exchange(pool.loop, stream, timeout, self.limits.max_body_size)
-            deadline.current = exchange
-            body = request.body
-            if isinstance(body, bytes):
-                conn.start(exchange, method, head, body, hold)
-            else:
-                conn.start(exchange, method, head, b"")
-                exchange.start_writing()
-                pool.loop.spawn_awaitable(
-                    self._stream_body(conn, exchange, body), lambda: "request body"
-                )
-            try:
-                response_head = await exchange.future
-            except StaleConnection:
-                if retries > 0:
-                    retries -= 1
-                    logger.debug("retrying %r on a new connection", request)
-                    continue
-                raise
-            except BaseException:
-                exchange.abandoned = True
-                exchange.abort(NetworkError("the request was cancelled"))
-                raise
-            response = Response(
-                response_head, request.method, request.url, exchange, self.limits.max_body_size
-            )
-            if not stream:
-                response._load(b"".join(exchange.chunks))
-            deadline.current = exchange if stream else None
-            return response
 
     async def _stream_body(
         self, conn: HttpConnection, exchange: Exchange, body: AsyncIterator[bytes]
@@ -390,7 +409,7 @@ class HttpClient:
         return head
 
     async def _connection(
-        self, pool: Pool, got: HttpConnection | Waiter, deadline: _Deadline
+        self, pool: Pool, got: HttpConnection | Waiter, deadline: _Deadline | _NoDeadline
     ) -> HttpConnection:
         """The connection ``got`` is or will be, once it is free and open."""
         if isinstance(got, Waiter):
@@ -475,50 +494,28 @@ class HttpClient:
             follow_redirects: for this request.
             callback: Workerman's style: ``fn(response, error)``.
         """
-        coro = self._request(
-            method,
-            url,
-            params,
-            headers,
-            content,
-            data,
-            files,
-            json,
-            auth,
-            timeout,
-            follow_redirects,
-        )
+        try:
+            request = self.build_request(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                content=content,
+                data=data,
+                files=files,
+                json=json,
+                auth=auth,
+            )
+        except HttpClientError as exc:
+            if callback is None:
+                raise
+            current_loop().call_soon(_call_user, callback, None, exc)
+            return None
+        coro = self.send(request, timeout=timeout, follow_redirects=follow_redirects)
         if callback is None:
             return coro
         current_loop().spawn_awaitable(_call_back(coro, callback), lambda: "an HTTP callback")
         return None
-
-    async def _request(
-        self,
-        method: str,
-        url: str | URL,
-        params: Params,
-        headers: HeadersInput,
-        content: Content | None,
-        data: Any,
-        files: Files | None,
-        json: Any,
-        auth: AuthInput,
-        timeout: Any,
-        follow_redirects: bool | None,
-    ) -> Response:
-        request = self.build_request(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            content=content,
-            data=data,
-            files=files,
-            json=json,
-            auth=auth,
-        )
-        return await self.send(request, timeout=timeout, follow_redirects=follow_redirects)
 
     def get(self, url: str | URL, **kwargs: Any) -> Any:
         """GET; see :meth:`request` for the arguments."""

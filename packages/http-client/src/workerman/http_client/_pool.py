@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from workerman.core import ConnectionStatus, EventLoop, Future
+from workerman.core import EventLoop, Future
 
 from ._connection import IDLE, HttpConnection
 from ._exceptions import PoolTimeout
@@ -149,12 +149,8 @@ class Pool:
         expiry = self.limits.keepalive_expiry
         while idle:
             conn = idle.pop()
-            if (
-                conn.state == IDLE
-                and conn.tcp.status is ConnectionStatus.ESTABLISHED
-                and now - conn.idle_since <= expiry
-            ):
-                return conn
+            if conn.state == IDLE and now - conn.idle_since <= expiry:
+                return conn  # (a connection the server closed is CLOSED, and gone from here)
             conn.close()  # expired or gone: closing frees its slot
         return None
 
@@ -183,7 +179,7 @@ class Pool:
 
     def release(self, conn: HttpConnection, keep: bool) -> None:
         """An exchange on ``conn`` is complete; keep the connection if it may be reused."""
-        if not keep or self.closed or conn.tcp.status is not ConnectionStatus.ESTABLISHED:
+        if not keep or self.closed or conn.state != IDLE:
             conn.close()
             return
         conn.idle_since = self.loop.time()
