@@ -39,6 +39,8 @@ def encode_body(
     json: Any = None,
 ) -> tuple[list[tuple[str, str]], Body]:
     """The headers and the body for one request's arguments (at most one kind given)."""
+    if content is None and data is None and files is None and json is None:
+        return [], b""
     kinds = sum(x is not None for x in (content, json)) + (data is not None or files is not None)
     if kinds > 1:
         raise HttpClientError("give one of content=, data=/files= or json=, not several")

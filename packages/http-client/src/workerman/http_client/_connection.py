@@ -389,7 +389,7 @@ class HttpConnection:
         self.served += 1
         self.state = IDLE
         exchange.on_end()
-        self.pool.release(self, keep)
+        self.pool.release(self, keep, exchange.last_activity)
 
     def _on_close(self, tcp: AsyncTcpConnection) -> None:
         if self.state == CONNECTING:

@@ -174,11 +174,15 @@ def _frame(head: ResponseHead, method: bytes) -> int:
             head.content_encoding = (
                 f"{head.content_encoding},{value}" if head.content_encoding else value
             )
-    tokens = {t.strip().lower() for t in connection.split(",")} if connection else set()
-    if head.version == "1.1":
-        head.keep_alive = "close" not in tokens
+    if not connection:
+        head.keep_alive = head.version == "1.1"
     else:
-        head.keep_alive = "keep-alive" in tokens and "close" not in tokens
+        lowered = connection.lower()
+        tokens = {t.strip() for t in lowered.split(",")} if "," in lowered else {lowered.strip()}
+        if head.version == "1.1":
+            head.keep_alive = "close" not in tokens
+        else:
+            head.keep_alive = "keep-alive" in tokens and "close" not in tokens
     if status < 200 or status in (204, 304) or method == b"HEAD":
         return _DONE
     if method == b"CONNECT" and status < 300:
@@ -192,10 +196,13 @@ def _frame(head: ResponseHead, method: bytes) -> int:
         head.chunked = True
         return _CHUNK_SIZE
     if lengths:
-        values = {v.strip() for item in lengths for v in item.split(",")}
-        if len(values) != 1:
-            raise ProtocolError(f"conflicting Content-Length values {lengths!r}")
-        text = values.pop()
+        if len(lengths) == 1 and "," not in lengths[0]:
+            text = lengths[0]  # values come stripped from parse_head
+        else:
+            values = {v.strip() for item in lengths for v in item.split(",")}
+            if len(values) != 1:
+                raise ProtocolError(f"conflicting Content-Length values {lengths!r}")
+            text = values.pop()
         if not text.isdigit() or not text.isascii() or len(text) > 18:
             raise ProtocolError(f"invalid Content-Length {text!r}")
         head.content_length = int(text)

@@ -177,12 +177,13 @@ class Pool:
             target.layered_tls,
         )
 
-    def release(self, conn: HttpConnection, keep: bool) -> None:
-        """An exchange on ``conn`` is complete; keep the connection if it may be reused."""
+    def release(self, conn: HttpConnection, keep: bool, now: float = 0.0) -> None:
+        """An exchange on ``conn`` is complete (at ``now``, the loop's time, if known);
+        keep the connection if it may be reused."""
         if not keep or self.closed or conn.state != IDLE:
             conn.close()
             return
-        conn.idle_since = self.loop.time()
+        conn.idle_since = now or self.loop.time()
         self._idle.setdefault(conn.key, []).append(conn)
         if self._waiters:
             self._serve_waiters()
