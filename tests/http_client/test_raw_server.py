@@ -10,9 +10,12 @@ import pytest
 from workerman.http_client import (
     ConnectTimeout,
     HttpClient,
+    LimitError,
+    Limits,
     NetworkError,
     ProtocolError,
     Timeout,
+    WriteTimeout,
 )
 
 from .conftest import RawServer
@@ -155,3 +158,37 @@ async def test_a_refusal_before_100_means_the_body_is_never_sent(
         )
         assert response.status_code == 413
         assert http.stats() == {}  # the server may still wait for the body: closed
+
+
+async def test_a_server_that_does_not_read_the_upload_is_a_write_timeout(
+    loop: None, raw_server: Start
+) -> None:
+    server = raw_server(lambda _r, _i: [30.0])  # reads the head, then nothing more
+    async with HttpClient(timeout=Timeout(write=0.3, read=5)) as http:
+        with pytest.raises(WriteTimeout):
+            await http.post(server.url, content=b"u" * (64 * 1024 * 1024 - 1024))
+
+        async def endless():  # type: ignore[no-untyped-def]
+            while True:
+                yield b"s" * 65536
+
+        with pytest.raises(WriteTimeout):
+            await http.post(server.url, content=endless())
+        assert http.stats() == {}
+
+
+async def test_response_limits(loop: None, raw_server: Start) -> None:
+    many = b"HTTP/1.1 200 OK\r\n" + b"X-A: b\r\n" * 150 + b"Content-Length: 0\r\n\r\n"
+    huge = b"HTTP/1.1 200 OK\r\nX-Big: " + b"v" * 70_000 + b"\r\n\r\n"
+    body = b"HTTP/1.1 200 OK\r\nContent-Length: 2000000\r\n\r\n" + b"b" * 2_000_000
+    replies = {b"/many": many, b"/huge": huge, b"/body": body}
+    server = raw_server(lambda request, _i: [replies[request.split(b" ")[1]]])
+    async with HttpClient(limits=Limits(max_body_size=1_000_000)) as http:
+        with pytest.raises(LimitError, match="header fields"):
+            await http.get(f"{server.url}/many")
+        with pytest.raises(LimitError, match="head over"):
+            await http.get(f"{server.url}/huge")
+        with pytest.raises(LimitError, match="body is over"):
+            await http.get(f"{server.url}/body")
+        async with http.stream("GET", f"{server.url}/body") as response:  # streams: no limit
+            assert sum([len(c) async for c in response.iter_bytes()]) == 2_000_000
