@@ -110,11 +110,29 @@ def test_decoders_in_pieces_and_broken_input() -> None:
     assert make_decoder("identity") is None
 
 
-def test_decompression_yields_bounded_pieces() -> None:
-    bomb = gzip.compress(b"\0" * (8 * 1024 * 1024))
-    decoder = make_decoder("gzip")
+@pytest.mark.parametrize("coding", ["gzip", "br"])
+def test_decompression_yields_bounded_pieces(coding: str) -> None:
+    import brotli
+
+    plain = b"\0" * (8 * 1024 * 1024)
+    bomb = gzip.compress(plain) if coding == "gzip" else brotli.compress(plain)
+    decoder = make_decoder(coding)
     assert decoder is not None
-    assert max(len(piece) for piece in decoder.decode(bomb)) <= 256 * 1024
+    pieces = list(decoder.decode(bomb)) + list(decoder.flush())
+    assert max(len(piece) for piece in pieces) <= 256 * 1024
+    assert sum(len(piece) for piece in pieces) == len(plain)
+
+
+def test_brotli_and_its_errors() -> None:
+    import brotli
+
+    decoder = make_decoder("br")
+    assert decoder is not None
+    assert b"".join(decoder.decode(brotli.compress(b"hello brotli"))) == b"hello brotli"
+    broken = make_decoder("br")
+    assert broken is not None
+    with pytest.raises(DecodingError):
+        list(broken.decode(b"\xff\xff\xff not brotli"))
 
 
 @pytest.mark.anyio

@@ -68,18 +68,24 @@ class _Zlib(Decoder):
 
 class _Brotli(Decoder):
     def __init__(self) -> None:
-        import brotli  # type: ignore[import-not-found]
+        import brotli  # type: ignore[import-not-found,import-untyped,unused-ignore]
 
         self._obj: Any = brotli.Decompressor()
         self._error: Any = getattr(brotli, "error", Exception)
 
     def decode(self, data: bytes) -> Iterator[bytes]:
+        obj = self._obj
         try:
-            out = self._obj.process(data)
+            # the buffer may end up to twice the limit: half a piece keeps it within one
+            out = obj.process(data, output_buffer_limit=_PIECE // 2)
+            if out:
+                yield out
+            while out:  # more output for the input it holds, until it has none
+                out = obj.process(b"", output_buffer_limit=_PIECE // 2)
+                if out:
+                    yield out
         except self._error as exc:
             raise DecodingError(f"the br body does not decompress: {exc}") from None
-        for start in range(0, len(out), _PIECE):
-            yield out[start : start + _PIECE]
 
 
 def _have_brotli() -> bool:
