@@ -62,20 +62,16 @@ class _Deadline:
 
 
 class _NoDeadline:
-    """No total timeout: nothing to remember, nothing to cancel."""
+    """No total timeout: nothing to cancel (``current`` is written, never read, and
+    cleared when a call ends)."""
 
-    __slots__ = ()
+    __slots__ = ("current",)
 
-    @property
-    def current(self) -> None:
-        return None
-
-    @current.setter
-    def current(self, _value: object) -> None:
-        pass
+    def __init__(self) -> None:
+        self.current: Any = None
 
     def cancel(self) -> None:
-        pass
+        self.current = None
 
 
 _NO_DEADLINE = _NoDeadline()

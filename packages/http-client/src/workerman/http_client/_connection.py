@@ -371,6 +371,8 @@ class HttpConnection:
                         self._drop_held(event)
                     exchange.on_head(event)
                 else:
+                    if exchange.informational is None:
+                        exchange.informational = []
                     exchange.informational.append(event)
                     if event.status == 100 and self._held is not None:
                         if self._hold_timer:

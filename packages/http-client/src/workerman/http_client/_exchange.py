@@ -61,7 +61,7 @@ class Exchange:
         self.future: Future = loop.create_future()
         self.conn: HttpConnection | None = None
         self.head: ResponseHead | None = None
-        self.informational: list[ResponseHead] = []
+        self.informational: list[ResponseHead] | None = None  # 1xx heads, when any
         self.chunks: deque[bytes] = deque()
         self.size = 0
         self.ended = False
