@@ -1,12 +1,12 @@
 """workerman.core: event loop, workers, connections, protocols and timers."""
 
+from . import _cli  # noqa: F401 (the command line, which Worker.run_all() hands over to)
 from ._async_connection import AsyncTcpConnection as AsyncTcpConnection
 from ._connection import CONNECT_FAIL as CONNECT_FAIL
 from ._connection import SEND_FAIL as SEND_FAIL
 from ._connection import ConnectionStatus as ConnectionStatus
 from ._connection import TcpConnection as TcpConnection
 from ._connection import live_connections as live_connections
-from ._embed import serve as serve
 from ._exceptions import AddressInUseError as AddressInUseError
 from ._exceptions import ProtocolError as ProtocolError
 from ._exceptions import ServerError as ServerError
@@ -22,6 +22,7 @@ from ._timer import Timer as Timer
 from ._udp import AsyncUdpConnection as AsyncUdpConnection
 from ._udp import UdpConnection as UdpConnection
 from ._worker import Worker as Worker
+from ._worker import serve as serve
 from .protocols import register_protocol as register_protocol
 
 __all__ = [

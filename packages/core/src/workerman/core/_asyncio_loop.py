@@ -11,8 +11,8 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, Future, fileno
+from ._callbacks import accept_failed
+from ._loop import EventLoop, Future, fileno, invoke
 
 logger = logging.getLogger("workerman.core")
 

@@ -13,6 +13,7 @@ import abc
 import asyncio
 import contextlib
 import importlib.util
+import inspect
 import itertools
 import logging
 import sys
@@ -20,8 +21,9 @@ import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from ._callbacks import invoke, report
+from ._callbacks import report
 from ._exceptions import ServerError
+from ._statistics import count_from
 
 __all__ = [
     "DRIVERS",
@@ -30,6 +32,7 @@ __all__ = [
     "create_loop",
     "current_loop",
     "current_loop_or_none",
+    "invoke",
     "running_driver",
 ]
 
@@ -77,6 +80,23 @@ def current_loop_or_none() -> EventLoop | None:
     if loop is not None and loop._adopted and not loop._still_running():
         return None
     return loop
+
+
+def invoke(fn: Callable[..., Any], args: tuple[Any, ...], where: Callable[[], str]) -> Any:
+    """Call ``fn(*args)``; an awaitable result is run as a task on the current loop.
+
+    ``where`` builds the log context only when something goes wrong.
+    Returns the awaitable it spawned (or None), so callers can tell.
+    """
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        report(where(), exc)
+        return None
+    if result is not None and inspect.isawaitable(result):
+        current_loop().spawn_awaitable(result, where)
+        return result
+    return None
 
 
 def running_driver() -> str:
@@ -327,6 +347,14 @@ class EventLoop(abc.ABC):
             for signum in list(self._signals):
                 self.off_signal(signum)
             _current = previous if previous is not None and previous._still_running() else None
+
+
+def _timer_count() -> int:
+    loop = current_loop_or_none()
+    return loop.timer_count() if loop is not None else 0
+
+
+count_from(timers=_timer_count)
 
 
 def fileno(fd: Any) -> int:

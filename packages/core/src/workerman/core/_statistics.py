@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 __all__ = ["Statistics", "component_reports", "register_status", "statistics"]
@@ -11,6 +11,20 @@ __all__ = ["Statistics", "component_reports", "register_status", "statistics"]
 logger = logging.getLogger("workerman.core")
 
 _reports: dict[str, Callable[[], Mapping[str, object]]] = {}
+# What is open now, told by the layers above (counters know nothing of connections or
+# loops): the open connections, and how many timers wait.
+_sources: dict[str, Callable[[], Any]] = {"connections": tuple, "timers": int}
+
+
+def count_from(
+    connections: Callable[[], Iterable[Any]] | None = None,
+    timers: Callable[[], int] | None = None,
+) -> None:
+    """Where :meth:`Statistics.snapshot` finds open connections and pending timers."""
+    if connections is not None:
+        _sources["connections"] = connections
+    if timers is not None:
+        _sources["timers"] = timers
 
 
 def register_status(name: str, report: Callable[[], Mapping[str, object]]) -> Callable[[], None]:
@@ -87,15 +101,11 @@ class Statistics:
 
     def snapshot(self) -> dict[str, Any]:
         """The counters now, with byte totals of open connections and the timer count."""
-        from ._connection import live_connections
-        from ._loop import current_loop_or_none
-
         read = self.bytes_read
         written = self.bytes_written
-        for conn in live_connections().values():
+        for conn in _sources["connections"]():
             read += conn.bytes_read
             written += conn.bytes_written
-        loop = current_loop_or_none()
         return {
             "connections": self.connection_count,
             "total_request": self.total_request,
@@ -105,7 +115,7 @@ class Statistics:
             "accept_errors": self.accept_errors,
             "bytes_read": read,
             "bytes_written": written,
-            "timers": loop.timer_count() if loop is not None else 0,
+            "timers": _sources["timers"](),
         }
 
 

@@ -17,8 +17,8 @@ from typing import Any
 import outcome
 import trio
 
-from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, Future, fileno
+from ._callbacks import accept_failed
+from ._loop import EventLoop, Future, fileno, invoke
 from ._trio_transport import StreamTransport
 
 logger = logging.getLogger("workerman.core")
