@@ -9,6 +9,7 @@ import logging
 import ssl
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from workerman.core import EventLoop, ServerError, current_loop, register_status
@@ -141,8 +142,6 @@ class HttpClient:
         }
         fields = {k: v for k, v in overrides.items() if v is not None}
         if fields:
-            from dataclasses import replace
-
             limits = replace(limits, **fields)
         self.limits = limits
         self.timeout = Timeout() if timeout is _UNSET else Timeout.of(timeout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 import urllib.request
+from urllib.parse import unquote, urlsplit
 
 from ._auth import BasicAuth
 from ._exceptions import InvalidURL, LimitError, ProtocolError, ProxyError
@@ -29,8 +30,6 @@ class Proxy:
     __slots__ = ("host", "kind", "password", "port", "text", "username")
 
     def __init__(self, url: str) -> None:
-        from urllib.parse import unquote, urlsplit
-
         parts = urlsplit(url if "://" in url else f"http://{url}")
         scheme = parts.scheme.lower()
         if scheme not in _SCHEMES:

@@ -3,8 +3,11 @@ lines as they arrive."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from ._exceptions import LimitError
 
 __all__ = ["ServerSentEvent", "decode_sse"]
 
@@ -27,15 +30,11 @@ class ServerSentEvent:
 
     def json(self) -> object:
         """The data parsed as JSON."""
-        import json
-
         return json.loads(self.data)
 
 
 async def decode_sse(chunks: AsyncIterator[bytes], max_line: int) -> AsyncIterator[ServerSentEvent]:
     """The events of a stream of body pieces; a line over ``max_line`` bytes is refused."""
-    from ._exceptions import LimitError
-
     pending = b""
     data: list[str] = []
     event = ""
