@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import anyio
 import pytest
 
 from workerman.http_client import (
@@ -192,3 +193,33 @@ async def test_response_limits(loop: None, raw_server: Start) -> None:
             await http.get(f"{server.url}/body")
         async with http.stream("GET", f"{server.url}/body") as response:  # streams: no limit
             assert sum([len(c) async for c in response.iter_bytes()]) == 2_000_000
+
+
+async def test_an_answer_before_the_streamed_body_ends_closes_the_connection(
+    loop: None, raw_server: Start
+) -> None:
+    early = b"HTTP/1.1 413 Too Large\r\nContent-Length: 4\r\n\r\nnope"
+    server = raw_server(lambda _r, _i: [early])
+    async with HttpClient() as http:
+
+        async def slow():  # type: ignore[no-untyped-def]
+            for _ in range(1000):
+                yield b"x" * 1000
+                await anyio.sleep(0.01)
+
+        response = await http.post(server.url, content=slow())
+        assert response.status_code == 413 and response.content == b"nope"
+        assert http.stats() == {}  # not reused: the rest of the body would follow
+
+
+async def test_a_body_iterator_that_raises_fails_the_request(loop: None, raw_server: Start) -> None:
+    server = raw_server(lambda _r, _i: [30.0])
+
+    async def broken():  # type: ignore[no-untyped-def]
+        yield b"first"
+        raise ValueError("the body's source broke")
+
+    async with HttpClient() as http:
+        with pytest.raises(ValueError, match="source broke"):
+            await http.post(server.url, content=broken())
+        assert http.stats() == {}

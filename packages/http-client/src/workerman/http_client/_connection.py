@@ -20,7 +20,7 @@ from ._exceptions import (
     ProxyError,
     WriteTimeout,
 )
-from ._exchange import Exchange
+from ._exchange import READING, Exchange
 from ._parser import END, ResponseHead, ResponseParser
 from ._proxy import Tunnel
 from ._settings import Limits
@@ -386,7 +386,9 @@ class HttpConnection:
             )
             return
         head = self.parser.head
-        keep = head is not None and head.keep_alive
+        # an answer that came before the whole body left: what is still to come of the
+        # body would be read as the next request, so the connection goes
+        keep = head is not None and head.keep_alive and exchange.phase == READING
         self.exchange = None
         self.served += 1
         self.state = IDLE
