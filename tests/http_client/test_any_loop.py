@@ -9,7 +9,7 @@ import trio
 import uvloop
 
 from workerman.http_client import HttpClient
-from workerman.http_client._client import status_report
+from workerman.http_client._status import status_report
 
 
 async def _hello(http: HttpClient, url: str) -> bytes:

@@ -7,12 +7,11 @@ import contextlib
 import inspect
 import logging
 import ssl
-import weakref
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from workerman.core import EventLoop, ServerError, current_loop, register_status
+from workerman.core import EventLoop, ServerError, current_loop
 
 from ._auth import AuthInput, auth_header
 from ._body import Content, Files, encode_body
@@ -21,12 +20,14 @@ from ._cookies import CookieJar
 from ._decoders import supported_encodings
 from ._exceptions import HttpClientError, NetworkError, TooManyRedirects, TotalTimeout
 from ._exchange import Exchange
+from ._follow import expects_continue, redirect, with_cookies
 from ._headers import Headers, HeadersInput
 from ._pool import Pool, PoolKey, Target, Waiter
 from ._proxy import ConnectTunnel, Proxy, Socks5Tunnel, proxy_for
 from ._request import IDEMPOTENT, Request, render_headers
 from ._response import Response
 from ._settings import Limits, Timeout
+from ._status import track
 from ._tls import Verify, make_context
 from ._url import URL, Params
 
@@ -37,7 +38,6 @@ logger = logging.getLogger("workerman.http_client")
 Callback = Callable[[Response | None, BaseException | None], Any]
 USER_AGENT = "workerman-http-client/0.1.0"
 _UNSET: Any = object()
-_CROSS_ORIGIN_DROPPED = ("authorization", "proxy-authorization", "cookie")
 
 
 class _Deadline:
@@ -190,7 +190,7 @@ class HttpClient:
                 pool.closed = True  # its loop is gone, and its connections with it
             pool = self._pool = Pool(self.limits, loop)
             self._loop = loop
-            _track(self)
+            track(self)
         return pool
 
     def _target(self, url: URL) -> tuple[PoolKey, Target]:
@@ -312,12 +312,12 @@ class HttpClient:
         max_body = self.limits.max_body_size
         try:
             while True:  # one turn per redirect
-                sending = request if jar is None else _with_cookies(request, jar)
+                sending = request if jar is None else with_cookies(request, jar)
                 retries = (
                     self.retries if sending.method in IDEMPOTENT and not sending.streamed else 0
                 )
                 key, target = self._target(sending.url)
-                hold = bool(sending.body) and _expects_continue(sending, self.expect_continue)
+                hold = bool(sending.body) and expects_continue(sending, self.expect_continue)
                 head = self._head_of(sending, target)
                 method = sending.method.encode("ascii")
                 while True:  # one turn per attempt: a stale pooled connection is retried
@@ -358,7 +358,7 @@ class HttpClient:
                     jar.extract(response.url, response.headers.get_list("set-cookie"))
                 if not (follow and response.is_redirect):
                     break
-                next_request = self._redirect(request, response)
+                next_request = redirect(request, response)
                 if next_request is None:
                     break
                 if stream:
@@ -429,29 +429,6 @@ class HttpClient:
                 conn.abandon()
                 raise
         return conn
-
-    def _redirect(self, request: Request, response: Response) -> Request | None:
-        """The request a redirect asks for, or None when it cannot be followed."""
-        location = response.headers["location"]
-        try:
-            url = request.url.join(location)
-        except HttpClientError:
-            return None
-        status = response.status_code
-        method, body = request.method, request.body
-        headers = request.headers.copy()
-        if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
-            method, body = "GET", b""
-            for name in ("content-type", "content-length", "transfer-encoding", "content-encoding"):
-                headers.remove(name)
-        elif request.streamed:
-            return None  # a 307/308 would need the body again, and it is gone
-        if url.origin != request.url.origin:
-            for name in _CROSS_ORIGIN_DROPPED:
-                headers.remove(name)
-        headers.remove("host")
-        preset = request.preset if headers == request.headers else None
-        return Request(method, url, headers, body, preset=preset)
 
     # -- the public methods ----------------------------------------------------------
 
@@ -593,58 +570,6 @@ class HttpClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def _with_cookies(request: Request, jar: CookieJar) -> Request:
-    """``request`` with the jar's cookies for its URL (after any Cookie of its own)."""
-    header = jar.header_for(request.url)
-    if header is None:
-        return request
-    headers = request.headers.copy()
-    own = headers.get("cookie")
-    headers.set("Cookie", f"{own}; {header}" if own else header)
-    return Request(request.method, request.url, headers, request.body)
-
-
-def _expects_continue(request: Request, threshold: int | None) -> bool:
-    """Whether to hold the body until the server's 100 Continue (adding the header when
-    the client's threshold asks for it)."""
-    if request.preset is None and request.headers.get("expect", "").lower() == "100-continue":
-        return True
-    body = request.body
-    if threshold is None or not isinstance(body, bytes) or len(body) < threshold:
-        return False
-    request.headers = request.headers.copy()
-    request.headers.set("Expect", "100-continue")
-    request.preset = None
-    return True
-
-
-_live: weakref.WeakSet[HttpClient] = weakref.WeakSet()
-_unregister: Callable[[], None] | None = None
-
-
-def _track(client: HttpClient) -> None:
-    """Count ``client``'s pool in this process's ``status`` (one line for all clients)."""
-    global _unregister
-    _live.add(client)
-    if _unregister is None:
-        _unregister = register_status("http_client", status_report)
-
-
-def status_report() -> dict[str, object]:
-    """Per origin, over every live client: ``idle:N,in_use:N,waiting:N``."""
-    totals: dict[str, list[int]] = {}
-    for client in list(_live):
-        for origin, counts in client.stats().items():
-            row = totals.setdefault(origin, [0, 0, 0])
-            row[0] += counts["idle"]
-            row[1] += counts["in_use"]
-            row[2] += counts["waiting"]
-    return {
-        origin: f"idle:{idle},in_use:{in_use},waiting:{waiting}"
-        for origin, (idle, in_use, waiting) in sorted(totals.items())
-    }
 
 
 async def _call_back(coro: Any, callback: Callback) -> None:
