@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from contextlib import aclosing
 
 import anyio
 import pytest
@@ -262,8 +263,9 @@ async def test_leaving_a_stream_early_closes_its_connection(
     http: HttpClient, uvicorn_url: str
 ) -> None:
     async with http.stream("GET", f"{uvicorn_url}/big", params={"size": 10_000_000}) as response:
-        async for _chunk in response.iter_bytes():
-            break
+        async with aclosing(response.iter_bytes()) as chunks:  # as trio asks of a generator
+            async for _chunk in chunks:
+                break
     assert http.stats() == {}
     assert (await http.get(f"{uvicorn_url}/hello")).content == b"Hello World"
 

@@ -116,6 +116,8 @@ def nginx(
     finally:
         proc.kill()
         proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
 
 async def test_static_files_keep_alive_and_head(nginx: tuple[str, str]) -> None:

@@ -70,8 +70,13 @@ def encode_body(
 
 
 async def _as_bytes(chunks: AsyncIterator[Any]) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        yield _chunk(chunk)
+    try:
+        async for chunk in chunks:
+            yield _chunk(chunk)
+    finally:
+        close = getattr(chunks, "aclose", None)  # the caller's generator ends with ours
+        if close is not None:
+            await close()
 
 
 async def _from_sync(chunks: Iterable[Any]) -> AsyncIterator[bytes]:

@@ -241,6 +241,16 @@ class HttpConnection:
     async def send_stream(self, exchange: Exchange, chunks: AsyncIterator[bytes]) -> None:
         """Send a chunked body from ``chunks``, waiting for the socket as it fills."""
         tcp = self.tcp
+        try:
+            await self._send_chunks(exchange, chunks, tcp)
+        finally:
+            close = getattr(chunks, "aclose", None)
+            if close is not None:
+                await close()
+
+    async def _send_chunks(
+        self, exchange: Exchange, chunks: AsyncIterator[bytes], tcp: AsyncTcpConnection
+    ) -> None:
         async for chunk in chunks:
             if exchange.conn is not self:
                 break  # the server answered early, or the exchange failed

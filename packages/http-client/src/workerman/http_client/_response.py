@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import codecs
 import json as json_module
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from ._decoders import Decoder, make_decoder
@@ -142,12 +143,13 @@ class Response:
         if self._content is None:
             parts: list[bytes] = []
             size = 0
-            async for piece in self.iter_bytes():
-                size += len(piece)
-                if size > self._max_body:
-                    await self.aclose()
-                    raise LimitError(f"the response body is over {self._max_body} bytes")
-                parts.append(piece)
+            async with aclosing(self.iter_bytes()) as pieces:
+                async for piece in pieces:
+                    size += len(piece)
+                    if size > self._max_body:
+                        await self.aclose()
+                        raise LimitError(f"the response body is over {self._max_body} bytes")
+                    parts.append(piece)
             self._content = b"".join(parts)
         return self._content
 
@@ -160,7 +162,7 @@ class Response:
         """The body parsed as JSON."""
         return json_module.loads(await self.read())
 
-    async def iter_raw(self) -> AsyncIterator[bytes]:
+    async def iter_raw(self) -> AsyncGenerator[bytes, None]:
         """The body as it arrives, still in its Content-Encoding."""
         if self._content is not None:
             if self._content:
@@ -177,57 +179,68 @@ class Response:
                     break
                 yield chunk
         finally:
-            self._finish()
+            self._end()
 
-    async def iter_bytes(self) -> AsyncIterator[bytes]:
+    async def iter_bytes(self) -> AsyncGenerator[bytes, None]:
         """The body as it arrives, decoded from gzip, deflate or br."""
         if self._content is not None:
             if self._content:
                 yield self._content
             return
         decoder = self._decoder()
-        if decoder is None:
-            async for chunk in self.iter_raw():
-                yield chunk
-            return
-        async for chunk in self.iter_raw():
-            for piece in decoder.decode(chunk):
-                yield piece
+        async with aclosing(self.iter_raw()) as chunks:
+            if decoder is None:
+                async for chunk in chunks:
+                    yield chunk
+                return
+            async for chunk in chunks:
+                for piece in decoder.decode(chunk):
+                    yield piece
         for piece in decoder.flush():
             yield piece
 
-    async def iter_text(self) -> AsyncIterator[str]:
+    async def iter_text(self) -> AsyncGenerator[str, None]:
         """The body as text pieces, decoded incrementally with its charset."""
         decoder = codecs.getincrementaldecoder(self.charset or "utf-8")(errors="replace")
-        async for chunk in self.iter_bytes():
-            text = decoder.decode(chunk)
-            if text:
-                yield text
+        async with aclosing(self.iter_bytes()) as chunks:
+            async for chunk in chunks:
+                text = decoder.decode(chunk)
+                if text:
+                    yield text
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
 
-    async def iter_lines(self) -> AsyncIterator[str]:
+    async def iter_lines(self) -> AsyncGenerator[str, None]:
         """The body as lines of text, without their line ends."""
         pending = ""
-        async for text in self.iter_text():
-            pending += text
-            lines = pending.splitlines(keepends=True)
-            pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-            for line in lines:
-                yield line.rstrip("\r\n")
+        async with aclosing(self.iter_text()) as texts:
+            async for text in texts:
+                pending += text
+                lines = pending.splitlines(keepends=True)
+                pending = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
+                for line in lines:
+                    yield line.rstrip("\r\n")
         if pending:
             yield pending
 
-    def iter_sse(self, max_line: int = 1024 * 1024) -> AsyncIterator[ServerSentEvent]:
+    async def iter_sse(self, max_line: int = 1024 * 1024) -> AsyncGenerator[ServerSentEvent, None]:
         """The body as server-sent events (text/event-stream)."""
-        return decode_sse(self.iter_bytes(), max_line)
+        async with (
+            aclosing(self.iter_bytes()) as chunks,
+            aclosing(decode_sse(chunks, max_line)) as events,
+        ):
+            async for event in events:
+                yield event
 
     def _decoder(self) -> Decoder | None:
         return make_decoder(self._encoding) if self._encoding else None
 
     async def aclose(self) -> None:
         """Stop reading: a body not read to its end closes its connection."""
+        self._end()
+
+    def _end(self) -> None:
         exchange = self._exchange
         if exchange is not None and not exchange.ended:
             exchange.abort(StreamConsumed("the response stream was closed"))

@@ -4,7 +4,7 @@ lines as they arrive."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 from ._exceptions import LimitError
@@ -33,7 +33,9 @@ class ServerSentEvent:
         return json.loads(self.data)
 
 
-async def decode_sse(chunks: AsyncIterator[bytes], max_line: int) -> AsyncIterator[ServerSentEvent]:
+async def decode_sse(
+    chunks: AsyncIterator[bytes], max_line: int
+) -> AsyncGenerator[ServerSentEvent, None]:
     """The events of a stream of body pieces; a line over ``max_line`` bytes is refused."""
     pending = b""
     data: list[str] = []
