@@ -467,17 +467,29 @@ class HttpClient:
             callback: Workerman's style: ``fn(response, error)``.
         """
         try:
-            request = self.build_request(
-                method,
-                url,
-                params=params,
-                headers=headers,
-                content=content,
-                data=data,
-                files=files,
-                json=json,
-                auth=auth,
-            )
+            if (  # the plain case, without the merging build_request does
+                params is None
+                and headers is None
+                and content is None
+                and data is None
+                and files is None
+                and json is None
+                and auth is None
+                and (target := self._url(url, None)).username is None
+            ):
+                request = Request(method, target, self.headers, b"", preset=self._preset)
+            else:
+                request = self.build_request(
+                    method,
+                    url,
+                    params=params,
+                    headers=headers,
+                    content=content,
+                    data=data,
+                    files=files,
+                    json=json,
+                    auth=auth,
+                )
         except HttpClientError as exc:
             if callback is None:
                 raise
