@@ -135,6 +135,7 @@ class RawServer:
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        self.sock.settimeout(0.1)  # before the thread starts: close() may come first
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.connections = 0
@@ -147,11 +148,10 @@ class RawServer:
         self._threads.append(accept)
 
     def _accept(self) -> None:
-        self.sock.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
+            except (OSError, ValueError):  # a timeout, or the socket closed by close()
                 continue
             index = self.connections
             self.connections += 1

@@ -46,6 +46,7 @@ class _Base:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
+        self.sock.settimeout(0.1)  # before the thread starts: close() may come first
         self.port = self.sock.getsockname()[1]
         self.seen: list[str] = []
         self._stop = threading.Event()
@@ -58,11 +59,10 @@ class _Base:
         self._threads.append(thread)
 
     def _accept(self) -> None:
-        self.sock.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (TimeoutError, OSError):
+            except (OSError, ValueError):  # a timeout, or the socket closed by close()
                 continue
             conn.settimeout(5)
             self._start(self._serve_safely, conn)
