@@ -4,6 +4,9 @@ a client object that outlives its loop, and the pool figures in the core's statu
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
+from pathlib import Path
 
 import trio
 import uvloop
@@ -42,3 +45,15 @@ def test_pool_counts_are_reported_for_status(uvicorn_url: str) -> None:
             return status_report()
 
     assert asyncio.run(main())[uvicorn_url] == "idle:1,in_use:0,waiting:0"
+
+
+def test_the_readme_first_example_runs_as_a_program() -> None:
+    readme = Path(__file__).resolve().parents[2] / "packages/http-client/README.md"
+    text = readme.read_text()
+    start = text.index("```python\n", text.index("<!-- example: first -->")) + len("```python\n")
+    script = text[start : text.index("```", start)]
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "200 {'items': [1, 2, 3]}"
