@@ -57,3 +57,35 @@ def test_the_readme_first_example_runs_as_a_program() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "200 {'items': [1, 2, 3]}"
+
+
+async def _through_a_worker(uvicorn_url: str) -> list[bytes]:
+    """A worker whose handlers call uvicorn with the client, in both styles."""
+    from workerman.core import Worker, serve
+
+    upstream = HttpClient()
+    web = Worker("http://127.0.0.1:0")
+
+    async def on_message(connection: object, request: object) -> None:
+        if request.path == "/await":  # type: ignore[attr-defined]
+            response = await upstream.get(f"{uvicorn_url}/hello")
+            connection.send(b"await: " + response.content)  # type: ignore[attr-defined]
+        else:
+
+            def done(response: object, error: BaseException | None) -> None:
+                body = response.content if response is not None else repr(error).encode()  # type: ignore[attr-defined]
+                connection.send(b"callback: " + body)  # type: ignore[attr-defined]
+
+            upstream.get(f"{uvicorn_url}/hello", callback=done)
+
+    web.on_message = on_message
+    async with serve(web) as (host, port), HttpClient() as http:
+        got = [(await http.get(f"http://{host}:{port}/{path}")).content for path in ("await", "cb")]
+    await upstream.aclose()
+    return got
+
+
+def test_inside_worker_callbacks_on_both_drivers(uvicorn_url: str) -> None:
+    expected = [b"await: Hello World", b"callback: Hello World"]
+    assert asyncio.run(_through_a_worker(uvicorn_url)) == expected
+    assert trio.run(_through_a_worker, uvicorn_url) == expected
