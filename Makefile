@@ -20,7 +20,7 @@ services:
 	@bash tools/ensure-services.sh
 
 test: sync services
-	$(UV) run pytest tests -q
+	$(UV) run pytest tests -q -n 2 --dist loadgroup
 
 check: sync
 	$(UV) run ruff check .
