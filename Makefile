@@ -2,9 +2,10 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client file-monitor gateway
+PACKAGES := core redis-client file-monitor gateway http-client
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client sync services
+
 
 
 $(CURDIR)/.tools/bin/uv:
@@ -46,3 +47,6 @@ bench-file-monitor: sync
 
 bench-gateway: sync
 	$(UV) run python -m benchmarks.gateway $(ARGS)
+
+bench-http-client: sync
+	$(UV) run python -m benchmarks.http_client $(ARGS)
