@@ -1,0 +1,383 @@
+"""Sockets without blocking: opening one (resolve, TCP connect, TLS handshake) through the
+loop's readiness watchers, and the socket-like object paho reads and writes.
+
+paho reads a packet as one byte of type, the length a byte at a time, then the body:
+three or more ``recv`` calls per packet. Served from what one ``recv`` of 256 KiB
+brought in, those are slices, not system calls. Writes are gathered and leave in one
+``send`` per loop turn; what the kernel does not take waits for the writable watcher.
+"""
+
+from __future__ import annotations
+
+import errno
+import ipaddress
+import socket
+import ssl as ssl_module
+from collections.abc import Callable
+from typing import Any
+
+import anyio
+
+from workerman.core import current_loop
+
+from ._exceptions import MqttConnectionError, MqttError, MqttTimeoutError
+
+__all__ = ["Opener", "Transport"]
+
+_READ_SIZE = 256 * 1024
+_IN_PROGRESS = {errno.EINPROGRESS, errno.EWOULDBLOCK, errno.EAGAIN}
+_WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl_module.SSLWantWriteError)
+
+Done = Callable[[Any, BaseException | None], None]
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+class Opener:
+    """Opens a connected, non-blocking socket (a TLS one when ``ssl_context`` is given)
+    and calls ``done(sock, None)``, or ``done(None, error)``; all within ``timeout``."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        ssl_context: ssl_module.SSLContext | None,
+        timeout: float,
+        done: Done,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.ssl_context = ssl_context
+        self.timeout = timeout
+        self._done: Done | None = done
+        self._addresses: list[tuple[int, Any]] = []
+        self._sock: Any = None
+        self._timer = 0
+        self._last_error: BaseException | None = None
+
+    def start(self) -> None:
+        loop = current_loop()
+        self._timer = loop.delay(self.timeout, self._timed_out)
+        if _is_ip(self.host):
+            family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+            self._addresses = [(family, (self.host, self.port))]
+            self._try_next()
+        else:
+            loop.spawn(self._resolve)
+
+    async def _resolve(self) -> None:
+        try:
+            infos = await anyio.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            self._finish(None, MqttConnectionError(f"cannot resolve {self.host!r}: {exc}"))
+            return
+        if self._done is None:
+            return
+        self._addresses = [(info[0], info[4]) for info in infos]
+        self._try_next()
+
+    def _try_next(self) -> None:
+        if self._done is None:
+            return
+        if not self._addresses:
+            error = self._last_error or OSError("no address")
+            self._finish(None, MqttConnectionError(f"cannot connect to {self._where()}: {error}"))
+            return
+        family, address = self._addresses.pop(0)
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._sock = sock
+        code = sock.connect_ex(address)
+        if code == 0:
+            self._connected()
+        elif code in _IN_PROGRESS:
+            current_loop().on_writable(sock, self._connect_ready)
+        else:
+            self._failed_address(OSError(code, errno.errorcode.get(code, str(code))))
+
+    def _connect_ready(self, _fd: Any) -> None:
+        current_loop().off_writable(self._sock)
+        code = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if code:
+            self._failed_address(OSError(code, errno.errorcode.get(code, str(code))))
+        else:
+            self._connected()
+
+    def _failed_address(self, error: OSError) -> None:
+        self._last_error = error
+        self._sock.close()
+        self._sock = None
+        self._try_next()
+
+    def _connected(self) -> None:
+        if self.ssl_context is None:
+            self._finish(self._sock, None)
+            return
+        try:
+            self._sock = self.ssl_context.wrap_socket(
+                self._sock, server_hostname=self.host, do_handshake_on_connect=False
+            )
+        except (OSError, ValueError) as exc:
+            self._finish(None, MqttConnectionError(f"TLS with {self._where()}: {exc}"))
+            return
+        self._handshake(None)
+
+    def _handshake(self, _fd: Any) -> None:
+        loop = current_loop()
+        sock = self._sock
+        try:
+            sock.do_handshake()
+        except ssl_module.SSLWantReadError:
+            loop.off_writable(sock)
+            loop.on_readable(sock, self._handshake)
+            return
+        except ssl_module.SSLWantWriteError:
+            loop.off_readable(sock)
+            loop.on_writable(sock, self._handshake)
+            return
+        except (OSError, ValueError) as exc:
+            self._finish(None, MqttConnectionError(f"TLS handshake with {self._where()}: {exc}"))
+            return
+        loop.off_readable(sock)
+        loop.off_writable(sock)
+        self._finish(sock, None)
+
+    def _timed_out(self) -> None:
+        self._timer = 0
+        self._finish(
+            None, MqttTimeoutError(f"connecting to {self._where()} took over {self.timeout}s")
+        )
+
+    def _where(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def _finish(self, sock: Any, error: BaseException | None) -> None:
+        done, self._done = self._done, None
+        if done is None:
+            if sock is not None:
+                sock.close()
+            return
+        loop = current_loop()
+        if self._timer:
+            loop.cancel(self._timer)
+            self._timer = 0
+        if error is not None:
+            self._drop()
+        done(sock, error)
+
+    def _drop(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            loop = current_loop()
+            loop.off_readable(sock)
+            loop.off_writable(sock)
+            sock.close()
+
+    def cancel(self) -> None:
+        """Give up: nothing is called back, the socket (if any) is closed."""
+        if self._done is None:
+            return
+        self._done = None
+        if self._timer:
+            current_loop().cancel(self._timer)
+            self._timer = 0
+        self._drop()
+
+
+class Transport:
+    """What paho sees as its socket. ``recv`` and ``send`` never touch the kernel:
+    the loop's watchers do, and tell the engine through ``on_input`` and ``on_drain``."""
+
+    def __init__(
+        self,
+        sock: Any,
+        on_input: Callable[[], None],
+        on_drain: Callable[[], None],
+        high_water: int,
+    ) -> None:
+        self.sock = sock
+        self._fd: int = sock.fileno()
+        self._on_input = on_input
+        self._on_drain = on_drain
+        self.high_water = high_water
+        self._data = b""
+        self._pos = 0
+        self.eof = False
+        self.error: BaseException | None = None
+        self.closed = False
+        self.reading = False
+        self._out: list[bytes] = []
+        self._head = b""  # what the kernel refused last: sent again first, as it was
+        self.out_size = 0
+        self.flush_scheduled = False
+        self._watching_write = False
+        self.bytes_in = 0
+        self.bytes_out = 0
+
+    # -- paho's side ---------------------------------------------------------------------
+
+    def recv(self, size: int) -> bytes:
+        data, pos = self._data, self._pos
+        if pos >= len(data):
+            if self.eof:
+                return b""
+            raise BlockingIOError
+        end = pos + size
+        if pos == 0 and end >= len(data):
+            self._data = b""
+            return data
+        self._pos = end
+        return data[pos:end]
+
+    def send(self, data: bytes | bytearray) -> int:
+        if self.closed:
+            raise OSError(errno.EPIPE, "the connection is closed")
+        self._out.append(bytes(data))
+        self.out_size += len(data)
+        if not self.flush_scheduled and not self._watching_write:
+            self.flush_scheduled = True
+            current_loop().call_soon(self.flush)
+        return len(data)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def setblocking(self, flag: bool) -> None:
+        """paho asks; the socket is non-blocking already."""
+
+    def pending(self) -> int:
+        return len(self._data) - self._pos
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        if self.out_size and self.error is None:
+            self._send_some()  # a last DISCONNECT, if the kernel takes it
+        self.closed = True
+        loop = current_loop()
+        loop.off_readable(self.sock)
+        if self._watching_write:
+            loop.off_writable(self.sock)
+            self._watching_write = False
+        self._out.clear()
+        self._head = b""
+        self.sock.close()
+
+    # -- the loop's side -----------------------------------------------------------------
+
+    @property
+    def buffered(self) -> bool:
+        """Bytes received that paho has not read yet."""
+        return self._pos < len(self._data)
+
+    @property
+    def full(self) -> bool:
+        return self.out_size >= self.high_water
+
+    def start_reading(self) -> None:
+        if not self.reading and not self.closed and not self.eof:
+            self.reading = True
+            current_loop().on_readable(self.sock, self._readable)
+
+    def stop_reading(self) -> None:
+        if self.reading:
+            self.reading = False
+            if not self.closed:
+                current_loop().off_readable(self.sock)
+
+    def _readable(self, _fd: Any) -> None:
+        if self.closed:
+            return
+        sock = self.sock
+        try:
+            chunk = sock.recv(_READ_SIZE)
+            if isinstance(sock, ssl_module.SSLSocket):
+                while sock.pending():  # TLS records decrypted but not yet read
+                    chunk += sock.recv(_READ_SIZE)
+        except (BlockingIOError, InterruptedError, ssl_module.SSLWantReadError):
+            return
+        except ssl_module.SSLWantWriteError:
+            return
+        except OSError as exc:
+            self.error = exc
+            chunk = b""
+        if chunk:
+            self.bytes_in += len(chunk)
+            if self._pos < len(self._data):
+                self._data = self._data[self._pos :] + chunk
+            else:
+                self._data = chunk
+            self._pos = 0
+        else:
+            self.eof = True
+            self.stop_reading()
+        self._on_input()
+
+    def flush(self) -> None:
+        """Send what paho wrote during this loop turn, in one system call."""
+        self.flush_scheduled = False
+        if self.closed or self._watching_write or not self.out_size:
+            return
+        self._send_some()
+        if self.out_size and not self.closed and self.error is None:
+            self._watching_write = True
+            current_loop().on_writable(self.sock, self._writable)
+
+    def _writable(self, _fd: Any) -> None:
+        if self.closed:
+            return
+        self._send_some()
+        if not self.out_size and self._watching_write:
+            self._watching_write = False
+            current_loop().off_writable(self.sock)
+
+    def _send_some(self) -> None:
+        was_full = self.full
+        chunk = self._head
+        if not chunk:
+            out = self._out
+            chunk = out[0] if len(out) == 1 else b"".join(out)
+            out.clear()
+        try:
+            sent = self.sock.send(chunk)
+        except _WOULD_BLOCK:
+            sent = 0
+        except ssl_module.SSLWantReadError:
+            sent = 0
+        except OSError as exc:
+            self.error = exc
+            self.eof = True
+            self._head = b""
+            self._out.clear()
+            self.out_size = 0
+            current_loop().call_soon(self._on_input)  # paho reads the end, and reports it
+            return
+        self.bytes_out += sent
+        self._head = chunk[sent:] if sent < len(chunk) else b""
+        self.out_size -= sent
+        if was_full and not self.full:
+            self._on_drain()
+
+
+def check_payload(payload: Any) -> bytes:
+    """The bytes of a payload: bytes-like as they are, str as UTF-8, numbers as text."""
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode()
+    if isinstance(payload, bytearray | memoryview):
+        return bytes(payload)
+    if payload is None:
+        return b""
+    if isinstance(payload, int | float) and not isinstance(payload, bool):
+        return str(payload).encode()
+    raise MqttError(
+        f"cannot publish a {type(payload).__name__}: use bytes, str, int, float or None"
+    )
