@@ -69,7 +69,10 @@ class Broker:
             f"persistence true\npersistence_location {directory}/\n"
             f"log_dest file {directory}/mosquitto.log\n"
             "log_type error\nlog_type warning\nlog_type notice\n"
-            f"{extra}"
+            # started as root, mosquitto becomes user "mosquitto", who cannot write here
+            + ("user root\n" if os.geteuid() == 0 else "")
+            + ("" if "allow_anonymous" in extra else "allow_anonymous true\n")
+            + extra
         )
         self.process: subprocess.Popen[bytes] | None = None
 

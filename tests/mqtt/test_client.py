@@ -30,9 +30,10 @@ def protocol(request: pytest.FixtureRequest) -> int:
 async def test_publish_is_acknowledged_and_received_at_each_qos(
     loop: None, mqtt_url: str, prefix: str, protocol: int
 ) -> None:
-    async with MqttClient(mqtt_url, protocol=protocol) as sub, MqttClient(
-        mqtt_url, protocol=protocol
-    ) as pub:
+    async with (
+        MqttClient(mqtt_url, protocol=protocol) as sub,
+        MqttClient(mqtt_url, protocol=protocol) as pub,
+    ):
         assert await sub.subscribe(f"{prefix}/#", qos=2) == [2]
         stream = sub.messages()
         for qos in (0, 1, 2):
@@ -86,7 +87,9 @@ async def test_messages_are_routed_to_the_filters_they_match(
         for topic in ("dev1/temp", "dev2/temp", "dev1/humidity", "dev2/temp/raw"):
             await client.publish(f"{prefix}/{topic}", b"x", qos=1)
         seen = [(await anext(everything)).topic for _ in range(4)]
-        assert seen == [f"{prefix}/{t}" for t in ("dev1/temp", "dev2/temp", "dev1/humidity", "dev2/temp/raw")]
+        assert seen == [
+            f"{prefix}/{t}" for t in ("dev1/temp", "dev2/temp", "dev1/humidity", "dev2/temp/raw")
+        ]
         assert [(await anext(temps)).topic for _ in range(2)] == [
             f"{prefix}/dev1/temp",
             f"{prefix}/dev2/temp",

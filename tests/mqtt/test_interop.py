@@ -118,9 +118,7 @@ async def test_the_will_is_published_when_the_client_process_is_killed(
     assert (message.topic, message.payload, message.qos) == (will_topic, b"gone", 1)
 
 
-async def test_no_will_after_a_clean_disconnect(
-    loop: None, mqtt_url: str, prefix: str
-) -> None:
+async def test_no_will_after_a_clean_disconnect(loop: None, mqtt_url: str, prefix: str) -> None:
     will_topic = f"{prefix}/status"
     async with MqttClient(mqtt_url) as watcher:
         await watcher.subscribe(f"{prefix}/#", qos=1)

@@ -53,7 +53,7 @@ from ._exceptions import (
 )
 from ._message import ConnectResult, Message, Will
 from ._pending import DONE, Callback, Pending, call_user
-from ._socket import Opener, Transport, check_payload
+from ._socket import Opener, Transport, check_payload, close_socket
 from ._statistics import Statistics
 from ._streams import MessageStream
 from ._subscriptions import SubscriptionBook
@@ -285,7 +285,7 @@ class MqttClient:
             self._attempt_failed(error)
             return
         if self._state != "opening":
-            sock.close()
+            close_socket(sock)
             return
         if self._engine is None:
             self._engine = self._new_engine()

@@ -31,6 +31,21 @@ _WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl_module.SSLWantWriteError)
 Done = Callable[[Any, BaseException | None], None]
 
 
+def close_socket(sock: Any, loop: Any = None) -> None:
+    """Close a socket the loop may have watched. Trio must be told first
+    (``notify_closing``): its watcher of the old descriptor may not have left yet, and
+    the number is about to be reused by the next socket."""
+    try:
+        loop = loop or current_loop()
+        if loop.name == "trio":
+            import trio
+
+            trio.lowlevel.notify_closing(sock)
+    except Exception:  # no loop any more (interpreter exit): nothing to tell
+        pass
+    sock.close()
+
+
 def _is_ip(host: str) -> bool:
     try:
         ipaddress.ip_address(host)
@@ -112,7 +127,7 @@ class Opener:
 
     def _failed_address(self, error: OSError) -> None:
         self._last_error = error
-        self._sock.close()
+        close_socket(self._sock)
         self._sock = None
         self._try_next()
 
@@ -162,7 +177,7 @@ class Opener:
         done, self._done = self._done, None
         if done is None:
             if sock is not None:
-                sock.close()
+                close_socket(sock)
             return
         loop = current_loop()
         if self._timer:
@@ -178,7 +193,7 @@ class Opener:
             loop = current_loop()
             loop.off_readable(sock)
             loop.off_writable(sock)
-            sock.close()
+            close_socket(sock)
 
     def cancel(self) -> None:
         """Give up: nothing is called back, the socket (if any) is closed."""
@@ -203,6 +218,7 @@ class Transport:
         high_water: int,
     ) -> None:
         self.sock = sock
+        self._loop = current_loop()
         self._fd: int = sock.fileno()
         self._on_input = on_input
         self._on_drain = on_drain
@@ -261,14 +277,17 @@ class Transport:
         if self.out_size and self.error is None:
             self._send_some()  # a last DISCONNECT, if the kernel takes it
         self.closed = True
-        loop = current_loop()
-        loop.off_readable(self.sock)
-        if self._watching_write:
-            loop.off_writable(self.sock)
-            self._watching_write = False
+        loop = self._loop
+        try:
+            loop.off_readable(self.sock)
+            if self._watching_write:
+                loop.off_writable(self.sock)
+        except Exception:  # closed after its loop ended (paho's __del__): nothing to unwatch
+            pass
+        self._watching_write = False
         self._out.clear()
         self._head = b""
-        self.sock.close()
+        close_socket(self.sock, loop)
 
     # -- the loop's side -----------------------------------------------------------------
 
