@@ -10,9 +10,12 @@ from workerman.mqtt import (
     Message,
     MqttClient,
     MqttClosedError,
+    MqttConnectError,
     MqttConnectionError,
     MqttError,
+    MqttNotAuthorizedError,
     MqttQueueFullError,
+    MqttSubscribeError,
     MqttTimeoutError,
     topic_matches,
 )
@@ -210,4 +213,52 @@ async def test_a_server_that_never_answers_connect_times_out(loop: None) -> None
         with pytest.raises(MqttTimeoutError, match="CONNACK"):
             await client.connect()
         assert accepted
+        group.cancel_scope.cancel()
+
+
+async def _scripted_broker(answers: dict[int, bytes]) -> tuple[int, object]:
+    """A TCP server that answers each MQTT packet type (first byte >> 4) with bytes
+    (``{mid}`` in them is the request's packet id): a broker that says no."""
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        data = b""
+        async for chunk in stream:
+            data += chunk
+            while len(data) >= 2 and len(data) >= 2 + data[1]:
+                packet, data = data[: 2 + data[1]], data[2 + data[1] :]
+                answer = answers.get(packet[0] >> 4)
+                if answer is not None:
+                    await stream.send(answer.replace(b"{mid}", packet[2:4]))
+
+    return listener.extra(anyio.abc.SocketAttribute.local_port), (listener, serve)
+
+
+async def test_a_refused_subscription_raises_with_the_reason_code_and_is_not_kept(
+    loop: None,
+) -> None:
+    # MQTT 3.1.1: CONNACK accepted; SUBACK grants QoS 1 to the first filter, 0x80 to the second
+    port, (listener, serve) = await _scripted_broker(
+        {1: b"\x20\x02\x00\x00", 8: b"\x90\x04{mid}\x01\x80"}
+    )
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, serve)  # type: ignore[attr-defined]
+        async with MqttClient(f"mqtt://127.0.0.1:{port}", protocol=4) as client:
+            with pytest.raises(MqttSubscribeError) as refused:
+                await client.subscribe([("fine/#", 1), ("refused/#", 1)])
+            assert refused.value.reason_code == 0x80
+            assert refused.value.refused == {"refused/#": 0x80}
+            assert client.status()["subscriptions"] == 1
+        group.cancel_scope.cancel()
+
+
+async def test_a_refused_connect_raises_with_the_reason_code(loop: None) -> None:
+    # MQTT 5 CONNACK: no session, reason 0x9F (connection rate exceeded), no properties
+    port, (listener, serve) = await _scripted_broker({1: b"\x20\x03\x00\x9f\x00"})
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, serve)  # type: ignore[attr-defined]
+        with pytest.raises(MqttConnectError) as refused:
+            await MqttClient(f"mqtt://127.0.0.1:{port}").connect()
+        assert refused.value.reason_code == 0x9F
+        assert not isinstance(refused.value, MqttNotAuthorizedError)
         group.cancel_scope.cancel()
