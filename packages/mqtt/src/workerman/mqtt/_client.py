@@ -259,7 +259,7 @@ class MqttClient:
         )
         engine.on_connect = self._on_connack
         engine.on_disconnect = self._on_engine_disconnect
-        engine.on_publish = self._on_publish_ack
+        engine.on_ack = self._on_publish_ack
         engine.on_subscribe = self._on_suback
         engine.on_unsubscribe = self._on_unsuback
         engine.on_message = self._on_engine_message
@@ -609,9 +609,7 @@ class MqttClient:
             backlog.popleft()
             self._send(head)
 
-    def _on_publish_ack(
-        self, _client: Any, _userdata: Any, mid: int, reason: Any, _properties: Any
-    ) -> None:
+    def _on_publish_ack(self, mid: int, reason: Any) -> None:
         request = self._inflight.pop(mid, None)
         if request is None:
             return  # a QoS 0 message written out

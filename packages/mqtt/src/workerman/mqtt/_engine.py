@@ -9,9 +9,11 @@ it asked to write, ``loop_misc`` on a timer for keepalive.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from paho.mqtt.client import Client
+from paho.mqtt.enums import MQTTErrorCode
 
 __all__ = ["Engine", "reason_of"]
 
@@ -20,6 +22,17 @@ class Engine(Client):
     """paho's Client, fed a ready socket by the caller."""
 
     prepared: Any = None
+    #: ``on_ack(mid, reason_code)`` when a QoS 1/2 publish is acknowledged. Used instead
+    #: of paho's ``on_publish``, which paho also calls for every QoS 0 message written,
+    #: building a ReasonCode and a Properties object each time: a third of a QoS 0
+    #: publish's CPU.
+    on_ack: Callable[[int, Any], None] | None = None
+
+    def _do_on_publish(self, mid: int, reason_code: Any, properties: Any) -> MQTTErrorCode:
+        rc = super()._do_on_publish(mid, reason_code, properties)
+        if self.on_ack is not None:
+            self.on_ack(mid, reason_code)
+        return rc
 
     def _create_socket(self) -> Any:
         sock, self.prepared = self.prepared, None
