@@ -8,32 +8,41 @@ same ones ``Text.input``/``Text.decode`` would give (the property tests check bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import report
 from ._exceptions import ProtocolError
 from ._statistics import statistics
+from ._status_codes import CLOSING as _CLOSING
+from .protocols._frame import Frame
+from .protocols._text import Text
 
 if TYPE_CHECKING:
     from ._connection import TcpConnection
     from .protocols import Codec
 
-_CLOSING = 4  # ConnectionStatus.CLOSING: a closing connection reads no more messages
 
-
-def deliver(conn: TcpConnection, message: Any) -> None:
-    """Hand one message to ``on_message``; an awaitable result makes the connection busy."""
+def deliver(
+    conn: TcpConnection, message: Any, failed: Callable[[Exception], Any] | None = None
+) -> None:
+    """Hand one message to ``on_message``: the one dispatch of every protocol. An
+    awaitable result runs as a task with the connection held; what the handler raises is
+    reported, or handed to ``failed``."""
     callback = conn.on_message
     if callback is None:
         return
     try:
         result = callback(conn, message)
     except Exception as exc:
-        report(conn._where("on_message"), exc)
+        if failed is None:
+            report(conn.describe("on_message"), exc)
+        else:
+            failed(exc)
         return
     if result is not None and isawaitable(result):
-        conn._start_handler(result)
+        conn.run_held(result, failed)
 
 
 def parse_text(conn: TcpConnection, buffer: bytes) -> None:
@@ -47,12 +56,12 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
             end = find(b"\n", start)
             if end < 0:
                 if size - start >= limit:
-                    conn._protocol_error(f"no complete package in {size - start} bytes")
+                    conn.protocol_error(f"no complete package in {size - start} bytes")
                 else:
                     conn._recv = bytearray(buffer[start:] if start else buffer)
                 return
             if end + 1 - start > limit:
-                conn._protocol_error(
+                conn.protocol_error(
                     f"package of {end + 1 - start} bytes exceeds max_package_size {limit}"
                 )
                 return
@@ -62,19 +71,10 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
             try:
                 message = line.decode()
             except UnicodeDecodeError as exc:
-                conn._protocol_error(f"text line is not valid UTF-8: {exc}")
+                conn.protocol_error(f"text line is not valid UTF-8: {exc}")
                 return
             delivered += 1
-            callback = conn.on_message
-            if callback is None:
-                continue
-            try:
-                result = callback(conn, message)
-            except Exception as exc:
-                report(conn._where("on_message"), exc)
-            else:
-                if result is not None and isawaitable(result):
-                    conn._start_handler(result)
+            deliver(conn, message)
             # Only a callback can make the connection busy or close it.
             if conn._busy:
                 if start < size:
@@ -98,10 +98,10 @@ def parse_frame(conn: TcpConnection, buffer: bytes) -> None:
         while size - start >= _FRAME_HEAD:
             length = int.from_bytes(buffer[start : start + _FRAME_HEAD], "big")
             if length < _FRAME_HEAD:
-                conn._protocol_error(f"frame length {length} is shorter than its own header")
+                conn.protocol_error(f"frame length {length} is shorter than its own header")
                 return
             if length > limit:
-                conn._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
                 return
             end = start + length
             if end > size:
@@ -110,16 +110,7 @@ def parse_frame(conn: TcpConnection, buffer: bytes) -> None:
             message = buffer[start + _FRAME_HEAD : end]
             start = end
             delivered += 1
-            callback = conn.on_message
-            if callback is None:
-                continue
-            try:
-                result = callback(conn, message)
-            except Exception as exc:
-                report(conn._where("on_message"), exc)
-            else:
-                if result is not None and isawaitable(result):
-                    conn._start_handler(result)
+            deliver(conn, message)
             if conn._busy:
                 break
             if conn._status >= _CLOSING:
@@ -147,21 +138,21 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
             try:
                 length = codec.input(chunk, conn)
             except ProtocolError as exc:
-                conn._protocol_error(str(exc))
+                conn.protocol_error(str(exc))
                 return
             except Exception as exc:
-                report(conn._where("protocol input"), exc)
-                conn._protocol_error(f"codec input raised {type(exc).__name__}")
+                report(conn.describe("protocol input"), exc)
+                conn.protocol_error(f"codec input raised {type(exc).__name__}")
                 return
             if length < 0 or length > limit:
-                conn._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
                 return
             if length == 0 or length > len(chunk):
                 if stop < size:  # the window was short of what has arrived: widen it
                     window = max(window * 2, length)
                     continue
                 if length == 0 and size - start >= limit:
-                    conn._protocol_error(f"no complete package in {size - start} bytes")
+                    conn.protocol_error(f"no complete package in {size - start} bytes")
                     return
                 conn._want = length
                 conn._recv = bytearray(chunk)
@@ -173,11 +164,11 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
             try:
                 message = codec.decode(package, conn)
             except ProtocolError as exc:
-                conn._protocol_error(str(exc))
+                conn.protocol_error(str(exc))
                 return
             except Exception as exc:
-                report(conn._where("protocol decode"), exc)
-                conn._protocol_error(f"codec decode raised {type(exc).__name__}")
+                report(conn.describe("protocol decode"), exc)
+                conn.protocol_error(f"codec decode raised {type(exc).__name__}")
                 return
             delivered += 1
             deliver(conn, message)
@@ -202,20 +193,13 @@ def parse(conn: TcpConnection, buffer: bytes) -> None:
     elif codec is _FRAME:
         parse_frame(conn, buffer)
     else:
-        own = getattr(codec, "_parse", None)  # a built-in with a hot path of its own
-        if own is not None:
-            own(conn, buffer)
+        state = conn._pstate
+        if state is not None:  # a StreamProtocol: the read is all its own
+            state.data_received(buffer)
         else:
             parse_codec(conn, codec, buffer)
 
 
-def _builtin() -> tuple[Any, Any]:
-    from .protocols._frame import Frame
-    from .protocols._text import Text
-
-    return Text, Frame
-
-
-_TEXT, _FRAME = _builtin()
+_TEXT, _FRAME = Text, Frame
 _FRAME_HEAD = 4
 _WINDOW = 512  # bytes a codec's input first sees of a read
