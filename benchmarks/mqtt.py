@@ -78,7 +78,9 @@ class Mosquitto:
         self.process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while subprocess.run(
-            ["mosquitto_pub", "-p", str(self.port), "-t", "probe", "-n"], capture_output=True
+            ["mosquitto_pub", "-p", str(self.port), "-t", "probe", "-n"],
+            capture_output=True,
+            check=False,
         ).returncode:
             if time.monotonic() > deadline:
                 raise RuntimeError("mosquitto did not start")
@@ -112,8 +114,23 @@ def _fill_session(broker: Mosquitto, client_id: str, count: int, size: int) -> N
     """Make the persistent session of ``client_id`` and queue ``count`` messages in it."""
     port = str(broker.port)
     subprocess.run(
-        ["mosquitto_sub", "-p", port, "-i", client_id, "-c", "-V", "mqttv5", "-x", "300"]
-        + ["-t", TOPIC, "-q", "0", "-E"],
+        [
+            "mosquitto_sub",
+            "-p",
+            port,
+            "-i",
+            client_id,
+            "-c",
+            "-V",
+            "mqttv5",
+            "-x",
+            "300",
+            "-t",
+            TOPIC,
+            "-q",
+            "0",
+            "-E",
+        ],
         check=True,
         capture_output=True,
     )

@@ -36,7 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from workerman.core import current_loop
+from workerman.core import EventLoop, current_loop, register_status
 
 from ._engine import Engine, reason_of
 from ._exceptions import (
@@ -199,6 +199,8 @@ class MqttClient:
         self._full_streams: set[int] = set()
         self._reading_paused = False
         self._drain_scheduled = False
+        self._loop: EventLoop | None = None  # the loop the connection belongs to
+        self._unregister_status: Callable[[], None] | None = None
 
     # -- connection ----------------------------------------------------------------------
 
@@ -215,6 +217,7 @@ class MqttClient:
         code; :class:`MqttNotAuthorizedError` for credentials),
         :class:`MqttTimeoutError` or :class:`MqttConnectionError`.
         """
+        self._check_loop()
         pending = Pending(callback, self._deadline(self.connect_timeout))
         if self._state in ("closing", "closed"):
             pending.fail(MqttClosedError("the client is closed"))
@@ -225,6 +228,36 @@ class MqttClient:
             if self._state == "idle":
                 self._open()
         return pending.awaitable
+
+    def _check_loop(self) -> None:
+        """A client that outlived the event loop it connected on (a second
+        ``asyncio.run`` in one script) starts over on the running one: that loop took
+        the socket, timers and waiters with it; paho's session (QoS 1/2 not yet
+        acknowledged) and the subscriptions are kept and go out on the new connection."""
+        loop = self._loop
+        if loop is None or loop is current_loop() or self._state == "closed":
+            return
+        self._loop = None
+        transport, self._transport = self._transport, None
+        if transport is not None:
+            transport.close()  # tolerates the ended loop
+        self._opener = None
+        self._retry_timer = self._tick_timer = 0
+        self._write_scheduled = self._drain_scheduled = False
+        for request in (*self._inflight.values(), *self._backlog):
+            if request.pending is not None and request.pending.callback is None:
+                request.pending = None  # a future of the old loop: nobody can await it
+        self._connect_waiters.clear()
+        self._book.forget_waiters()
+        self._streams = []
+        self._full_streams.clear()
+        self._reading_paused = False
+        closing = self._state == "closing"
+        self._state = "idle"
+        if closing:
+            self._finish_close()
+        elif self._ever_connected and self.reconnect:
+            self._open()
 
     def _new_engine(self) -> Engine:
         v5 = self.protocol == 5
@@ -269,7 +302,9 @@ class MqttClient:
     def _open(self) -> None:
         self._retry_timer = 0
         self._state = "opening"
-        loop = current_loop()
+        loop = self._loop = current_loop()
+        if self._unregister_status is None:
+            self._unregister_status = register_status(f"mqtt {self.client_id}", self.status)
         if not self._tick_timer:
             self._tick_timer = loop.repeat(self._tick_interval(), self._tick)
         self._handshake_deadline = loop.time() + self.connect_timeout
@@ -536,6 +571,7 @@ class MqttClient:
         if qos not in (0, 1, 2):
             raise MqttError(f"qos must be 0, 1 or 2, not {qos!r}")
         data = check_payload(payload)
+        self._check_loop()
         self.statistics.published += 1
         state = self._state
         if qos == 0 and state == "connected" and not self._backlog and not self._transport_full():
@@ -666,6 +702,7 @@ class MqttClient:
             if no_local or retain_as_published or retain_handling:
                 raise MqttError("subscription options need MQTT 5 (protocol=5)")
             options = entries
+        self._check_loop()
         pending = Pending(callback, self._deadline(self.timeout))
         if self._state in ("closing", "closed"):
             pending.fail(MqttClosedError("the client is closed"))
@@ -682,6 +719,7 @@ class MqttClient:
     ) -> Any:
         """Unsubscribe from one filter or several; returns when the broker answered."""
         names = [topic] if isinstance(topic, str) else list(topic)
+        self._check_loop()
         pending = Pending(callback, self._deadline(self.timeout))
         if self._state in ("closing", "closed"):
             pending.fail(MqttClosedError("the client is closed"))
@@ -708,6 +746,7 @@ class MqttClient:
         ``max_buffered_messages``); a full stream pauses reading from the broker until
         it is half empty. ``async with client.messages() as stream:`` closes it after.
         """
+        self._check_loop()
         stream = MessageStream(
             topic_filter,
             maxsize or self.max_buffered_messages,
@@ -772,6 +811,7 @@ class MqttClient:
     def disconnect(self, *, callback: Callback | None = None) -> Any:
         """Send DISCONNECT (no will is published) and close. Publishes not yet
         acknowledged fail with :class:`MqttClosedError`; streams end."""
+        self._check_loop()
         pending = Pending(callback)
         if self._state == "closed":
             pending.resolve(None)
@@ -813,6 +853,9 @@ class MqttClient:
             return
         self._state = "closed"
         self._stop_tick()
+        if self._unregister_status is not None:
+            self._unregister_status()
+            self._unregister_status = None
         transport, self._transport = self._transport, None
         if transport is not None:
             transport.close()

@@ -174,6 +174,16 @@ class SubscriptionBook:
                     MqttTimeoutError(f"no answer to {request.kind}scribe within {timeout}s")
                 )
 
+    def forget_waiters(self) -> None:
+        """The loop whose futures the callers await has ended: drop those (callbacks stay),
+        and send every request again on the next connection."""
+        requests = [self._inflight[mid] for mid in sorted(self._inflight)] + self._waiting
+        self._inflight.clear()
+        for request in requests:
+            if request.pending is not None and request.pending.callback is None:
+                request.pending = None
+        self._waiting = requests
+
     def fail_all(self, error: BaseException) -> None:
         requests = [*self._inflight.values(), *self._waiting]
         self._inflight.clear()
