@@ -7,7 +7,6 @@ import asyncio
 from collections.abc import Callable, Mapping
 
 import pytest
-
 import trio
 import uvloop
 
