@@ -41,7 +41,7 @@ def prefix() -> str:
 
 
 def need(tool: str) -> str:
-    path = shutil.which(tool)
+    path = shutil.which(tool) or shutil.which(tool, path="/usr/sbin:/usr/bin")
     if path is None:
         missing(f"{tool} is not installed (apt-get install mosquitto mosquitto-clients)")
     return path
