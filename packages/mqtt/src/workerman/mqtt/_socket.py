@@ -329,15 +329,18 @@ class Transport:
             chunk = b""
         if chunk:
             self.bytes_in += len(chunk)
-            if self._pos < len(self._data):
-                self._data = self._data[self._pos :] + chunk
-            else:
-                self._data = chunk
-            self._pos = 0
+            self._feed(chunk)
         else:
             self.eof = True
             self.stop_reading()
         self._on_input()
+
+    def _feed(self, chunk: bytes) -> None:
+        if self._pos < len(self._data):
+            self._data = self._data[self._pos :] + chunk
+        else:
+            self._data = chunk
+        self._pos = 0
 
     def flush(self) -> None:
         """Send what paho wrote during this loop turn, in one system call."""
