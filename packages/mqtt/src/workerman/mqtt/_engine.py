@@ -15,8 +15,24 @@ from typing import Any
 
 from paho.mqtt.client import Client, MQTTMessage, mqtt_ms_invalid, mqtt_ms_wait_for_pubrel
 from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
 
 from ._decode import decode_publish
+
+_REASONS: dict[tuple[str, int], ReasonCode] = {}
+
+
+def _success(cmd: str, code: int) -> ReasonCode:
+    reason = _REASONS.get((cmd, code))
+    if reason is None:
+        kind = PacketTypes.PUBACK if cmd == "PUBACK" else PacketTypes.PUBCOMP
+        reason = _REASONS[cmd, code] = ReasonCode(kind, identifier=code)
+    return reason
+
+
+_NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
 __all__ = ["Engine", "reason_of"]
 
@@ -36,6 +52,23 @@ class Engine(Client):
         if self.on_ack is not None:
             self.on_ack(mid, reason_code)
         return rc
+
+    def _handle_pubackcomp(self, cmd: Any) -> MQTTErrorCode:
+        """A PUBACK/PUBCOMP that is only a packet id (success, no properties: what
+        brokers send nearly always) is handled without decoding a ReasonCode and a
+        Properties for it; any other goes to paho's decoder."""
+        packet = self._in_packet["packet"]
+        size = len(packet)
+        # MQTT 5 may add a reason code (success below 0x80: 0x10 is "no matching
+        # subscribers") and a property length; without properties, no decoder is needed
+        code = packet[2] if size > 2 else 0
+        if size > 4 or (size == 4 and packet[3]) or code >= 0x80:
+            return super()._handle_pubackcomp(cmd)
+        mid = (packet[0] << 8) | packet[1]
+        with self._out_message_mutex:
+            if mid in self._out_messages:
+                return self._do_on_publish(mid, _success(cmd, code), _NO_PROPERTIES)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _handle_publish(self) -> MQTTErrorCode:
         """paho's, less three costs per received message: the MQTTMessageInfo (with its
