@@ -40,7 +40,7 @@ CLIENTS = [
 ]
 CASES = ["publish qos0", "publish qos1", "receive"]
 SIZES = [32, 1024]
-COUNTS = {"publish qos0": 40_000, "publish qos1": 10_000, "receive": 30_000}
+COUNTS = {"publish qos0": 20_000, "publish qos1": 8_000, "receive": 20_000}
 WINDOW = 32
 
 
