@@ -358,9 +358,7 @@ class MqttClient:
             self._schedule_retry()
             self._notify_disconnect(error)
         else:
-            self._fail_connect_waiters(error)
-            if not self._ever_connected:
-                self._stop_tick()
+            self._fail_connect_waiters(error)  # the tick goes on: backlog deadlines
 
     def _schedule_retry(self) -> None:
         self._failures += 1
@@ -446,7 +444,9 @@ class MqttClient:
         engine = self._engine
         if transport is None or engine is None:
             return
-        while (transport.buffered or transport.eof) and not self._reading_paused:
+        while transport.buffered or transport.eof:
+            if self._reading_paused and transport.buffered:
+                return  # a full stream: the rest waits (an end of stream does not)
             if engine.socket() is not self._transport:
                 return
             if engine.loop_read() != MQTT_ERR_SUCCESS:
@@ -537,7 +537,7 @@ class MqttClient:
         self._refusal = error
         transport = self._transport
         if transport is not None:
-            transport.eof = True
+            transport.discard()
             transport.error = error
             self._on_input()  # paho reads the end: closes, and reports the loss
 

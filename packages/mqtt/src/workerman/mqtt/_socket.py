@@ -335,6 +335,12 @@ class Transport:
             self.stop_reading()
         self._on_input()
 
+    def discard(self) -> None:
+        """Drop what was received and not read, and read an end of stream next."""
+        self._data, self._pos = b"", 0
+        self.eof = True
+        self.stop_reading()
+
     def _feed(self, chunk: bytes) -> None:
         if self._pos < len(self._data):
             self._data = self._data[self._pos :] + chunk
