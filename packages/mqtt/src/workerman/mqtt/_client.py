@@ -92,7 +92,8 @@ class MqttClient:
 
     Args:
         url: ``mqtt://[user[:password]@]host[:port]``, ``mqtts://`` (TLS, verified),
-            ``ws://host[:port]/path`` or ``wss://`` (MQTT over WebSocket).
+            ``ws://host[:port][/path]`` or ``wss://`` (MQTT over WebSocket, path
+            ``/mqtt`` by default).
         client_id: generated (``workerman-<random>``) when None.
         protocol: 5 (MQTT 5) or 4 (MQTT 3.1.1).
         clean_start: start a new session (MQTT 5 clean start, 3.1.1 clean session).
@@ -146,8 +147,6 @@ class MqttClient:
         if max_inflight < 1 or max_queued_messages < 1 or max_buffered_messages < 1:
             raise MqttError("max_inflight, max_queued_messages and max_buffered_messages are >= 1")
         self.address = parse_url(url)
-        if self.address.websocket:
-            raise MqttError("ws:// and wss:// are not supported yet: use mqtt:// or mqtts://")
         self.client_id = client_id or f"workerman-{secrets.token_hex(8)}"
         self.protocol = protocol
         self.clean_start = clean_start
@@ -310,12 +309,17 @@ class MqttClient:
         self._handshake_deadline = loop.time() + self.connect_timeout
         self.statistics.connect_attempts += 1
         self._opener = Opener(
-            self.address.host, self.address.port, self.ssl, self.connect_timeout, self._opened
+            self.address.host,
+            self.address.port,
+            self.ssl,
+            self.connect_timeout,
+            self._opened,
+            self.address.path if self.address.websocket else None,
         )
         self._opener.start()
 
     def _opened(self, sock: Any, error: BaseException | None) -> None:
-        self._opener = None
+        opener, self._opener = self._opener, None
         if error is not None:
             self._attempt_failed(error)
             return
@@ -325,7 +329,14 @@ class MqttClient:
         if self._engine is None:
             self._engine = self._new_engine()
         engine = self._engine
-        transport = Transport(sock, self._on_input, self._on_drain, self.write_buffer_size)
+        transport = Transport(
+            sock,
+            self._on_input,
+            self._on_drain,
+            self.write_buffer_size,
+            opener.websocket if opener is not None else None,
+            opener.leftover if opener is not None else b"",
+        )
         self._transport = transport
         engine.prepared = transport
         self._state = "handshake"

@@ -21,6 +21,7 @@ import anyio
 from workerman.core import current_loop
 
 from ._exceptions import MqttConnectionError, MqttError, MqttTimeoutError
+from ._websocket import MAX_HEAD, WebSocketCodec, check_upgrade, upgrade_request
 
 __all__ = ["Opener", "Transport"]
 
@@ -65,11 +66,19 @@ class Opener:
         ssl_context: ssl_module.SSLContext | None,
         timeout: float,
         done: Done,
+        websocket_path: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.ssl_context = ssl_context
         self.timeout = timeout
+        self.websocket_path = websocket_path
+        #: after a WebSocket upgrade: the framing, and bytes that came after the answer
+        self.websocket: WebSocketCodec | None = None
+        self.leftover = b""
+        self._ws_out = b""
+        self._ws_key = b""
+        self._ws_in = b""
         self._done: Done | None = done
         self._addresses: list[tuple[int, Any]] = []
         self._sock: Any = None
@@ -133,7 +142,7 @@ class Opener:
 
     def _connected(self) -> None:
         if self.ssl_context is None:
-            self._finish(self._sock, None)
+            self._ready()
             return
         try:
             self._sock = self.ssl_context.wrap_socket(
@@ -162,7 +171,63 @@ class Opener:
             return
         loop.off_readable(sock)
         loop.off_writable(sock)
-        self._finish(sock, None)
+        self._ready()
+
+    def _ready(self) -> None:
+        """TCP (and TLS) is up: done, or on to the WebSocket upgrade."""
+        if self.websocket_path is None:
+            self._finish(self._sock, None)
+            return
+        tls = self.ssl_context is not None
+        self._ws_out, self._ws_key = upgrade_request(self.host, self.port, self.websocket_path, tls)
+        self._ws_write(None)
+
+    def _ws_write(self, _fd: Any) -> None:
+        loop = current_loop()
+        try:
+            sent = self._sock.send(self._ws_out)
+        except (*_WOULD_BLOCK, ssl_module.SSLWantReadError):
+            sent = 0
+        except OSError as exc:
+            self._finish(None, MqttConnectionError(f"WebSocket upgrade: {exc}"))
+            return
+        self._ws_out = self._ws_out[sent:]
+        if self._ws_out:
+            loop.on_writable(self._sock, self._ws_write)
+            return
+        loop.off_writable(self._sock)
+        loop.on_readable(self._sock, self._ws_read)
+        if isinstance(self._sock, ssl_module.SSLSocket) and self._sock.pending():
+            self._ws_read(None)
+
+    def _ws_read(self, _fd: Any) -> None:
+        try:
+            chunk = self._sock.recv(MAX_HEAD)
+        except (BlockingIOError, InterruptedError, ssl_module.SSLWantReadError):
+            return
+        except ssl_module.SSLWantWriteError:
+            return
+        except OSError as exc:
+            self._finish(None, MqttConnectionError(f"WebSocket upgrade: {exc}"))
+            return
+        if not chunk:
+            self._finish(None, MqttConnectionError("the server closed during the upgrade"))
+            return
+        self._ws_in += chunk
+        head, found, rest = self._ws_in.partition(b"\r\n\r\n")
+        if not found:
+            if len(self._ws_in) > MAX_HEAD:
+                self._finish(None, MqttConnectionError("a WebSocket upgrade answer too long"))
+            return
+        try:
+            check_upgrade(head, self._ws_key)
+        except MqttConnectionError as exc:
+            self._finish(None, exc)
+            return
+        current_loop().off_readable(self._sock)
+        self.websocket = WebSocketCodec()
+        self.leftover = rest
+        self._finish(self._sock, None)
 
     def _timed_out(self) -> None:
         self._timer = 0
@@ -216,8 +281,11 @@ class Transport:
         on_input: Callable[[], None],
         on_drain: Callable[[], None],
         high_water: int,
+        websocket: WebSocketCodec | None = None,
+        leftover: bytes = b"",
     ) -> None:
         self.sock = sock
+        self._websocket = websocket
         self._loop = current_loop()
         self._fd: int = sock.fileno()
         self._on_input = on_input
@@ -236,6 +304,8 @@ class Transport:
         self._watching_write = False
         self.bytes_in = 0
         self.bytes_out = 0
+        if leftover:
+            self._take(leftover)
 
     # -- paho's side ---------------------------------------------------------------------
 
@@ -255,8 +325,9 @@ class Transport:
     def send(self, data: bytes | bytearray) -> int:
         if self.closed:
             raise OSError(errno.EPIPE, "the connection is closed")
-        self._out.append(bytes(data))
-        self.out_size += len(data)
+        frame = bytes(data) if self._websocket is None else self._websocket.encode(bytes(data))
+        self._out.append(frame)
+        self.out_size += len(frame)
         if not self.flush_scheduled and not self._watching_write:
             self.flush_scheduled = True
             current_loop().call_soon(self.flush)
@@ -329,11 +400,37 @@ class Transport:
             chunk = b""
         if chunk:
             self.bytes_in += len(chunk)
-            self._feed(chunk)
+            self._take(chunk)
         else:
             self.eof = True
             self.stop_reading()
         self._on_input()
+
+    def _take(self, chunk: bytes) -> None:
+        codec = self._websocket
+        if codec is None:
+            self._feed(chunk)
+            return
+        try:
+            data = codec.feed(chunk)
+        except MqttConnectionError as exc:
+            self.error = exc
+            self.eof = True
+            self.stop_reading()
+            return
+        if data:
+            self._feed(data)
+        if codec.replies:
+            for reply in codec.replies:
+                self._out.append(reply)
+                self.out_size += len(reply)
+            codec.replies.clear()
+            if not self.flush_scheduled and not self._watching_write:
+                self.flush_scheduled = True
+                current_loop().call_soon(self.flush)
+        if codec.closed:
+            self.eof = True  # the server's Close: read as the end of the stream
+            self.stop_reading()
 
     def discard(self) -> None:
         """Drop what was received and not read, and read an end of stream next."""
