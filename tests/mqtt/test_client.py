@@ -216,9 +216,12 @@ async def test_a_server_that_never_answers_connect_times_out(loop: None) -> None
         group.cancel_scope.cancel()
 
 
-async def _scripted_broker(answers: dict[int, bytes]) -> tuple[int, object]:
+async def _scripted_broker(
+    answers: dict[int, bytes], seen: list[bytes] | None = None
+) -> tuple[int, object]:
     """A TCP server that answers each MQTT packet type (first byte >> 4) with bytes
-    (``{mid}`` in them is the request's packet id): a broker that says no."""
+    (``{mid}`` in them is the request's packet id): a broker that says no, or that
+    misbehaves on purpose. Every packet it gets is appended to ``seen``."""
     listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
 
     async def serve(stream: anyio.abc.SocketStream) -> None:
@@ -227,6 +230,8 @@ async def _scripted_broker(answers: dict[int, bytes]) -> tuple[int, object]:
             data += chunk
             while len(data) >= 2 and len(data) >= 2 + data[1]:
                 packet, data = data[: 2 + data[1]], data[2 + data[1] :]
+                if seen is not None:
+                    seen.append(packet)
                 answer = answers.get(packet[0] >> 4)
                 if answer is not None:
                     await stream.send(answer.replace(b"{mid}", packet[2:4]))
@@ -261,4 +266,33 @@ async def test_a_refused_connect_raises_with_the_reason_code(loop: None) -> None
             await MqttClient(f"mqtt://127.0.0.1:{port}").connect()
         assert refused.value.reason_code == 0x9F
         assert not isinstance(refused.value, MqttNotAuthorizedError)
+        group.cancel_scope.cancel()
+
+
+async def test_an_inbound_qos2_message_sent_twice_is_delivered_once_on_pubrel(
+    loop: None,
+) -> None:
+    # MQTT 3.1.1: after CONNACK the broker sends PUBLISH QoS 2 (id 5), the same again
+    # with DUP (as after a lost PUBREC), then PUBREL 5
+    publish = b"\x00\x03a/b\x00\x05once"
+    script = (
+        b"\x20\x02\x00\x00"
+        + bytes([0x34, len(publish)])
+        + publish
+        + bytes([0x3C, len(publish)])
+        + publish
+        + b"\x62\x02\x00\x05"
+    )
+    seen: list[bytes] = []
+    port, (listener, serve) = await _scripted_broker({1: script}, seen)
+    received: list[Message] = []
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, serve)  # type: ignore[attr-defined]
+        client = MqttClient(f"mqtt://127.0.0.1:{port}", protocol=4)
+        client.on_message = received.append
+        await client.connect()
+        await wait_for(lambda: b"\x70\x02\x00\x05" in seen)  # PUBCOMP 5
+        assert [(m.topic, m.payload, m.qos) for m in received] == [("a/b", b"once", 2)]
+        assert seen.count(b"\x50\x02\x00\x05") == 2  # a PUBREC for each PUBLISH
+        await client.disconnect()
         group.cancel_scope.cancel()

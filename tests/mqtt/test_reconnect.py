@@ -106,3 +106,24 @@ async def test_without_reconnect_a_loss_ends_streams_with_an_error(
     await client.connect()
     await queued
     await client.disconnect()
+
+
+async def test_keepalive_notices_a_broker_that_stopped_answering(
+    loop: None, broker_factory: Callable[..., Broker], prefix: str
+) -> None:
+    import signal
+
+    broker = broker_factory()
+    client = _fast(broker.url, keepalive=1)
+    losses: list[BaseException] = []
+    client.on_disconnect = losses.append
+    await client.connect()
+    assert broker.process is not None
+    broker.process.send_signal(signal.SIGSTOP)  # the socket stays open, nothing answers
+    try:
+        await wait_for(lambda: losses, timeout=15)  # PINGREQ unanswered within keepalive
+    finally:
+        broker.process.send_signal(signal.SIGCONT)
+    await wait_for(lambda: client.connected, timeout=15)
+    assert client.status()["connection_losses"] == 1
+    await client.disconnect()
