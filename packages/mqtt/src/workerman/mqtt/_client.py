@@ -355,6 +355,8 @@ class MqttClient:
             return
         if not self._reading_paused:
             transport.start_reading()
+        if transport.buffered or transport.eof:  # bytes (or a Close) right after the upgrade
+            current_loop().call_soon(self._on_input)
 
     def _attempt_failed(self, error: BaseException) -> None:
         """A connect attempt ended without a connection."""
