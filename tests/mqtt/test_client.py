@@ -296,3 +296,25 @@ async def test_an_inbound_qos2_message_sent_twice_is_delivered_once_on_pubrel(
         assert seen.count(b"\x50\x02\x00\x05") == 2  # a PUBREC for each PUBLISH
         await client.disconnect()
         group.cancel_scope.cancel()
+
+
+async def test_mqtt5_user_properties_and_subscription_options(
+    loop: None, mqtt_url: str, prefix: str
+) -> None:
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    async with MqttClient(mqtt_url) as client, MqttClient(mqtt_url) as other:
+        await client.subscribe(f"{prefix}/opts", qos=1, no_local=True)
+        stream = client.messages()
+        await client.publish(f"{prefix}/opts", b"mine: not echoed back", qos=1)
+        properties = Properties(PacketTypes.PUBLISH)
+        properties.UserProperty = ("device", "7")
+        properties.ContentType = "text/plain"
+        await other.publish(f"{prefix}/opts", b"theirs", qos=1, properties=properties)
+        message = await anext(stream)
+        assert message.payload == b"theirs"
+        assert message.user_properties == [("device", "7")]
+        assert message.properties.ContentType == "text/plain"
+        with pytest.raises(MqttError, match="MQTT 5"):
+            MqttClient(mqtt_url, protocol=4).subscribe("a", no_local=True)
