@@ -21,24 +21,18 @@ import secrets
 import ssl as ssl_module
 import weakref
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from paho.mqtt.client import (
     MQTT_ERR_SUCCESS,
-    MQTTMessage,
-    MQTTv5,
-    MQTTv311,
     error_string,
 )
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
-from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from workerman.core import EventLoop, current_loop, register_status
 
-from ._engine import Engine, reason_of
+from ._engine import Engine, new_engine, reason_of
 from ._exceptions import (
     NOT_AUTHORIZED_CODES,
     MqttClosedError,
@@ -47,43 +41,23 @@ from ._exceptions import (
     MqttConnectionLostError,
     MqttError,
     MqttNotAuthorizedError,
-    MqttPublishError,
-    MqttQueueFullError,
     MqttTimeoutError,
 )
 from ._message import ConnectResult, Message, Will
-from ._pending import DONE, Callback, Pending, call_user
-from ._socket import Opener, Transport, check_payload, close_socket
+from ._opener import Opener
+from ._pending import Callback, Pending, call_user
+from ._publishing import Publish, Publishing
+from ._receiving import Receiving
+from ._socket import Transport, close_socket
 from ._statistics import Statistics
 from ._streams import MessageStream
 from ._subscriptions import SubscriptionBook
-from ._topics import check_topic, matches, split_filter
 from ._url import parse_url
 
 __all__ = ["MqttClient"]
 
 
-class _Publish:
-    __slots__ = ("payload", "pending", "properties", "qos", "retain", "topic")
-
-    def __init__(
-        self,
-        topic: str,
-        payload: bytes,
-        qos: int,
-        retain: bool,
-        properties: Any,
-        pending: Pending | None,
-    ) -> None:
-        self.topic = topic
-        self.payload = payload
-        self.qos = qos
-        self.retain = retain
-        self.properties = properties
-        self.pending = pending
-
-
-class MqttClient:
+class MqttClient(Publishing, Receiving):
     """An MQTT 3.1.1 / 5 client on the workerman loop.
 
     Construct it anywhere (module level, before workers fork): it touches the loop only
@@ -190,8 +164,8 @@ class MqttClient:
         self._write_scheduled = False
         self._connect_waiters: list[Pending] = []
         self._close_waiters: list[Pending] = []
-        self._backlog: deque[_Publish] = deque()
-        self._inflight: dict[int, _Publish] = {}
+        self._backlog: deque[Publish] = deque()
+        self._inflight: dict[int, Publish] = {}
         self._book = SubscriptionBook()
         self._handlers: list[tuple[tuple[str, ...], Callable[[Message], Any]]] = []
         self._streams: list[weakref.ref[MessageStream]] = []
@@ -202,11 +176,6 @@ class MqttClient:
         self._unregister_status: Callable[[], None] | None = None
 
     # -- connection ----------------------------------------------------------------------
-
-    @property
-    def connected(self) -> bool:
-        """True while a connection is up and its CONNACK accepted."""
-        return self._state == "connected"
 
     def connect(self, *, callback: Callback | None = None) -> Any:
         """Connect, and keep the connection up (reconnecting) until :meth:`disconnect`.
@@ -258,46 +227,6 @@ class MqttClient:
         elif self._ever_connected and self.reconnect:
             self._open()
 
-    def _new_engine(self) -> Engine:
-        v5 = self.protocol == 5
-        engine = Engine(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.client_id,
-            clean_session=None if v5 else self.clean_start,
-            protocol=MQTTv5 if v5 else MQTTv311,
-            reconnect_on_failure=False,
-        )
-        engine.max_inflight_messages_set(0)  # the window is ours (see _drain_backlog)
-        engine.max_queued_messages_set(0)
-        engine.suppress_exceptions = True
-        if self.username is not None:
-            engine.username_pw_set(self.username, self.password)
-        will = self.will
-        if will is not None:
-            engine.will_set(
-                will.topic, check_payload(will.payload), will.qos, will.retain, will.properties
-            )
-        properties = self.connect_properties
-        if v5 and self.session_expiry is not None:
-            if properties is None:
-                properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.session_expiry
-        engine.connect_async(
-            self.address.host,
-            self.address.port,
-            self.keepalive,
-            clean_start=self.clean_start if v5 else 3,  # 3: paho's "first only" (unused)
-            properties=properties if v5 else None,
-        )
-        engine.on_connect = self._on_connack
-        engine.on_disconnect = self._on_engine_disconnect
-        engine.on_ack = self._on_publish_ack
-        engine.on_subscribe = self._on_suback
-        engine.on_unsubscribe = self._on_unsuback
-        engine.on_message = self._on_engine_message
-        engine.on_socket_register_write = self._want_write
-        return engine
-
     def _open(self) -> None:
         self._retry_timer = 0
         self._state = "opening"
@@ -327,7 +256,7 @@ class MqttClient:
             close_socket(sock)
             return
         if self._engine is None:
-            self._engine = self._new_engine()
+            self._engine = new_engine(self)
         engine = self._engine
         transport = Transport(
             sock,
@@ -483,23 +412,6 @@ class MqttClient:
     def _on_drain(self) -> None:
         self._schedule_drain()
 
-    def _pause_reading(self, stream: MessageStream) -> None:
-        self._full_streams.add(id(stream))
-        if not self._reading_paused:
-            self._reading_paused = True
-            self.statistics.read_pauses += 1
-            if self._transport is not None:
-                self._transport.stop_reading()
-
-    def _resume_reading(self, stream: MessageStream) -> None:
-        self._full_streams.discard(id(stream))
-        if self._reading_paused and not self._full_streams:
-            self._reading_paused = False
-            transport = self._transport
-            if transport is not None:
-                transport.start_reading()
-                current_loop().call_soon(self._on_input)  # what was read before the pause
-
     # -- timers --------------------------------------------------------------------------
 
     def _tick_interval(self) -> float:
@@ -542,9 +454,6 @@ class MqttClient:
             current_loop().cancel(self._tick_timer)
             self._tick_timer = 0
 
-    def _deadline(self, timeout: float | None) -> float:
-        return current_loop().time() + timeout if timeout is not None else 0.0
-
     def _abort(self, error: MqttError) -> None:
         """Drop the connection now (a handshake that took too long)."""
         self._refusal = error
@@ -553,271 +462,6 @@ class MqttClient:
             transport.discard()
             transport.error = error
             self._on_input()  # paho reads the end: closes, and reports the loss
-
-    # -- publish -------------------------------------------------------------------------
-
-    def publish(
-        self,
-        topic: str,
-        payload: bytes | str | float | None = b"",
-        qos: int = 0,
-        retain: bool = False,
-        properties: Properties | None = None,
-        *,
-        callback: Callback | None = None,
-    ) -> Any:
-        """Publish a message.
-
-        Awaited, it returns when the broker has acknowledged it (QoS 1: PUBACK, QoS 2:
-        PUBCOMP), or for QoS 0 once it is in the socket's buffer. With ``callback`` it
-        returns None and calls ``callback(None, error)`` then. While disconnected, or
-        with ``max_inflight`` unacknowledged, the message waits in the backlog.
-
-        Raises:
-            MqttError: a bad topic, QoS or payload (at once, before anything is sent).
-            MqttQueueFullError: the backlog holds ``max_queued_messages``.
-            MqttPublishError: the broker refused it (MQTT 5 reason code >= 0x80).
-            MqttTimeoutError: no acknowledgement within ``timeout``.
-            MqttClosedError: the client was closed first.
-        """
-        check_topic(topic)
-        if qos not in (0, 1, 2):
-            raise MqttError(f"qos must be 0, 1 or 2, not {qos!r}")
-        data = check_payload(payload)
-        self._check_loop()
-        self.statistics.published += 1
-        state = self._state
-        if qos == 0 and state == "connected" and not self._backlog and not self._transport_full():
-            rc = self._send_qos0(topic, data, retain, properties)
-            if callback is None:
-                if rc:
-                    raise MqttConnectionError(f"publish failed: {error_string(rc)}")
-                return DONE
-            call_user(callback, None, MqttConnectionError(error_string(rc)) if rc else None)
-            return None
-        pending = Pending(callback, self._deadline(self.timeout))
-        request = _Publish(topic, data, qos, retain, properties, pending)
-        if state in ("closing", "closed"):
-            pending.fail(MqttClosedError("the client is closed"))
-        elif (
-            state == "connected"
-            and not self._backlog
-            and (qos == 0 or len(self._inflight) < self._window)
-        ):
-            self._send(request)
-        elif len(self._backlog) >= self.max_queued_messages:
-            self.statistics.queue_full += 1
-            pending.fail(
-                MqttQueueFullError(
-                    f"{len(self._backlog)} publishes already wait to be sent "
-                    f"(max_queued_messages={self.max_queued_messages})"
-                )
-            )
-        else:
-            self._backlog.append(request)
-        return pending.awaitable
-
-    def _transport_full(self) -> bool:
-        transport = self._transport
-        return transport is not None and transport.full
-
-    def _send_qos0(self, topic: str, data: bytes, retain: bool, properties: Any) -> int:
-        assert self._engine is not None
-        return int(self._engine.publish(topic, data, 0, retain, properties).rc)
-
-    def _send(self, request: _Publish) -> None:
-        engine = self._engine
-        assert engine is not None
-        info = engine.publish(
-            request.topic, request.payload, request.qos, request.retain, request.properties
-        )
-        if info.rc != MQTT_ERR_SUCCESS:
-            if request.pending is not None:
-                request.pending.fail(MqttConnectionError(f"publish: {error_string(info.rc)}"))
-            return
-        if request.qos:
-            self._inflight[info.mid] = request
-        elif request.pending is not None:
-            request.pending.resolve(None)
-
-    def _schedule_drain(self) -> None:
-        if not self._drain_scheduled and self._backlog:
-            self._drain_scheduled = True
-            current_loop().call_soon(self._drain_backlog)
-
-    def _drain_backlog(self) -> None:
-        """Send from the backlog, in order, while the window and the socket allow."""
-        self._drain_scheduled = False
-        backlog = self._backlog
-        while backlog and self._state == "connected":
-            head = backlog[0]
-            if head.qos and len(self._inflight) >= self._window:
-                return
-            if not head.qos and self._transport_full():
-                return
-            backlog.popleft()
-            self._send(head)
-
-    def _on_publish_ack(self, mid: int, reason: Any) -> None:
-        request = self._inflight.pop(mid, None)
-        if request is None:
-            return  # a QoS 0 message written out
-        self.statistics.acknowledged += 1
-        pending = request.pending
-        if pending is not None:
-            code, name = reason_of(reason)
-            if code >= 0x80:
-                pending.fail(MqttPublishError("the broker refused the publish", code, name))
-            else:
-                pending.resolve(None)
-        if self._backlog:
-            self._drain_backlog()
-
-    # -- subscribe -----------------------------------------------------------------------
-
-    def subscribe(
-        self,
-        topic: str | Iterable[tuple[str, int]],
-        qos: int = 0,
-        *,
-        no_local: bool = False,
-        retain_as_published: bool = False,
-        retain_handling: int = 0,
-        properties: Properties | None = None,
-        callback: Callback | None = None,
-    ) -> Any:
-        """Subscribe to a filter (``"a/+/c"``, ``"a/#"``, ``"$share/group/a/b"``), or to
-        several ``[(filter, qos), ...]`` at once; MQTT 5 options as keywords.
-
-        Returns the granted QoS per filter (a list). The subscription is kept: after a
-        reconnect without a session the client subscribes again by itself.
-
-        Raises:
-            MqttSubscribeError: the broker refused a filter (with its reason code); the
-                refused filters are not kept.
-            MqttTimeoutError: no SUBACK within ``timeout``.
-        """
-        entries = [(topic, qos)] if isinstance(topic, str) else list(topic)
-        if self.protocol == 5:
-            options: Any = [
-                (
-                    name,
-                    SubscribeOptions(
-                        qos=level,
-                        noLocal=no_local,
-                        retainAsPublished=retain_as_published,
-                        retainHandling=retain_handling,
-                    ),
-                )
-                for name, level in entries
-            ]
-        else:
-            if no_local or retain_as_published or retain_handling:
-                raise MqttError("subscription options need MQTT 5 (protocol=5)")
-            options = entries
-        self._check_loop()
-        pending = Pending(callback, self._deadline(self.timeout))
-        if self._state in ("closing", "closed"):
-            pending.fail(MqttClosedError("the client is closed"))
-            return pending.awaitable
-        self._book.subscribe(self, options, properties, pending)
-        return pending.awaitable
-
-    def unsubscribe(
-        self,
-        topic: str | Iterable[str],
-        *,
-        properties: Properties | None = None,
-        callback: Callback | None = None,
-    ) -> Any:
-        """Unsubscribe from one filter or several; returns when the broker answered."""
-        names = [topic] if isinstance(topic, str) else list(topic)
-        self._check_loop()
-        pending = Pending(callback, self._deadline(self.timeout))
-        if self._state in ("closing", "closed"):
-            pending.fail(MqttClosedError("the client is closed"))
-            return pending.awaitable
-        self._book.unsubscribe(self, names, properties, pending)
-        return pending.awaitable
-
-    def _on_suback(
-        self, _client: Any, _userdata: Any, mid: int, reasons: Any, _properties: Any
-    ) -> None:
-        self._book.on_suback(mid, [reason_of(reason) for reason in reasons])
-
-    def _on_unsuback(
-        self, _client: Any, _userdata: Any, mid: int, reasons: Any, _properties: Any
-    ) -> None:
-        self._book.on_unsuback(mid, [reason_of(reason) for reason in reasons])
-
-    # -- receiving -----------------------------------------------------------------------
-
-    def messages(self, topic_filter: str | None = None, *, maxsize: int | None = None) -> Any:
-        """An async iterator over received messages (those matching ``topic_filter``).
-
-        Messages are kept from this call on, up to ``maxsize`` (default
-        ``max_buffered_messages``); a full stream pauses reading from the broker until
-        it is half empty. ``async with client.messages() as stream:`` closes it after.
-        """
-        self._check_loop()
-        stream = MessageStream(
-            topic_filter,
-            maxsize or self.max_buffered_messages,
-            self._pause_reading,
-            self._resume_reading,
-            self._forget_stream,
-        )
-        self._streams = [*self._live_streams(), weakref.ref(stream)]
-        if self._state == "closed":
-            stream.end()
-        return stream
-
-    def add_handler(
-        self, topic_filter: str, handler: Callable[[Message], Any]
-    ) -> Callable[[], None]:
-        """Call ``handler(message)`` for each message matching ``topic_filter`` (besides
-        ``on_message``). Returns a function that removes it."""
-        from ._topics import check_filter
-
-        check_filter(topic_filter)
-        entry = (split_filter(topic_filter), handler)
-        self._handlers = [*self._handlers, entry]
-
-        def remove() -> None:
-            self._handlers = [item for item in self._handlers if item is not entry]
-
-        return remove
-
-    def _live_streams(self) -> list[weakref.ref[MessageStream]]:
-        return [ref for ref in self._streams if ref() is not None]
-
-    def _forget_stream(self, stream: MessageStream) -> None:
-        self._streams = [ref for ref in self._streams if ref() not in (None, stream)]
-
-    def _on_engine_message(self, _client: Any, _userdata: Any, raw: MQTTMessage) -> None:
-        try:
-            topic = raw.topic
-        except UnicodeDecodeError:
-            self.statistics.bad_messages += 1
-            return
-        message = Message(
-            topic,
-            bytes(raw.payload),
-            raw.qos,
-            bool(raw.retain),
-            raw.mid,
-            raw.properties if self.protocol == 5 else None,
-        )
-        self.statistics.received += 1
-        for levels, handler in self._handlers:
-            if matches(levels, topic):
-                call_user(handler, message)
-        for ref in self._streams:
-            stream = ref()
-            if stream is not None and stream.accepts(message):
-                stream.put(message)
-        if self.on_message is not None:
-            call_user(self.on_message, message)
 
     # -- closing -------------------------------------------------------------------------
 

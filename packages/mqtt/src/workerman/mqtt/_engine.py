@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paho.mqtt.client import Client, MQTTMessage, mqtt_ms_invalid, mqtt_ms_wait_for_pubrel
-from paho.mqtt.enums import MQTTErrorCode, MQTTProtocolVersion
+from paho.mqtt.client import (
+    Client,
+    MQTTMessage,
+    MQTTv5,
+    MQTTv311,
+    mqtt_ms_invalid,
+    mqtt_ms_wait_for_pubrel,
+)
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from ._decode import decode_publish
+from ._socket import check_payload
+
+if TYPE_CHECKING:
+    from ._client import MqttClient
 
 _REASONS: dict[tuple[str, int], ReasonCode] = {}
 
@@ -34,7 +45,7 @@ def _success(cmd: str, code: int) -> ReasonCode:
 
 _NO_PROPERTIES = Properties(PacketTypes.PUBACK)  # type: ignore[no-untyped-call]
 
-__all__ = ["Engine", "reason_of"]
+__all__ = ["Engine", "new_engine", "reason_of"]
 
 
 class Engine(Client):
@@ -120,3 +131,45 @@ def reason_of(reason: Any) -> tuple[int, str]:
         code = -1
     name = reason.getName() if hasattr(reason, "getName") else str(reason)
     return code, name
+
+
+def new_engine(client: MqttClient) -> Engine:
+    """paho's engine set up from the client's settings, its callbacks pointing back at it."""
+    v5 = client.protocol == 5
+    engine = Engine(
+        CallbackAPIVersion.VERSION2,
+        client_id=client.client_id,
+        clean_session=None if v5 else client.clean_start,
+        protocol=MQTTv5 if v5 else MQTTv311,
+        reconnect_on_failure=False,
+    )
+    engine.max_inflight_messages_set(0)  # the window is ours (see _drain_backlog)
+    engine.max_queued_messages_set(0)
+    engine.suppress_exceptions = True
+    if client.username is not None:
+        engine.username_pw_set(client.username, client.password)
+    will = client.will
+    if will is not None:
+        engine.will_set(
+            will.topic, check_payload(will.payload), will.qos, will.retain, will.properties
+        )
+    properties = client.connect_properties
+    if v5 and client.session_expiry is not None:
+        if properties is None:
+            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        properties.SessionExpiryInterval = client.session_expiry
+    engine.connect_async(
+        client.address.host,
+        client.address.port,
+        client.keepalive,
+        clean_start=client.clean_start if v5 else 3,  # 3: paho's "first only" (unused)
+        properties=properties if v5 else None,
+    )
+    engine.on_connect = client._on_connack
+    engine.on_disconnect = client._on_engine_disconnect
+    engine.on_ack = client._on_publish_ack
+    engine.on_subscribe = client._on_suback
+    engine.on_unsubscribe = client._on_unsuback
+    engine.on_message = client._on_engine_message
+    engine.on_socket_register_write = client._want_write
+    return engine

@@ -19,7 +19,7 @@ from ._pending import Pending
 from ._topics import check_filter
 
 if TYPE_CHECKING:
-    from ._client import MqttClient
+    from ._state import ClientState
 
 __all__ = ["SubscriptionBook"]
 
@@ -50,7 +50,7 @@ class SubscriptionBook:
     # -- requests ------------------------------------------------------------------------
 
     def subscribe(
-        self, client: MqttClient, entries: list[Any], properties: Any, pending: Pending
+        self, client: ClientState, entries: list[Any], properties: Any, pending: Pending
     ) -> None:
         if not entries:
             raise MqttError("subscribe to at least one topic filter")
@@ -64,7 +64,7 @@ class SubscriptionBook:
         self._submit(client, _Request("sub", entries, properties, pending))
 
     def unsubscribe(
-        self, client: MqttClient, names: list[str], properties: Any, pending: Pending
+        self, client: ClientState, names: list[str], properties: Any, pending: Pending
     ) -> None:
         if not names:
             raise MqttError("unsubscribe from at least one topic filter")
@@ -73,13 +73,13 @@ class SubscriptionBook:
             self.filters.pop(name, None)
         self._submit(client, _Request("unsub", names, properties, pending))
 
-    def _submit(self, client: MqttClient, request: _Request) -> None:
+    def _submit(self, client: ClientState, request: _Request) -> None:
         if client.connected:
             self._send(client, request)
         else:
             self._waiting.append(request)
 
-    def _send(self, client: MqttClient, request: _Request) -> None:
+    def _send(self, client: ClientState, request: _Request) -> None:
         engine = client._engine
         assert engine is not None
         if request.kind == "sub":
@@ -95,7 +95,7 @@ class SubscriptionBook:
 
     # -- the connection ------------------------------------------------------------------
 
-    def on_connected(self, client: MqttClient, session_present: bool) -> None:
+    def on_connected(self, client: ClientState, session_present: bool) -> None:
         requests, self._waiting = self._waiting, []
         if not session_present:
             asked = {
