@@ -127,3 +127,46 @@ async def test_keepalive_notices_a_broker_that_stopped_answering(
     await wait_for(lambda: client.connected, timeout=15)
     assert client.status()["connection_losses"] == 1
     await client.disconnect()
+
+
+async def test_an_unacknowledged_qos1_publish_is_sent_again_with_dup_after_a_reconnect(
+    loop: None,
+) -> None:
+    import anyio
+
+    # a broker (MQTT 3.1.1) that drops the first connection on the first PUBLISH, unanswered,
+    # and acknowledges on the second
+    publishes: list[bytes] = []
+    connections = 0
+
+    async def serve(stream: anyio.abc.SocketStream) -> None:
+        nonlocal connections
+        connections += 1
+        data = b""
+        async for chunk in stream:
+            data += chunk
+            while len(data) >= 2 and len(data) >= 2 + data[1]:
+                packet, data = data[: 2 + data[1]], data[2 + data[1] :]
+                kind = packet[0] >> 4
+                if kind == 1:
+                    await stream.send(b"\x20\x02\x00\x00")
+                elif kind == 3:
+                    publishes.append(packet)
+                    if connections == 1:
+                        await stream.aclose()
+                        return
+                    await stream.send(b"\x40\x02" + packet[7:9])  # PUBACK: topic "a/b"
+
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(anyio.abc.SocketAttribute.local_port)
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, serve)
+        client = _fast(f"mqtt://127.0.0.1:{port}", protocol=4)
+        await client.connect()
+        await client.publish("a/b", b"x", qos=1)  # returns on the second connection's PUBACK
+        assert connections == 2
+        first, again = publishes
+        assert first[0] == 0x32 and again[0] == 0x3A  # QoS 1, then QoS 1 with DUP
+        assert first[1:] == again[1:]  # the same packet id and message
+        await client.disconnect()
+        group.cancel_scope.cancel()
