@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client file-monitor gateway http-client
+PACKAGES := core redis-client file-monitor gateway http-client mqtt
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt sync services
 
 
 
@@ -50,3 +50,6 @@ bench-gateway: sync
 
 bench-http-client: sync
 	$(UV) run python -m benchmarks.http_client $(ARGS)
+
+bench-mqtt: sync
+	$(UV) run python -m benchmarks.mqtt $(ARGS)

@@ -39,4 +39,33 @@ if [ ${#missing[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/nu
          && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null 2>&1; } \
     || echo "could not install ${missing[*]}; the tests that need them will say so"
 fi
+# --- mqtt (workerman-mqtt tests) ---------------------------------------------------
+# Mosquitto and its clients (mosquitto_pub, mosquitto_sub, mosquitto_passwd): installed
+# from Debian's packages when missing (root with apt); a broker on 127.0.0.1:1883 started
+# when none answers there and MQTT_URL is not set elsewhere.
+if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ] || ! command -v mosquitto_pub >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing mosquitto mosquitto-clients (apt-get)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null 2>&1 \
+      || { apt-get update -qq >/dev/null 2>&1 \
+           && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-clients >/dev/null 2>&1; } \
+      || echo "could not install mosquitto; the MQTT tests will say so"
+  fi
+fi
+mqtt_url="${MQTT_URL:-mqtt://127.0.0.1:1883}"
+case "$mqtt_url" in
+  mqtt://127.0.0.1:1883*|mqtt://localhost:1883*)
+    mosquitto_bin="$(command -v mosquitto || echo /usr/sbin/mosquitto)"
+    if [ -x "$mosquitto_bin" ] && ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+      echo "starting mosquitto on 127.0.0.1:1883"
+      "$mosquitto_bin" -d -p 1883 >/dev/null 2>&1 || true
+      for _ in $(seq 50); do
+        (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null && break
+        sleep 0.1
+      done
+    fi
+    ;;
+esac
+# --- end mqtt -----------------------------------------------------------------------
+
 exit 0
