@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client
+PACKAGES := core redis-client queue
 
 .PHONY: run test check bench bench-http bench-websocket bench-redis sync services
 
