@@ -134,12 +134,16 @@ class QueueWorker(Worker):
     # The supervisor stops a process through the class's stop_all; remembering whether
     # it asked for a graceful stop tells on_worker_stop how long running jobs may take.
     _stopping_gracefully = False
+    _process_stopping = False
 
     @classmethod
     def stop_all(cls, graceful: bool = False) -> None:
         """Stop the workers of this process (see :meth:`Worker.stop_all`); a graceful
-        stop lets running jobs finish for up to ``graceful_timeout``."""
+        stop lets running jobs finish for up to ``graceful_timeout``. As the process is
+        ending, the queue's connections are closed once the jobs are settled (a graceful
+        stop waits for every connection of the process)."""
         cls._stopping_gracefully = graceful
+        cls._process_stopping = True
         super().stop_all(graceful)
 
     def statistics(self) -> dict[str, int]:
@@ -159,7 +163,7 @@ class QueueWorker(Worker):
                 f"{type(self.queue.backend).__name__} runs on {', '.join(drivers)}, not on the "
                 f"{current_loop().name!r} event loop; set Worker.event_loop = 'asyncio'"
             )
-        type(self)._stopping_gracefully = False
+        type(self)._stopping_gracefully = type(self)._process_stopping = False
         self._consumer = _Consumer(self)
         started = anyio.Event()
         current_loop().spawn(self._consumer.run, started)
@@ -175,6 +179,8 @@ class QueueWorker(Worker):
             else type(self).stop_timeout / 2
         )
         await consumer.stop(grace, lambda: type(self)._stopping_gracefully)
+        if type(self)._process_stopping:
+            await self.queue.aclose()
 
 
 class _Consumer:

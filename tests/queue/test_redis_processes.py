@@ -1,0 +1,170 @@
+"""Consumers as real worker processes under the supervisor: many processes sharing the
+work, a consumer killed with SIGKILL mid-job, and a graceful stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import anyio
+import pytest
+import redis as redis_py
+
+from tests.core._supervisor_harness import Server, server, wait_until
+from workerman.core import create_loop
+from workerman.queue import Queue, QueueSizes
+
+__all__ = ["server"]
+
+APP = """
+import anyio
+from workerman.queue import Queue, QueueWorker
+
+URL = {url!r}
+PREFIX = {prefix!r}
+queue = Queue.from_url(URL, prefix=PREFIX)
+
+
+async def handle(job):
+    redis = queue.backend.redis
+    await redis.execute("HSET", PREFIX + ":started", job.data, os.getpid())
+    await anyio.sleep(job_seconds(job))
+    await redis.execute("HINCRBY", PREFIX + ":done", job.data, 1)
+    await redis.execute("HSET", PREFIX + ":attempts", job.data, job.attempts)
+    await redis.execute("HINCRBY", PREFIX + ":by_pid", os.getpid(), 1)
+
+
+def job_seconds(job):
+    return {seconds}
+
+
+QueueWorker(queue, {{"work": handle}}, name="consumer", count={count}, concurrency={concurrency},
+            lease={lease}, poll_interval=0.1)
+Worker.run_all()
+"""
+
+
+@pytest.fixture
+def sync_redis(queue_url: str, prefix: str) -> Iterator[redis_py.Redis]:
+    client = redis_py.Redis.from_url(queue_url, decode_responses=True)
+    yield client
+    keys = list(client.scan_iter(match=prefix + ":*", count=500))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
+def in_loop(queue_url: str, prefix: str, action: Callable[[Queue], Any]) -> Any:
+    async def main() -> Any:
+        async with create_loop("asyncio").open():
+            queue = Queue.from_url(queue_url, prefix=prefix)
+            try:
+                return await action(queue)
+            finally:
+                await queue.aclose()
+
+    return anyio.run(main)
+
+
+def send_jobs(queue_url: str, prefix: str, count: int) -> None:
+    async def send(queue: Queue) -> None:
+        for start in range(0, count, 100):
+            async with anyio.create_task_group() as tg:
+                for i in range(start, min(count, start + 100)):
+                    tg.start_soon(queue.send, "work", str(i))
+
+    in_loop(queue_url, prefix, send)
+
+
+def sizes(queue_url: str, prefix: str) -> QueueSizes:
+    async def get(queue: Queue) -> QueueSizes:
+        return await queue.sizes("work")
+
+    result: QueueSizes = in_loop(queue_url, prefix, get)
+    return result
+
+
+def app(
+    server: Callable[..., Server],
+    queue_url: str,
+    prefix: str,
+    *,
+    count: int,
+    concurrency: int,
+    seconds: str,
+    lease: float = 30.0,
+    driver: str | None = None,
+) -> Server:
+    body = textwrap.dedent(APP).format(
+        url=queue_url,
+        prefix=prefix,
+        count=count,
+        concurrency=concurrency,
+        seconds=seconds,
+        lease=lease,
+    )
+    return server(body, driver=driver)
+
+
+def test_a_thousand_jobs_over_four_consumer_processes_are_each_done_once(
+    server: Callable[..., Server], queue_url: str, prefix: str, sync_redis: redis_py.Redis
+) -> None:
+    consumers = app(server, queue_url, prefix, count=4, concurrency=20, seconds="0.002")
+    consumers.start(children=4)
+    send_jobs(queue_url, prefix, 1000)
+    wait_until(lambda: sync_redis.hlen(prefix + ":done") == 1000, 30, "1000 jobs done")
+    done = sync_redis.hgetall(prefix + ":done")
+    assert sorted(done) == sorted(str(i) for i in range(1000))
+    assert set(done.values()) == {"1"}  # nobody died: no job ran twice
+    by_pid = sync_redis.hgetall(prefix + ":by_pid")
+    assert set(map(int, by_pid)) <= set(consumers.children("consumer"))
+    assert len(by_pid) >= 2  # the processes shared the work
+    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
+    consumers.stop()
+
+
+@pytest.mark.parametrize("driver", [None, "trio"])
+def test_a_consumer_killed_mid_job_loses_nothing(
+    server: Callable[..., Server],
+    queue_url: str,
+    prefix: str,
+    sync_redis: redis_py.Redis,
+    driver: str | None,
+) -> None:
+    # Two processes, each holding up to 5 jobs of 0.3 s; a lease of 1 s. One process is
+    # killed while it holds jobs: they are delivered again (here or in its replacement)
+    # once their lease expires, and every job is done.
+    consumers = app(
+        server, queue_url, prefix, count=2, concurrency=5, seconds="0.3", lease=1.0, driver=driver
+    )
+    consumers.start(children=2)
+    send_jobs(queue_url, prefix, 60)
+    victim = int(wait_until(lambda: sync_redis.hvals(prefix + ":started"), 10, "a job started")[0])
+    held = [
+        job for job, pid in sync_redis.hgetall(prefix + ":started").items() if int(pid) == victim
+    ]
+    os.kill(victim, signal.SIGKILL)
+    wait_until(lambda: sync_redis.hlen(prefix + ":done") == 60, 30, "all 60 jobs done")
+    assert sorted(sync_redis.hkeys(prefix + ":done"), key=int) == [str(i) for i in range(60)]
+    attempts = sync_redis.hgetall(prefix + ":attempts")
+    # the jobs the killed process had started and not finished ran again, as attempt 2
+    unfinished = [job for job in held if int(attempts[job]) > 1]
+    assert unfinished
+    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
+    consumers.stop()
+
+
+def test_a_graceful_stop_lets_running_jobs_finish(
+    server: Callable[..., Server], queue_url: str, prefix: str, sync_redis: redis_py.Redis
+) -> None:
+    consumers = app(server, queue_url, prefix, count=1, concurrency=3, seconds="1.0")
+    consumers.start(children=1)
+    send_jobs(queue_url, prefix, 3)
+    wait_until(lambda: sync_redis.hlen(prefix + ":started") == 3, 10, "3 jobs started")
+    assert sync_redis.hlen(prefix + ":done") == 0
+    consumers.stop("-g")  # returns once every process has exited
+    assert sync_redis.hlen(prefix + ":done") == 3
+    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
