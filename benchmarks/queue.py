@@ -337,7 +337,7 @@ def run_one(system: str, case: str, jobs: int) -> dict[str, float]:
 
 def table(results: dict[tuple[str, str], list[dict[str, float]]], jobs: int) -> str:
     lines = [
-        f"| case | system | jobs/s | CPU us/job | ours vs this (jobs/s) | goal | rounds spread |",
+        "| case | system | jobs/s | CPU us/job | ours vs this (jobs/s) | goal | rounds spread |",
         "| --- | --- | ---: | ---: | ---: | --- | ---: |",
     ]
     best: dict[tuple[str, str], dict[str, float]] = {}

@@ -11,15 +11,31 @@ import anyio
 import pytest
 
 from workerman.core import create_loop
-from workerman.queue import Queue
+from workerman.queue import Queue, QueueSizes
 from workerman.redis import Redis
 
 QUEUE_DB = 14
 
 
-@pytest.fixture(params=["asyncio", "trio"])
-def anyio_backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+# (driver, broker): the suite runs on Redis with both drivers and on RabbitMQ with asyncio
+# (aio-pika is asyncio-only; test_amqp.py checks that trio is refused).
+COMBINATIONS = [("asyncio", "redis"), ("trio", "redis"), ("asyncio", "amqp")]
+
+
+@pytest.fixture(params=COMBINATIONS, ids=[f"{b}-{d}" for d, b in COMBINATIONS])
+def combination(request: pytest.FixtureRequest) -> tuple[str, str]:
+    driver, broker = request.param
+    return str(driver), str(broker)
+
+
+@pytest.fixture
+def anyio_backend(combination: tuple[str, str]) -> str:
+    return combination[0]
+
+
+@pytest.fixture
+def broker(combination: tuple[str, str]) -> str:
+    return combination[1]
 
 
 @pytest.fixture
@@ -57,13 +73,41 @@ async def loop(anyio_backend: str) -> AsyncIterator[None]:
 
 
 @pytest.fixture
-async def queue(queue_url: str, prefix: str, loop: None) -> AsyncIterator[Queue]:
-    q = Queue.from_url(queue_url, prefix=prefix)
+def broker_url(broker: str, request: pytest.FixtureRequest) -> str:
+    """Redis database 14 (REDIS_URL) or RabbitMQ (AMQP_URL)."""
+    return str(request.getfixturevalue("amqp_url" if broker == "amqp" else "queue_url"))
+
+
+@pytest.fixture
+async def queue(broker: str, broker_url: str, prefix: str, loop: None) -> AsyncIterator[Queue]:
+    """A Queue on the test's broker, under ``prefix``."""
+    url = broker_url
+    if broker == "amqp":
+        q = Queue.from_url(url, prefix=prefix)
+        try:
+            yield q
+        finally:
+            await q.backend.delete_everything()  # type: ignore[attr-defined]
+            await q.aclose()
+        return
+    q = Queue.from_url(url, prefix=prefix)
     try:
         yield q
     finally:
         await q.aclose()
-        await delete_prefix(queue_url, prefix)
+        await delete_prefix(url, prefix)
+
+
+def counts(sizes: QueueSizes) -> tuple[int, int, int]:
+    """(waiting, delayed, failed), checking that nothing is in flight (where the broker
+    tells: AMQP does not)."""
+    assert sizes.in_flight in (0, None), sizes
+    return sizes.waiting, sizes.delayed, sizes.failed
+
+
+REDIS_ONLY = pytest.fixture(
+    params=[("asyncio", "redis"), ("trio", "redis")], ids=["redis-asyncio", "redis-trio"]
+)
 
 
 async def wait_until(

@@ -9,16 +9,18 @@ import anyio
 import pytest
 
 from workerman.core import serve
-from workerman.queue import Job, Queue, QueueSizes, QueueWorker
+from workerman.queue import Job, Queue, QueueWorker
 
-from .conftest import wait_until
+from .conftest import counts, wait_until
 
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"  # the command runs in a process of its own; one driver is enough here
+@pytest.fixture(params=[("asyncio", "redis"), ("asyncio", "amqp")], ids=["redis", "amqp"])
+def combination(request: pytest.FixtureRequest) -> tuple[str, str]:
+    # the command runs in a process of its own: one driver is enough here
+    driver, broker = request.param
+    return str(driver), str(broker)
 
 
 async def cli(url: str, prefix: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,45 +45,46 @@ async def fail_jobs(queue: Queue, count: int) -> list[str]:
 
 
 async def test_failed_list_and_show_print_the_jobs_and_their_errors(
-    queue: Queue, queue_url: str, prefix: str
+    queue: Queue, broker_url: str, prefix: str
 ) -> None:
     ids = await fail_jobs(queue, 2)
-    listed = await cli(queue_url, prefix, "failed", "list", "mail")
+    listed = await cli(broker_url, prefix, "failed", "list", "mail")
     assert listed.returncode == 0, listed.stderr
     assert all(job_id in listed.stdout for job_id in ids)
     assert "ValueError('bad address user1@example.org')" in listed.stdout
     assert "2 shown of 2 failed in 'mail'" in listed.stdout
-    shown = await cli(queue_url, prefix, "failed", "show", "mail", ids[0])
+    shown = await cli(broker_url, prefix, "failed", "show", "mail", ids[0])
     assert shown.returncode == 0, shown.stderr
     assert f"id:        {ids[0]}" in shown.stdout
     assert '"to": "user0@example.org"' in shown.stdout
     assert "Traceback (most recent call last)" in shown.stdout
     assert "in handle" in shown.stdout
-    missing = await cli(queue_url, prefix, "failed", "show", "mail", "no-such-job")
+    missing = await cli(broker_url, prefix, "failed", "show", "mail", "no-such-job")
     assert missing.returncode == 1 and "no failed job 'no-such-job'" in missing.stderr
 
 
 async def test_failed_retry_sends_jobs_again_and_purge_deletes_them(
-    queue: Queue, queue_url: str, prefix: str
+    queue: Queue, broker_url: str, prefix: str
 ) -> None:
     ids = await fail_jobs(queue, 3)
-    retried = await cli(queue_url, prefix, "failed", "retry", "mail", ids[0])
+    retried = await cli(broker_url, prefix, "failed", "retry", "mail", ids[0])
     assert retried.returncode == 0 and "1 job(s) sent again" in retried.stdout
-    assert await queue.sizes("mail") == QueueSizes(1, 0, 0, 2)
+    assert counts(await queue.sizes("mail")) == (1, 0, 2)
     done: list[tuple[str, int]] = []
     consumer = QueueWorker(queue, {"mail": lambda job: done.append((job.id, job.attempts))})
     async with serve(consumer):
         await wait_until(lambda: bool(done))
     assert done == [(ids[0], 1)]  # attempts start again
-    usage = await cli(queue_url, prefix, "failed", "purge", "mail")
+    usage = await cli(broker_url, prefix, "failed", "purge", "mail")
     assert usage.returncode == 2 and "give job ids or --all" in usage.stderr
-    purged = await cli(queue_url, prefix, "failed", "purge", "mail", "--all")
+    purged = await cli(broker_url, prefix, "failed", "purge", "mail", "--all")
     assert purged.returncode == 0 and "2 failed job(s) deleted" in purged.stdout
-    assert await queue.sizes("mail") == QueueSizes(0, 0, 0, 0)
-    sizes = await cli(queue_url, prefix, "sizes", "mail")
+    assert counts(await queue.sizes("mail")) == (0, 0, 0)
+    sizes = await cli(broker_url, prefix, "sizes", "mail")
     assert sizes.returncode == 0 and "failed     0" in sizes.stdout
 
 
+@pytest.mark.parametrize("combination", [("asyncio", "redis")], indirect=True)
 async def test_an_unreachable_broker_exits_1_with_the_reason(free_port: int) -> None:
     result = await cli(f"redis://127.0.0.1:{free_port}/14", "x", "failed", "list", "mail")
     assert result.returncode == 1

@@ -15,9 +15,15 @@ from tests._missing import missing
 from workerman.core import serve
 from workerman.queue import Job, Queue, QueueSizes, QueueWorker
 
-from .conftest import wait_until
+from .conftest import REDIS_ONLY, wait_until
 
 pytestmark = pytest.mark.anyio
+
+
+@REDIS_ONLY
+def combination(request: pytest.FixtureRequest) -> tuple[str, str]:
+    driver, broker = request.param
+    return str(driver), str(broker)
 
 
 class RedisServer:

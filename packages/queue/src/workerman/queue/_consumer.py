@@ -101,6 +101,7 @@ class QueueWorker(Worker):
         count: int = 1,
     ) -> None:
         super().__init__("", name=name, count=count)
+        self._check_driver(queue, type(self).event_loop)
         if not handlers:
             raise ValueError("QueueWorker needs at least one queue name -> handler")
         for queue_name, handler in handlers.items():
@@ -156,13 +157,17 @@ class QueueWorker(Worker):
             return max(0.0, float(self.retry_delay(attempt)))
         return float(self.retry_delay) * attempt
 
-    async def _start_consuming(self) -> None:
-        drivers = self.queue.backend.drivers
-        if current_loop().name not in drivers:
+    @staticmethod
+    def _check_driver(queue: Queue, driver: str | None) -> None:
+        drivers = queue.backend.drivers
+        if driver is not None and driver not in drivers:
             raise UnsupportedDriverError(
-                f"{type(self.queue.backend).__name__} runs on {', '.join(drivers)}, not on the "
-                f"{current_loop().name!r} event loop; set Worker.event_loop = 'asyncio'"
+                f"{type(queue.backend).__name__} runs on {', '.join(drivers)} only, not on the "
+                f"{driver!r} event loop; set Worker.event_loop = 'asyncio' (or 'uvloop')"
             )
+
+    async def _start_consuming(self) -> None:
+        self._check_driver(self.queue, current_loop().name)
         type(self)._stopping_gracefully = type(self)._process_stopping = False
         self._consumer = _Consumer(self)
         started = anyio.Event()
@@ -252,21 +257,32 @@ class _Consumer:
             except anyio.get_cancelled_exc_class():
                 if self.handing_back:
                     with anyio.CancelScope(shield=True):
-                        await delivery.release()
+                        await self.guarded(delivery.release(), delivery)
                     self.stats.handed_back += 1
                 raise
             except Exception as exc:
                 with anyio.CancelScope(shield=True):
-                    await self.settle_failure(delivery, job, exc)
+                    await self.guarded(self.settle_failure(delivery, job, exc), delivery)
             else:
                 with anyio.CancelScope(shield=True):
-                    await delivery.ack()
+                    await self.guarded(delivery.ack(), delivery)
                 self.stats.done += 1
         finally:
             self.stats.running -= 1
             self.slots.give()
             if not self.stats.running:
                 self.idle.set()
+
+    async def guarded(self, settling: Awaitable[Any], delivery: Delivery) -> None:
+        """Settle; an error here (the backends retry through connection losses
+        themselves) is logged, never allowed to end the consumer: the job is delivered
+        again when its lease ends."""
+        try:
+            await settling
+        except Exception as exc:
+            logger.error(
+                "queue %r: settling job %s failed: %r", delivery.queue, delivery.job_id, exc
+            )
 
     async def call_handler(self, job: Job) -> None:
         handler = self.worker.handlers[job.queue]

@@ -89,11 +89,12 @@ class QueueSizes:
     Attributes:
         waiting: ready to be taken.
         delayed: waiting for their time (new delayed jobs and retries).
-        in_flight: taken by a consumer and not yet acknowledged.
+        in_flight: taken by a consumer and not yet acknowledged (None where the broker
+            does not tell: AMQP without the management plugin).
         failed: in the failed store.
     """
 
     waiting: int
     delayed: int
-    in_flight: int
+    in_flight: int | None
     failed: int
