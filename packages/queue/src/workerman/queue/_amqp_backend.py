@@ -35,6 +35,7 @@ from typing import Any
 import aio_pika
 import aio_pika.abc
 import aio_pika.exceptions
+import anyio
 import sniffio
 
 from ._backend import Backend, ConsumeSettings, Delivery, Slots, Submit
@@ -258,8 +259,9 @@ class AmqpBackend(Backend):
                 # are settled on it (maintain() closes it when the consumer has finished).
                 if connection is not None:
                     self._consuming.append(connection)
-                    await asyncio.shield(self._cancel_consumers(consumers))
                     connection = None
+                    with anyio.CancelScope(shield=True):
+                        await self._cancel_consumers(consumers)
                 raise
             except (QueueConnectionError, *_NETWORK) as exc:
                 failures += 1
@@ -271,8 +273,8 @@ class AmqpBackend(Backend):
                 await asyncio.sleep(delay)
             finally:
                 if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(connection.close())
+                    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                        await connection.close()
 
     async def _cancel_consumers(
         self, consumers: list[tuple[aio_pika.abc.AbstractQueue, str]]
@@ -288,7 +290,9 @@ class AmqpBackend(Backend):
             if isinstance(due, int) and due - time.time() * 1000 > _TOLERANCE_MS:
                 await self._forward(queue, message, due)
                 return
-            attempts = _header_int(headers.get("x-attempts")) + 1
+            # x-attempts counts the attempts that were settled; a delivery the broker
+            # makes again (its consumer died holding it) counts one more, at least
+            attempts = _header_int(headers.get("x-attempts")) + 1 + int(bool(message.redelivered))
             slots.take()
             submit(_AmqpDelivery(self, queue, message, attempts))
 
@@ -319,8 +323,8 @@ class AmqpBackend(Backend):
         finally:
             connections, self._consuming = self._consuming, []
             for connection in connections:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(connection.close())
+                with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+                    await connection.close()
 
     # -- inspecting ----------------------------------------------------------------------
 
@@ -495,10 +499,18 @@ class _AmqpDelivery(Delivery):
         await self._settle("moved to the failed store", store)
 
     async def release(self) -> None:
-        try:
-            await self.message.nack(requeue=True)
-        except Exception as exc:
-            logger.warning("queue %r: job %s not handed back (%r)", self.queue, self.job_id, exc)
+        # Published again with the same count rather than nacked, so the next delivery
+        # does not look redelivered (which would count an attempt).
+        backend = self.backend
+        headers = {"x-attempts": self.attempts - 1 - int(bool(self.message.redelivered))}
+        await self._settle(
+            "handed back",
+            backend.publish,
+            backend.name(self.queue),
+            self.payload,
+            self.job_id,
+            headers,
+        )
 
 
 def _header_text(value: Any) -> str:

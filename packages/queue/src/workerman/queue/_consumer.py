@@ -37,6 +37,14 @@ logger = logging.getLogger("workerman.queue")
 Handler = Callable[[Job], Any]
 RetryDelay = float | Callable[[int], float]
 FailureHook = Callable[[Job, BaseException], Any]
+Callback = Callable[..., Any] | None
+
+
+async def _call(callback: Callback, *args: Any) -> None:
+    if callback is not None:
+        result = callback(*args)
+        if isinstance(result, Awaitable):
+            await result
 
 
 class ConsumerStatistics:
@@ -100,6 +108,8 @@ class QueueWorker(Worker):
         name: str = "queue",
         count: int = 1,
     ) -> None:
+        self._user_start: Callback = None
+        self._user_stop: Callback = None
         super().__init__("", name=name, count=count)
         self._check_driver(queue, type(self).event_loop)
         if not handlers:
@@ -129,8 +139,25 @@ class QueueWorker(Worker):
         self.on_failure = on_failure
         self.stats = ConsumerStatistics()
         self._consumer: _Consumer | None = None
-        self.on_worker_start = QueueWorker._start_consuming
-        self.on_worker_stop = QueueWorker._stop_consuming
+
+    # Your own on_worker_start runs once consuming has begun; your on_worker_stop once the
+    # jobs are settled (close the clients your handlers used there: a graceful stop waits
+    # for every connection of the process).
+    @property
+    def on_worker_start(self) -> Callback:
+        return self._start_consuming
+
+    @on_worker_start.setter
+    def on_worker_start(self, callback: Callback) -> None:
+        self._user_start = callback
+
+    @property
+    def on_worker_stop(self) -> Callback:
+        return self._stop_consuming
+
+    @on_worker_stop.setter
+    def on_worker_stop(self, callback: Callback) -> None:
+        self._user_stop = callback
 
     # The supervisor stops a process through the class's stop_all; remembering whether
     # it asked for a graceful stop tells on_worker_stop how long running jobs may take.
@@ -166,24 +193,25 @@ class QueueWorker(Worker):
                 f"{driver!r} event loop; set Worker.event_loop = 'asyncio' (or 'uvloop')"
             )
 
-    async def _start_consuming(self) -> None:
+    async def _start_consuming(self, worker: Worker | None = None) -> None:
         self._check_driver(self.queue, current_loop().name)
         type(self)._stopping_gracefully = type(self)._process_stopping = False
         self._consumer = _Consumer(self)
         started = anyio.Event()
         current_loop().spawn(self._consumer.run, started)
         await started.wait()
+        await _call(self._user_start, self)
 
-    async def _stop_consuming(self) -> None:
+    async def _stop_consuming(self, worker: Worker | None = None) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is None:
-            return
-        grace = (
-            self.graceful_timeout
-            if type(self)._stopping_gracefully
-            else type(self).stop_timeout / 2
-        )
-        await consumer.stop(grace, lambda: type(self)._stopping_gracefully)
+        if consumer is not None:
+            grace = (
+                self.graceful_timeout
+                if type(self)._stopping_gracefully
+                else type(self).stop_timeout / 2
+            )
+            await consumer.stop(grace, lambda: type(self)._stopping_gracefully)
+        await _call(self._user_stop, self)
         if type(self)._process_stopping:
             await self.queue.aclose()
 

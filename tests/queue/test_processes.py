@@ -1,4 +1,4 @@
-"""Consumers as real worker processes under the supervisor: many processes sharing the
+"""Consumers as real worker processes under the supervisor, on Redis and RabbitMQ: many processes sharing the
 work, a consumer killed with SIGKILL mid-job, and a graceful stop."""
 
 from __future__ import annotations
@@ -17,32 +17,35 @@ from tests.core._supervisor_harness import Server, server, wait_until
 from workerman.core import create_loop
 from workerman.queue import Queue, QueueSizes
 
+from .conftest import counts
+
 __all__ = ["server"]
 
 APP = """
 import anyio
 from workerman.queue import Queue, QueueWorker
+from workerman.redis import Redis
 
-URL = {url!r}
 PREFIX = {prefix!r}
-queue = Queue.from_url(URL, prefix=PREFIX)
+queue = Queue.from_url({url!r}, prefix=PREFIX)
+redis = Redis.from_url({record_url!r})  # where the test reads what the handlers did
 
 
 async def handle(job):
-    redis = queue.backend.redis
     await redis.execute("HSET", PREFIX + ":started", job.data, os.getpid())
-    await anyio.sleep(job_seconds(job))
+    await wait(job)
     await redis.execute("HINCRBY", PREFIX + ":done", job.data, 1)
     await redis.execute("HSET", PREFIX + ":attempts", job.data, job.attempts)
     await redis.execute("HINCRBY", PREFIX + ":by_pid", os.getpid(), 1)
 
 
-def job_seconds(job):
-    return {seconds}
+async def wait(job):
+    {wait}
 
 
-QueueWorker(queue, {{"work": handle}}, name="consumer", count={count}, concurrency={concurrency},
-            lease={lease}, poll_interval=0.1)
+consumer = QueueWorker(queue, {{"work": handle}}, name="consumer", count={count},
+                       concurrency={concurrency}, lease={lease}, poll_interval=0.1)
+consumer.on_worker_stop = lambda worker: redis.close()  # a graceful stop waits for it
 Worker.run_all()
 """
 
@@ -55,6 +58,24 @@ def sync_redis(queue_url: str, prefix: str) -> Iterator[redis_py.Redis]:
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture(params=["redis", "amqp"])
+def broker_url(request: pytest.FixtureRequest, queue_url: str) -> str:
+    if request.param == "amqp":
+        return str(request.getfixturevalue("amqp_url"))
+    return queue_url
+
+
+@pytest.fixture
+def cleanup_amqp(broker_url: str, prefix: str) -> Iterator[None]:
+    yield
+    if broker_url.startswith("amqp"):
+
+        async def delete(queue: Queue) -> None:
+            await queue.backend.delete_everything(["work"])  # type: ignore[attr-defined]
+
+        in_loop(broker_url, prefix, delete)
 
 
 def in_loop(queue_url: str, prefix: str, action: Callable[[Queue], Any]) -> Any:
@@ -90,31 +111,46 @@ def sizes(queue_url: str, prefix: str) -> QueueSizes:
 def app(
     server: Callable[..., Server],
     queue_url: str,
+    record_url: str,
     prefix: str,
     *,
     count: int,
     concurrency: int,
-    seconds: str,
+    wait: str,
     lease: float = 30.0,
     driver: str | None = None,
 ) -> Server:
     body = textwrap.dedent(APP).format(
         url=queue_url,
+        record_url=record_url,
         prefix=prefix,
         count=count,
         concurrency=concurrency,
-        seconds=seconds,
+        wait=wait,
         lease=lease,
     )
     return server(body, driver=driver)
 
 
 def test_a_thousand_jobs_over_four_consumer_processes_are_each_done_once(
-    server: Callable[..., Server], queue_url: str, prefix: str, sync_redis: redis_py.Redis
+    server: Callable[..., Server],
+    broker_url: str,
+    queue_url: str,
+    prefix: str,
+    sync_redis: redis_py.Redis,
+    cleanup_amqp: None,
 ) -> None:
-    consumers = app(server, queue_url, prefix, count=4, concurrency=20, seconds="0.002")
+    consumers = app(
+        server,
+        broker_url,
+        queue_url,
+        prefix,
+        count=4,
+        concurrency=20,
+        wait="await anyio.sleep(0.002)",
+    )
     consumers.start(children=4)
-    send_jobs(queue_url, prefix, 1000)
+    send_jobs(broker_url, prefix, 1000)
     wait_until(lambda: sync_redis.hlen(prefix + ":done") == 1000, 30, "1000 jobs done")
     done = sync_redis.hgetall(prefix + ":done")
     assert sorted(done) == sorted(str(i) for i in range(1000))
@@ -122,26 +158,38 @@ def test_a_thousand_jobs_over_four_consumer_processes_are_each_done_once(
     by_pid = sync_redis.hgetall(prefix + ":by_pid")
     assert set(map(int, by_pid)) <= set(consumers.children("consumer"))
     assert len(by_pid) >= 2  # the processes shared the work
-    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
+    assert counts(sizes(broker_url, prefix)) == (0, 0, 0)
     consumers.stop()
 
 
 @pytest.mark.parametrize("driver", [None, "trio"])
 def test_a_consumer_killed_mid_job_loses_nothing(
     server: Callable[..., Server],
+    broker_url: str,
     queue_url: str,
     prefix: str,
     sync_redis: redis_py.Redis,
     driver: str | None,
+    cleanup_amqp: None,
 ) -> None:
+    if driver == "trio" and broker_url.startswith("amqp"):
+        driver = "asyncio"  # aio-pika is asyncio-only: its other driver
     # Two processes, each holding up to 5 jobs of 0.3 s; a lease of 1 s. One process is
     # killed while it holds jobs: they are delivered again (here or in its replacement)
     # once their lease expires, and every job is done.
     consumers = app(
-        server, queue_url, prefix, count=2, concurrency=5, seconds="0.3", lease=1.0, driver=driver
+        server,
+        broker_url,
+        queue_url,
+        prefix,
+        count=2,
+        concurrency=5,
+        wait="await anyio.sleep(0.3)",
+        lease=1.0,
+        driver=driver,
     )
     consumers.start(children=2)
-    send_jobs(queue_url, prefix, 60)
+    send_jobs(broker_url, prefix, 60)
     victim = int(wait_until(lambda: sync_redis.hvals(prefix + ":started"), 10, "a job started")[0])
     held = [
         job for job, pid in sync_redis.hgetall(prefix + ":started").items() if int(pid) == victim
@@ -153,18 +201,30 @@ def test_a_consumer_killed_mid_job_loses_nothing(
     # the jobs the killed process had started and not finished ran again, as attempt 2
     unfinished = [job for job in held if int(attempts[job]) > 1]
     assert unfinished
-    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
+    assert counts(sizes(broker_url, prefix)) == (0, 0, 0)
     consumers.stop()
 
 
 def test_a_graceful_stop_lets_running_jobs_finish(
-    server: Callable[..., Server], queue_url: str, prefix: str, sync_redis: redis_py.Redis
+    server: Callable[..., Server],
+    broker_url: str,
+    queue_url: str,
+    prefix: str,
+    sync_redis: redis_py.Redis,
+    cleanup_amqp: None,
 ) -> None:
-    consumers = app(server, queue_url, prefix, count=1, concurrency=3, seconds="1.0")
+    # each job runs until its process has been told to stop, and notes that it saw it
+    until_stopped = (
+        "while not QueueWorker._process_stopping: await anyio.sleep(0.02)\n"
+        "    await redis.execute('HSET', PREFIX + ':saw_stop', job.data, 1)"
+    )
+    consumers = app(
+        server, broker_url, queue_url, prefix, count=1, concurrency=3, wait=until_stopped
+    )
     consumers.start(children=1)
-    send_jobs(queue_url, prefix, 3)
+    send_jobs(broker_url, prefix, 3)
     wait_until(lambda: sync_redis.hlen(prefix + ":started") == 3, 10, "3 jobs started")
-    assert sync_redis.hlen(prefix + ":done") == 0
     consumers.stop("-g")  # returns once every process has exited
+    assert sync_redis.hlen(prefix + ":saw_stop") == 3  # they were running when it came
     assert sync_redis.hlen(prefix + ":done") == 3
-    assert sizes(queue_url, prefix) == QueueSizes(0, 0, 0, 0)
+    assert counts(sizes(broker_url, prefix)) == (0, 0, 0)
