@@ -1,5 +1,5 @@
-"""Consumers as real worker processes under the supervisor, on Redis and RabbitMQ: many processes sharing the
-work, a consumer killed with SIGKILL mid-job, and a graceful stop."""
+"""Consumers as real worker processes under the supervisor, on Redis and RabbitMQ: many
+processes sharing the work, a consumer killed with SIGKILL mid-job, and a graceful stop."""
 
 from __future__ import annotations
 

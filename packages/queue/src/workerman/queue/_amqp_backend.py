@@ -169,7 +169,9 @@ class AmqpBackend(Backend):
             self._declared.clear()
             self._connection = await self.connect()
             try:
-                self._channel = await self._connection.channel(publisher_confirms=True)
+                self._channel = await self._connection.channel(
+                    publisher_confirms=True, on_return_raises=True
+                )
             except _NETWORK as exc:
                 raise QueueConnectionError(f"cannot open an AMQP channel: {exc!r}") from exc
             return self._channel

@@ -1,0 +1,94 @@
+"""What only the AMQP backend does: refusing trio, raising unroutable messages, and
+consumers that come back after the broker drops every connection."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import anyio
+import pytest
+
+from tests._missing import missing
+from workerman.core import create_loop, serve
+from workerman.queue import (
+    Job,
+    Queue,
+    QueueWorker,
+    UnroutableError,
+    UnsupportedDriverError,
+)
+
+from .conftest import counts, wait_until
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=[("asyncio", "amqp")], ids=["amqp-asyncio"])
+def combination(request: pytest.FixtureRequest) -> tuple[str, str]:
+    driver, broker = request.param
+    return str(driver), str(broker)
+
+
+@pytest.mark.parametrize("anyio_backend", ["trio"])
+async def test_the_amqp_backend_refuses_trio_clearly(amqp_url: str, anyio_backend: str) -> None:
+    async with create_loop("trio").open():
+        queue = Queue.from_url(amqp_url)
+        with pytest.raises(UnsupportedDriverError, match="asyncio only"):
+            await queue.send("q", 1)
+        consumer = QueueWorker(queue, {"q": lambda job: None})
+        with pytest.raises(UnsupportedDriverError, match="asyncio"):
+            await consumer._start_consuming()
+
+
+def test_a_consumer_for_amqp_is_refused_when_the_workers_run_on_trio(amqp_url: str) -> None:
+    class TrioWorker(QueueWorker):
+        event_loop = "trio"
+
+    with pytest.raises(UnsupportedDriverError, match="'trio' event loop"):
+        TrioWorker(Queue.from_url(amqp_url), {"q": lambda job: None})
+
+
+async def test_a_message_the_broker_cannot_route_is_raised(queue: Queue) -> None:
+    assert await queue.send("gone", 1) is not None
+    backend = queue.backend
+    channel = await backend.channel()  # type: ignore[attr-defined]
+    await channel.queue_delete(backend.name("gone"))  # type: ignore[attr-defined]
+    with pytest.raises(UnroutableError, match="no queue"):
+        await queue.send("gone", 2)  # this Queue believes it exists: the broker says not
+
+
+def close_all_connections() -> None:
+    if shutil.which("rabbitmqctl") is None:
+        missing("rabbitmqctl is not installed")
+    subprocess.run(
+        ["rabbitmqctl", "close_all_connections", "killed by the queue tests"],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+
+
+async def test_consumers_come_back_after_the_broker_closes_every_connection(
+    queue: Queue,
+) -> None:
+    done: dict[int, int] = {}
+    gate = anyio.Event()
+
+    async def handle(job: Job) -> None:
+        if job.data >= 50:
+            await gate.wait()
+        done[job.data] = done.get(job.data, 0) + 1
+
+    for i in range(200):
+        await queue.send("work", i)
+    consumer = QueueWorker(queue, {"work": handle}, concurrency=10)
+    async with serve(consumer):
+        await wait_until(lambda: len(done) >= 50, 10, "50 jobs done")
+        await anyio.to_thread.run_sync(close_all_connections)
+        gate.set()
+        await wait_until(lambda: len(done) == 200, 30, "every job done after the cut")
+        assert await queue.send("work", 200) is not None  # the producer reconnects too
+        await wait_until(lambda: len(done) == 201, 10, "the job sent after the cut")
+    assert sorted(done) == list(range(201))  # none lost; those cut mid-job ran again
+    assert counts(await queue.sizes("work")) == (0, 0, 0)
