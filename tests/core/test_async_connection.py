@@ -454,6 +454,6 @@ async def test_on_close_runs_once_per_connection(anyio_backend: str) -> None:
 
 def test_connect_without_a_running_loop_raises_and_leaves_the_connection_untouched() -> None:
     client = AsyncTcpConnection("frame://127.0.0.1:1")
-    with pytest.raises(ServerError, match="no workerman event loop"):
+    with pytest.raises(ServerError, match="no event loop is running"):
         client.connect()
     assert client.status == ConnectionStatus.INITIAL

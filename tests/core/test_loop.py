@@ -15,6 +15,7 @@ import anyio
 import pytest
 
 from workerman.core import EventLoop, ServerError, create_loop, current_loop, statistics
+from workerman.core._loop import current_loop_or_none
 
 from .conftest import running_loop
 
@@ -124,14 +125,16 @@ async def test_time_is_monotonic_seconds(anyio_backend: str) -> None:
 # -- current loop -----------------------------------------------------------------------
 
 
-async def test_current_loop_is_the_bound_loop_only_while_open(anyio_backend: str) -> None:
-    with pytest.raises(ServerError, match="no workerman event loop"):
-        current_loop()
+async def test_current_loop_is_the_opened_loop_while_open_and_an_adopted_one_after(
+    anyio_backend: str,
+) -> None:
     async with running_loop(anyio_backend) as loop:
         assert current_loop() is loop
         assert loop.name == anyio_backend
-    with pytest.raises(ServerError, match="no workerman event loop"):
-        current_loop()
+    assert current_loop_or_none() is None
+    adopted = current_loop()  # bound on first use to the test's own loop
+    assert adopted is not loop
+    assert adopted.name == anyio_backend
 
 
 async def test_a_second_loop_cannot_open_while_one_runs(anyio_backend: str) -> None:

@@ -188,7 +188,7 @@ def test_worker_user_runs_its_processes_as_that_user(server: Callable[..., Serve
 
 def process_rows(status: str) -> dict[str, list[str]]:
     """PROCESS STATUS rows by their first cell (pid or Summary)."""
-    section = status.split(" PROCESS STATUS ")[1]
+    section = status.split(" PROCESS STATUS ")[1].split(" COMPONENTS ", maxsplit=1)[0]
     rows = {}
     for line in section.splitlines()[2:]:
         cells = line.split()
@@ -241,6 +241,38 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
     assert int(rows["Summary"][7]) > before + 10
     assert int(rows["Summary"][8]) > 0  # qps, while the client talks
     assert int(rows["Summary"][4]) == 1  # its connection
+
+
+def test_status_shows_what_components_register_per_process(
+    server: Callable[..., Server],
+) -> None:
+    app = server(
+        """
+        from workerman.core import register_status
+
+        def start(worker):
+            calls = []
+            def report():
+                calls.append(1)
+                return {"asked": len(calls), "worker": worker.name}
+            register_status("probe", report)
+            unregister = register_status("gone", lambda: {"x": 1})
+            unregister()
+
+        web = Worker(f"text://127.0.0.1:{PORT}", name="web", count=2)
+        web.on_worker_start = start
+        Worker(name="idler")
+        Worker.run_all()
+        """
+    )
+    app.start(3)
+    status = app.status()
+    assert " COMPONENTS " in status
+    lines = status.split(" COMPONENTS ")[1].splitlines()[1:-1]
+    assert sorted(line.split()[0] for line in lines) == sorted(map(str, app.children("web")))
+    for line in lines:
+        assert re.fullmatch(r"\d+ probe: asked=\d+ worker=web", line), line
+    assert "gone:" not in status
 
 
 def test_status_d_refreshes_until_ctrl_c(server: Callable[..., Server]) -> None:

@@ -147,9 +147,9 @@ async def test_interval_that_is_not_positive_raises_value_error(
 
 
 def test_add_without_a_running_loop_raises_server_error() -> None:
-    with pytest.raises(ServerError, match="no workerman event loop"):
+    with pytest.raises(ServerError, match="no event loop is running"):
         Timer.add(1, print)
-    with pytest.raises(ServerError, match="no workerman event loop"):
+    with pytest.raises(ServerError, match="no event loop is running"):
         Timer.add(1, print, persistent=False)
 
 

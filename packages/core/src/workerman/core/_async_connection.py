@@ -7,17 +7,14 @@ from collections.abc import Callable
 from typing import Any
 
 from ._address import Address, parse_address
-from ._connection import (
-    _CLOSED,
-    _CLOSING,
-    _CONNECTING,
-    _ESTABLISHED,
-    _INITIAL,
-    CONNECT_FAIL,
-    TcpConnection,
-)
+from ._connection import CONNECT_FAIL, TcpConnection
 from ._exceptions import ServerError
 from ._loop import current_loop
+from ._status_codes import CLOSED as _CLOSED
+from ._status_codes import CLOSING as _CLOSING
+from ._status_codes import CONNECTING as _CONNECTING
+from ._status_codes import ESTABLISHED as _ESTABLISHED
+from ._status_codes import INITIAL as _INITIAL
 
 __all__ = ["AsyncTcpConnection"]
 
@@ -146,7 +143,7 @@ class AsyncTcpConnection(TcpConnection):
             return
         self._status = _CLOSING
         detail = str(exc) or type(exc).__name__
-        self._error(CONNECT_FAIL, f"connect {self._address} failed: {detail}")
+        self.notify_error(CONNECT_FAIL, f"connect {self._address} failed: {detail}")
         if self._status == _CLOSING:  # on_error did not reconnect
             self._status = _CLOSED
             self._batch = None
@@ -168,5 +165,16 @@ class AsyncTcpConnection(TcpConnection):
             self._pending_reconnect = None
             self.reconnect(after)
 
-    def _where(self, what: str) -> str:
+    def describe(self, what: str) -> str:
         return f"{what} of connection {self.id} to {self._address}"
+
+    @property
+    def remote_host(self) -> str:
+        """The host this connection dials, as given (a name or an address)."""
+        return self._address.host
+
+    @property
+    def remote_path(self) -> str:
+        """The path and query of the address dialled (``/chat?room=1`` of
+        ``ws://host/chat?room=1``)."""
+        return self._address.target or "/"

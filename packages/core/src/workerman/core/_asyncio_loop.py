@@ -11,8 +11,8 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, Future, fileno
+from ._callbacks import accept_failed
+from ._loop import EventLoop, Future, fileno, invoke
 
 logger = logging.getLogger("workerman.core")
 
@@ -144,10 +144,22 @@ class AsyncioLoop(EventLoop):
         with asyncio.Runner(loop_factory=factory) as runner:
             runner.run(coro)
 
-    @contextlib.asynccontextmanager
-    async def _open(self) -> AsyncIterator[EventLoop]:
+    def _bind(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stopped = self._loop.create_future()
+
+    def _adopt(self) -> None:
+        # The loop is someone else's: its exception handler stays theirs, and its end
+        # (asyncio.run cancelling what is left) ends our tasks too.
+        self._bind()
+        self._adopted = True
+
+    def _still_running(self) -> bool:
+        return asyncio._get_running_loop() is self._loop
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[EventLoop]:
+        self._bind()
         previous = self._loop.get_exception_handler()
         self._loop.set_exception_handler(self._exception_handler)
         try:

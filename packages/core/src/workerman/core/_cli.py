@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
 from ._exceptions import ServerError
 from ._loop import create_loop
@@ -28,9 +28,7 @@ from ._runtime import (
 )
 from ._status import format_connections, format_status, read_json, remove_matching
 from ._supervisor import Supervisor
-
-if TYPE_CHECKING:
-    from ._worker import Worker
+from ._worker import Worker, takes_command_line
 
 FLAGS = {
     "start": {"-d"},
@@ -233,3 +231,6 @@ def print_startup(workers: Sequence[Worker], loop_name: str, daemon: bool) -> No
         print(f'started in DAEMON mode; "python {_prog()} stop" stops it.', flush=True)
     else:
         print("started in DEBUG mode; press Ctrl+C to stop.", flush=True)
+
+
+takes_command_line(main)

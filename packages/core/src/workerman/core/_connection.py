@@ -10,22 +10,28 @@ end of that read; a send outside a read goes straight to the transport.
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
-from ._callbacks import invoke
-from ._parsing import parse, parse_text
-from ._statistics import statistics
+from ._callbacks import report
+from ._loop import current_loop, invoke
+from ._parsing import deliver, parse, parse_text
+from ._statistics import count_from, statistics
+from ._status_codes import CLOSED as _CLOSED
+from ._status_codes import CLOSING as _CLOSING
+from ._status_codes import CONNECTING as _CONNECTING
+from ._status_codes import ESTABLISHED as _ESTABLISHED
+from ._status_codes import INITIAL as _INITIAL
+from ._status_codes import ConnectionStatus
+from ._stream import StreamProtocol, is_stream_protocol
 from .protocols._text import Text as _Text
 
 if TYPE_CHECKING:
     from ._worker import Worker
     from .protocols import Codec
-    from .websocket import WebSocketState
 
 __all__ = [
     "CONNECT_FAIL",
@@ -42,23 +48,6 @@ CONNECT_FAIL = 1
 #: ``on_error`` code: data could not be sent (buffer full, or the peer went away).
 SEND_FAIL = 2
 
-_INITIAL = 0
-_CONNECTING = 1
-_ESTABLISHED = 2
-_CLOSING = 4
-_CLOSED = 8
-
-
-class ConnectionStatus(enum.IntEnum):
-    """Where a connection is in its life; the values are Workerman's."""
-
-    INITIAL = _INITIAL
-    CONNECTING = _CONNECTING
-    ESTABLISHED = _ESTABLISHED
-    CLOSING = _CLOSING
-    CLOSED = _CLOSED
-
-
 _ids = itertools.count(1)
 _live: dict[int, TcpConnection] = {}
 
@@ -68,6 +57,9 @@ Callback = Callable[..., Any] | None
 def live_connections() -> dict[int, TcpConnection]:
     """Every open connection of this process (accepted and outgoing), by id."""
     return _live
+
+
+count_from(connections=_live.values)
 
 
 def _split_address(addr: Any) -> tuple[str, int]:
@@ -89,10 +81,14 @@ class TcpConnection(asyncio.Protocol):
     Callbacks are copied from the worker when the connection is accepted and may be
     replaced per connection. Sizes are in bytes.
 
+    A :class:`~workerman.core.protocols.StreamProtocol` runs on the methods in the
+    "protocol side" section (``hold``, ``release``, ``keep``, ``write``, ``deliver``,
+    ``linger``, ...): what the built-in HTTP and WebSocket protocols use, and all they use.
+
     Attributes:
         id: unique in this process.
         worker: the worker that accepted it (None for an outgoing connection).
-        protocol: the codec (None: raw bytes in, bytes out).
+        protocol: the codec or StreamProtocol class (None: raw bytes in, bytes out).
         max_send_buffer_size: sends are refused while this much is queued.
         max_package_size: a package (or unparsed input) above this closes the connection.
         bytes_read: bytes received so far.
@@ -145,7 +141,7 @@ class TcpConnection(asyncio.Protocol):
         self._want = 0
         self._batch: list[bytes] | None = None
         self._batch_size = 0
-        self._busy = False
+        self._busy = 0  # holds: reading waits while any is taken (see hold())
         self._user_paused = False
         self._reading = True
         self._eof = False
@@ -156,8 +152,7 @@ class TcpConnection(asyncio.Protocol):
         self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
-        # what a protocol keeps per connection (HTTP, WebSocket): told of drains and the end
-        self._pstate: Any = None
+        self._pstate: StreamProtocol | None = None
         self.bytes_read = 0
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
@@ -184,12 +179,23 @@ class TcpConnection(asyncio.Protocol):
         return self._context
 
     @property
-    def websocket(self) -> WebSocketState:
-        """The WebSocket settings, callbacks and state of a ``websocket://`` or ``ws://``
-        connection (AttributeError for other protocols)."""
-        from .websocket import _attach
+    def protocol_state(self) -> StreamProtocol | None:
+        """The per-connection instance of a StreamProtocol (None for a codec), made on
+        first use, so a client's protocol settings can be set before ``connect()``."""
+        state = self._pstate
+        if state is None and is_stream_protocol(self.protocol):
+            state = self._pstate = self.protocol(self)  # type: ignore[misc,operator]
+        return state
 
-        return _attach(self)
+    @property
+    def websocket(self) -> Any:
+        """The WebSocket settings, callbacks and state of a ``websocket://`` or ``ws://``
+        connection (:class:`~workerman.core.websocket.WebSocketState`; AttributeError for
+        other protocols)."""
+        state = self.protocol_state
+        if state is None or not getattr(state, "is_websocket", False):
+            raise AttributeError(f"{self!r} is not a WebSocket connection")
+        return state
 
     @property
     def max_send_buffer_size(self) -> int:
@@ -206,7 +212,7 @@ class TcpConnection(asyncio.Protocol):
 
     @property
     def status(self) -> ConnectionStatus:
-        return ConnectionStatus(self._status)
+        return self._status
 
     @property
     def bytes_written(self) -> int:
@@ -265,7 +271,9 @@ class TcpConnection(asyncio.Protocol):
         peer = self._extra("peername")
         return "tcp" if isinstance(peer, tuple) else "unix"
 
-    def _where(self, what: str) -> str:
+    def describe(self, what: str) -> str:
+        """``what`` with this connection named, for log lines: "on_message of worker
+        'web' connection 7"."""
         name = self.worker.name if self.worker is not None else type(self).__name__
         return f"{what} of worker {name!r} connection {self.id}"
 
@@ -294,19 +302,33 @@ class TcpConnection(asyncio.Protocol):
                 batch.append(data)
                 self._batch_size = size + len(data)
                 return None
-        status = self._status
-        if status >= _CLOSING:
+        if self._status >= _CLOSING:
             return False
+        if raw:
+            return self.write(data.encode() if type(data) is str else data)
+        state = self._pstate
+        if state is not None:
+            return state.send(data)
         codec = self.protocol
-        if raw or codec is None:
+        if codec is None:
             if type(data) is str:
                 data = data.encode()
         elif codec is _Text and type(data) is str:
             data = data.encode() + b"\n"
         else:
             data = codec.encode(data, self)
+        return self.write(data)
+
+    def write(self, data: bytes) -> bool | None:
+        """Send bytes as they are: into the current read's batch (they leave in one
+        write when the read is handled), queued before the connection is up, or to the
+        kernel. Returns as :meth:`send`."""
+        status = self._status
+        if status >= _CLOSING:
+            return False
         if not data:
             return None
+        batch = self._batch
         if batch is not None or status != _ESTABLISHED:
             # Queued: while a read is handled (leaves in one write when it ends), or
             # before the connection is up.
@@ -335,7 +357,7 @@ class TcpConnection(asyncio.Protocol):
 
     def _refuse(self) -> bool:
         statistics.send_fail += 1
-        self._error(SEND_FAIL, "send buffer full and drop package")
+        self.notify_error(SEND_FAIL, "send buffer full and drop package")
         return False
 
     def _flush(self) -> None:
@@ -349,12 +371,158 @@ class TcpConnection(asyncio.Protocol):
         self._handed += len(data)
         self._unsent = self._transport.get_write_buffer_size() > 0
 
-    def _error(self, code: int, message: str) -> None:
+    # -- the protocol side: what a StreamProtocol asks of its connection -------------
+
+    @property
+    def backlogged(self) -> bool:
+        """The send buffer is at ``max_send_buffer_size``: the peer is not taking what is
+        sent (a protocol stops handling its requests until it does)."""
+        if not self._unsent and self._batch_size < self._max_send:
+            return False
+        return self.send_buffer_size >= self._max_send
+
+    @property
+    def writing_paused(self) -> bool:
+        """``on_buffer_full`` has fired and ``drained`` has not yet followed."""
+        return self._full
+
+    @property
+    def held(self) -> bool:
+        """Reading waits for :meth:`release` (a handler runs, or a protocol holds it)."""
+        return self._busy > 0
+
+    def hold(self) -> None:
+        """Read no more and hand nothing more to the protocol until :meth:`release`.
+        Holds count: each needs its own release. Bytes that still arrive are kept."""
+        self._busy += 1
+        if self._busy == 1:
+            self._update_reading()
+
+    def release(self) -> None:
+        """Give back one :meth:`hold`. With none left, the kept bytes (if any were kept)
+        are handled now, and reading resumes; a close that waited for the handler, or
+        the peer's end of input, takes effect."""
+        if self._busy > 1:
+            self._busy -= 1
+            return
+        self._busy = 0
+        if self._recv is not None and len(self._recv) >= self._want:
+            data = bytes(self._recv)
+            self._recv = None
+            outer = self._batch is None
+            if outer:
+                self._batch = []
+            try:
+                parse(self, data)
+            finally:
+                if outer:
+                    self._flush()
+        if self._busy:
+            return
+        if self._deferred_close:
+            self._deferred_close = False
+            self._closed()
+            return
+        self._update_reading()
+        if self._eof:
+            self.close()
+
+    def keep(self, data: bytes, want: int = 0) -> None:
+        """Keep ``data``, the unread rest of a read: it is handed to the protocol again in
+        front of the next bytes, or on :meth:`release` (even when empty: a way to be
+        called again). With ``want``, not before that many bytes are kept."""
+        self._recv = bytearray(data)
+        self._want = want
+
+    def drop_kept(self) -> None:
+        """Forget what :meth:`keep` kept."""
+        self._recv = None
+        self._want = 0
+
+    def deliver(self, message: Any, failed: Callable[[Exception], Any] | None = None) -> None:
+        """Hand one message to ``on_message``: the one dispatch every protocol uses.
+
+        A plain handler runs now; an async one runs as a task while the connection is
+        held (later messages wait). What the handler raises is logged and counted, or,
+        with ``failed``, handed to ``failed(exc)`` instead (sync or async alike).
+        """
+        deliver(self, message, failed)
+
+    def run_held(self, awaitable: Any, failed: Callable[[Exception], Any] | None = None) -> None:
+        """Run ``awaitable`` as a task with the connection held until it ends."""
+        self.hold()
+        if failed is not None:
+            awaitable = _guarded(awaitable, failed)
+        current_loop().spawn_awaitable(awaitable, lambda: self.describe("on_message"), self.release)
+
+    def call(self, callback: Callable[..., Any], what: str, *args: Any) -> None:
+        """Call a user callback ``callback(self, *args)`` (plain or async) the way every
+        callback is called: errors logged and counted under ``what``."""
+        invoke(callback, (self, *args), lambda: self.describe(what))
+
+    def report(self, what: str, exc: BaseException) -> None:
+        """Log and count an exception a user callback raised, naming this connection."""
+        report(self.describe(what), exc)
+
+    def protocol_error(self, reason: str) -> None:
+        """Bytes that break the protocol or a limit: count, log, close. Replies already
+        made still leave; nothing more of the input is read."""
+        statistics.protocol_errors += 1
+        logger.warning("%s closed: %s", self.describe("connection"), reason)
+        self._recv = None
+        self._want = 0
+        if self._status == _ESTABLISHED:
+            self.close()
+
+    _protocol_error = protocol_error
+
+    def notify_error(self, code: int, message: str) -> None:
+        """Tell ``on_error`` (or the log, when there is none) of ``code`` and ``message``."""
         callback = self.on_error
         if callback is not None:
-            invoke(callback, (self, code, message), lambda: self._where("on_error"))
+            invoke(callback, (self, code, message), lambda: self.describe("on_error"))
         else:
-            logger.info("%s: %s", self._where("error"), message)
+            logger.info("%s: %s", self.describe("error"), message)
+
+    def linger(self, data: bytes, timeout: float) -> None:
+        """Write ``data`` (a last answer), end our side of the stream, and read and drop
+        what the peer still sends for up to ``timeout`` seconds, or until it closes too.
+
+        Closing at once while the peer is still sending (a request body we refused)
+        makes the kernel reset the connection, and the peer would lose the answer
+        unread. Where our side cannot be ended alone (TLS) or ``timeout`` is 0, it is
+        ``close(data)``.
+        """
+        if self._status != _ESTABLISHED:
+            return
+        transport = self._transport
+        can_write_eof = getattr(transport, "can_write_eof", None)
+        if timeout <= 0 or can_write_eof is None or not can_write_eof():
+            self.close(data, raw=True)
+            return
+        self.write(data)
+        if self._batch:
+            self._flush()
+            self._batch = []
+        self._recv = None
+        self._want = 0
+        self._pstate = _Discard(self, self._pstate)
+        if not isinstance(self.protocol, type) or not issubclass(self.protocol, StreamProtocol):
+            self.protocol = _Discard  # type: ignore[assignment]
+        try:
+            transport.write_eof()
+        except (OSError, RuntimeError):
+            self.close()
+            return
+        current_loop().delay(timeout, self.close)
+
+    def switch_protocol(self, protocol: Any, state: StreamProtocol | None = None) -> None:
+        """Speak ``protocol`` from now on (an upgrade: HTTP to WebSocket), with ``state``
+        as its per-connection instance (made when None and it is a StreamProtocol)."""
+        self.protocol = protocol
+        if state is None and is_stream_protocol(protocol):
+            state = protocol(self)
+        self._pstate = state
 
     # -- receiving -----------------------------------------------------------------
 
@@ -370,15 +538,15 @@ class TcpConnection(asyncio.Protocol):
         worker = self.worker
         if worker is not None:
             worker.connections[self.id] = self
-        made = getattr(self.protocol, "_made", None)  # a protocol that speaks first
-        if made is not None:
-            made(self)
+        state = self.protocol_state
+        if state is not None:
+            state.connection_made()
         if self._batch:
             self._flush()
             if self._full and transport.get_write_buffer_size() < self._max_send:
                 self.resume_writing()  # the transport did not pause, so it will not resume
         if self.on_connect is not None and self._status == _ESTABLISHED:
-            invoke(self.on_connect, (self,), lambda: self._where("on_connect"))
+            invoke(self.on_connect, (self,), lambda: self.describe("on_connect"))
 
     def data_received(self, data: bytes) -> None:
         self.bytes_read += len(data)
@@ -417,7 +585,7 @@ class TcpConnection(asyncio.Protocol):
             recv += data
             if self._busy or len(recv) < self._want:
                 if codec is not None and len(recv) > self.max_package_size:
-                    self._protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
+                    self.protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
                 return
             self._recv = None
             data = bytes(recv)
@@ -429,43 +597,7 @@ class TcpConnection(asyncio.Protocol):
     def _start_handler(self, awaitable: Any) -> None:
         """An async on_message is running: later messages of this connection wait for it,
         and the socket is not read until it is done."""
-        self._busy = True
-        self._update_reading()
-        from ._loop import current_loop
-
-        current_loop().spawn_awaitable(
-            awaitable, lambda: self._where("on_message"), self._handler_done
-        )
-
-    def _handler_done(self) -> None:
-        self._busy = False
-        if self._recv is not None and len(self._recv) >= self._want:
-            data = bytes(self._recv)
-            self._recv = None
-            self._batch = []
-            try:
-                parse(self, data)
-            finally:
-                self._flush()
-        if self._busy:
-            return
-        if self._deferred_close:
-            self._deferred_close = False
-            self._closed()
-            return
-        self._update_reading()
-        if self._eof:
-            self.close()
-
-    def _protocol_error(self, reason: str) -> None:
-        """Bytes that break the protocol or a limit: replies already made still leave,
-        then the connection closes and nothing more of its input is read."""
-        statistics.protocol_errors += 1
-        logger.warning("%s closed: %s", self._where("connection"), reason)
-        self._recv = None
-        self._want = 0
-        if self._status == _ESTABLISHED:
-            self.close()
+        self.run_held(awaitable)
 
     def eof_received(self) -> bool | None:
         if self._busy:
@@ -479,7 +611,7 @@ class TcpConnection(asyncio.Protocol):
             return
         self._full = True
         if self.on_buffer_full is not None:
-            invoke(self.on_buffer_full, (self,), lambda: self._where("on_buffer_full"))
+            invoke(self.on_buffer_full, (self,), lambda: self.describe("on_buffer_full"))
 
     def resume_writing(self) -> None:
         self._unsent = False
@@ -487,9 +619,9 @@ class TcpConnection(asyncio.Protocol):
             return
         self._full = False
         if self._pstate is not None:
-            self._pstate.drained(self)
+            self._pstate.drained()
         if self.on_buffer_drain is not None:
-            invoke(self.on_buffer_drain, (self,), lambda: self._where("on_buffer_drain"))
+            invoke(self.on_buffer_drain, (self,), lambda: self.describe("on_buffer_drain"))
 
     # -- flow control ----------------------------------------------------------------
 
@@ -534,7 +666,7 @@ class TcpConnection(asyncio.Protocol):
         if data is not None:
             self.send(data, raw)
         if self._pstate is not None:
-            self._pstate.closing(self)
+            self._pstate.closing()
         self._status = _CLOSING
         if self._batch:
             self._flush()
@@ -574,9 +706,9 @@ class TcpConnection(asyncio.Protocol):
             self.worker.connections.pop(self.id, None)
         if lost_with_data:
             statistics.send_fail += 1
-            self._error(SEND_FAIL, f"peer went away with data unsent: {exc}")
+            self.notify_error(SEND_FAIL, f"peer went away with data unsent: {exc}")
         if self._pstate is not None:
-            self._pstate.lost(self)
+            self._pstate.connection_lost()
         if self._busy:
             self._deferred_close = True
             return
@@ -587,7 +719,39 @@ class TcpConnection(asyncio.Protocol):
         self._unsent = False
         callback = self.on_close
         if callback is not None:
-            invoke(callback, (self,), lambda: self._where("on_close"))
+            invoke(callback, (self,), lambda: self.describe("on_close"))
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"
+
+
+async def _guarded(awaitable: Any, failed: Callable[[Exception], Any]) -> None:
+    try:
+        await awaitable
+    except Exception as exc:
+        failed(exc)
+
+
+class _Discard(StreamProtocol):
+    """A lingering connection's protocol: input is dropped; the protocol it replaced
+    still hears of drains and the end."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, connection: TcpConnection, previous: StreamProtocol | None) -> None:
+        super().__init__(connection)
+        self.previous = previous
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+    def send(self, message: Any) -> bool | None:
+        return False
+
+    def drained(self) -> None:
+        if self.previous is not None:
+            self.previous.drained()
+
+    def connection_lost(self) -> None:
+        if self.previous is not None:
+            self.previous.connection_lost()

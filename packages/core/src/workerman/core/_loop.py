@@ -10,16 +10,20 @@ anyio, which runs on either.
 from __future__ import annotations
 
 import abc
+import asyncio
 import contextlib
 import importlib.util
+import inspect
 import itertools
 import logging
+import sys
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
 from typing import Any
 
-from ._callbacks import invoke, report
+from ._callbacks import report
 from ._exceptions import ServerError
+from ._statistics import count_from
 
 __all__ = [
     "DRIVERS",
@@ -28,6 +32,8 @@ __all__ = [
     "create_loop",
     "current_loop",
     "current_loop_or_none",
+    "invoke",
+    "running_driver",
 ]
 
 logger = logging.getLogger("workerman.core")
@@ -52,18 +58,77 @@ _current: EventLoop | None = None
 
 
 def current_loop() -> EventLoop:
-    """The workerman loop running in this process.
+    """The workerman loop of this process.
+
+    Inside a worker it is the worker's loop. Anywhere else it binds itself, on first
+    use, to the asyncio (or uvloop) or trio loop that is running, and lets go of it when
+    that loop ends, so components work in ``asyncio.run(...)``, ``trio.run(...)`` and
+    anyio programs as they do in workers.
 
     Raises:
-        ServerError: no loop runs: call from a worker callback or inside ``EventLoop.run``.
+        ServerError: called from synchronous code with no event loop running.
     """
-    if _current is None:
-        raise ServerError("no workerman event loop is running; call this from a worker callback")
-    return _current
+    loop = _current
+    if loop is not None and (not loop._adopted or loop._still_running()):
+        return loop
+    return _adopt_running()
 
 
 def current_loop_or_none() -> EventLoop | None:
-    return _current
+    """The loop bound now, if any; never binds one."""
+    loop = _current
+    if loop is not None and loop._adopted and not loop._still_running():
+        return None
+    return loop
+
+
+def invoke(fn: Callable[..., Any], args: tuple[Any, ...], where: Callable[[], str]) -> Any:
+    """Call ``fn(*args)``; an awaitable result is run as a task on the current loop.
+
+    ``where`` builds the log context only when something goes wrong.
+    Returns the awaitable it spawned (or None), so callers can tell.
+    """
+    try:
+        result = fn(*args)
+    except Exception as exc:
+        report(where(), exc)
+        return None
+    if result is not None and inspect.isawaitable(result):
+        current_loop().spawn_awaitable(result, where)
+        return result
+    return None
+
+
+def running_driver() -> str:
+    """The driver for the native loop running in this thread: "trio", "uvloop" or
+    "asyncio".
+
+    Raises:
+        ServerError: no asyncio or trio loop is running here.
+    """
+    trio = sys.modules.get("trio")
+    if trio is not None:
+        try:
+            trio.lowlevel.current_trio_token()
+        except RuntimeError:
+            pass
+        else:
+            return "trio"
+    running = asyncio._get_running_loop()
+    if running is None:
+        raise ServerError(
+            "no event loop is running: call this from async code (asyncio.run, uvloop.run, "
+            "trio.run, anyio.run) or from a worker callback"
+        )
+    return "uvloop" if type(running).__module__.startswith("uvloop") else "asyncio"
+
+
+def _adopt_running() -> EventLoop:
+    global _current
+    loop = create_loop(running_driver())
+    loop._adopt()
+    _current = loop
+    return loop
 
 
 def create_loop(driver: str | None = None) -> EventLoop:
@@ -97,6 +162,8 @@ class EventLoop(abc.ABC):
         self._writers: dict[int, Any] = {}
         self._signals: dict[int, Any] = {}
         self._stopping = False
+        #: bound by current_loop() to a native loop it did not start (see _adopt)
+        self._adopted = False
 
     # -- timers -------------------------------------------------------------------
 
@@ -250,10 +317,22 @@ class EventLoop(abc.ABC):
     def stop(self) -> None:
         """Ask the loop to stop; :meth:`run` returns after the current iteration."""
 
+    @abc.abstractmethod
+    def _adopt(self) -> None:
+        """Bind to the native loop running now, with no block to leave: what
+        :func:`current_loop` does outside workers. Tasks and timers end with that loop."""
+
+    @abc.abstractmethod
+    def _still_running(self) -> bool:
+        """Whether the native loop this facade adopted is the one running now."""
+
     @contextlib.asynccontextmanager
     async def _as_current(self) -> AsyncIterator[EventLoop]:
         global _current
-        if _current is not None:
+        # A loop adopted on first use gives way to one opened for a block (serve(),
+        # a worker), and is back in place afterwards while its native loop still runs.
+        previous = current_loop_or_none()
+        if previous is not None and not previous._adopted:
             raise ServerError("a workerman event loop is already running in this process")
         _current = self
         self._stopping = False
@@ -267,7 +346,15 @@ class EventLoop(abc.ABC):
                 self.off_writable(fd)
             for signum in list(self._signals):
                 self.off_signal(signum)
-            _current = None
+            _current = previous if previous is not None and previous._still_running() else None
+
+
+def _timer_count() -> int:
+    loop = current_loop_or_none()
+    return loop.timer_count() if loop is not None else 0
+
+
+count_from(timers=_timer_count)
 
 
 def fileno(fd: Any) -> int:

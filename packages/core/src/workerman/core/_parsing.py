@@ -8,32 +8,41 @@ same ones ``Text.input``/``Text.decode`` would give (the property tests check bo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import report
 from ._exceptions import ProtocolError
 from ._statistics import statistics
+from ._status_codes import CLOSING as _CLOSING
+from .protocols._frame import Frame
+from .protocols._text import Text
 
 if TYPE_CHECKING:
     from ._connection import TcpConnection
     from .protocols import Codec
 
-_CLOSING = 4  # ConnectionStatus.CLOSING: a closing connection reads no more messages
 
-
-def deliver(conn: TcpConnection, message: Any) -> None:
-    """Hand one message to ``on_message``; an awaitable result makes the connection busy."""
+def deliver(
+    conn: TcpConnection, message: Any, failed: Callable[[Exception], Any] | None = None
+) -> None:
+    """Hand one message to ``on_message``: the one dispatch of every protocol. An
+    awaitable result runs as a task with the connection held; what the handler raises is
+    reported, or handed to ``failed``."""
     callback = conn.on_message
     if callback is None:
         return
     try:
         result = callback(conn, message)
     except Exception as exc:
-        report(conn._where("on_message"), exc)
+        if failed is None:
+            report(conn.describe("on_message"), exc)
+        else:
+            failed(exc)
         return
     if result is not None and isawaitable(result):
-        conn._start_handler(result)
+        conn.run_held(result, failed)
 
 
 def parse_text(conn: TcpConnection, buffer: bytes) -> None:
@@ -65,16 +74,7 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
                 conn._protocol_error(f"text line is not valid UTF-8: {exc}")
                 return
             delivered += 1
-            callback = conn.on_message
-            if callback is None:
-                continue
-            try:
-                result = callback(conn, message)
-            except Exception as exc:
-                report(conn._where("on_message"), exc)
-            else:
-                if result is not None and isawaitable(result):
-                    conn._start_handler(result)
+            deliver(conn, message)
             # Only a callback can make the connection busy or close it.
             if conn._busy:
                 if start < size:
@@ -110,16 +110,7 @@ def parse_frame(conn: TcpConnection, buffer: bytes) -> None:
             message = buffer[start + _FRAME_HEAD : end]
             start = end
             delivered += 1
-            callback = conn.on_message
-            if callback is None:
-                continue
-            try:
-                result = callback(conn, message)
-            except Exception as exc:
-                report(conn._where("on_message"), exc)
-            else:
-                if result is not None and isawaitable(result):
-                    conn._start_handler(result)
+            deliver(conn, message)
             if conn._busy:
                 break
             if conn._status >= _CLOSING:
@@ -150,7 +141,7 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
                 conn._protocol_error(str(exc))
                 return
             except Exception as exc:
-                report(conn._where("protocol input"), exc)
+                report(conn.describe("protocol input"), exc)
                 conn._protocol_error(f"codec input raised {type(exc).__name__}")
                 return
             if length < 0 or length > limit:
@@ -176,7 +167,7 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
                 conn._protocol_error(str(exc))
                 return
             except Exception as exc:
-                report(conn._where("protocol decode"), exc)
+                report(conn.describe("protocol decode"), exc)
                 conn._protocol_error(f"codec decode raised {type(exc).__name__}")
                 return
             delivered += 1
@@ -202,20 +193,13 @@ def parse(conn: TcpConnection, buffer: bytes) -> None:
     elif codec is _FRAME:
         parse_frame(conn, buffer)
     else:
-        own = getattr(codec, "_parse", None)  # a built-in with a hot path of its own
-        if own is not None:
-            own(conn, buffer)
+        state = conn._pstate
+        if state is not None:  # a StreamProtocol: the read is all its own
+            state.data_received(buffer)
         else:
             parse_codec(conn, codec, buffer)
 
 
-def _builtin() -> tuple[Any, Any]:
-    from .protocols._frame import Frame
-    from .protocols._text import Text
-
-    return Text, Frame
-
-
-_TEXT, _FRAME = _builtin()
+_TEXT, _FRAME = Text, Frame
 _FRAME_HEAD = 4
 _WINDOW = 512  # bytes a codec's input first sees of a read

@@ -14,10 +14,10 @@ import os
 import pwd
 import signal
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._callbacks import invoke
-from ._loop import EventLoop, create_loop
+from ._loop import EventLoop, create_loop, invoke
 from ._runtime import Paths, set_title
 from ._status import connection_rows, process_snapshot, write_json
 
@@ -55,8 +55,6 @@ def switch_user(worker: Worker) -> None:
 
 
 def status_path(base: os.PathLike[str] | str, pid: int) -> Any:
-    from pathlib import Path
-
     path = Path(base)
     return path.with_name(f"{path.name}.{pid}")
 

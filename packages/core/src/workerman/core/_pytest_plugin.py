@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from ._embed import serve as _serve
+from ._worker import serve as _serve
 
 _SERVICES = {
     "redis_url": ("REDIS_URL", "redis://127.0.0.1:6379/0", "Redis", 6379),

@@ -11,6 +11,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -185,8 +186,6 @@ def redirect_stdio(stdout_file: str) -> None:
 
 
 def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version("workerman-core")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree

@@ -2,9 +2,62 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-__all__ = ["Statistics", "statistics"]
+__all__ = ["Statistics", "component_reports", "register_status", "statistics"]
+
+logger = logging.getLogger("workerman.core")
+
+_reports: dict[str, Callable[[], Mapping[str, object]]] = {}
+# What is open now, told by the layers above (counters know nothing of connections or
+# loops): the open connections, and how many timers wait.
+_sources: dict[str, Callable[[], Any]] = {"connections": tuple, "timers": int}
+
+
+def count_from(
+    connections: Callable[[], Iterable[Any]] | None = None,
+    timers: Callable[[], int] | None = None,
+) -> None:
+    """Where :meth:`Statistics.snapshot` finds open connections and pending timers."""
+    if connections is not None:
+        _sources["connections"] = connections
+    if timers is not None:
+        _sources["timers"] = timers
+
+
+def register_status(name: str, report: Callable[[], Mapping[str, object]]) -> Callable[[], None]:
+    """Add a component's figures to ``status``: each worker process that has ``name``
+    registered shows a line ``name: key=value ...`` from ``report()`` under its row.
+
+    ``report`` is called when ``status`` asks (in the worker process, on its loop) and must
+    be quick. Registering a name again replaces the report. Returns a function that
+    removes it.
+
+    Example::
+
+        unregister = register_status("mqtt", lambda: {"inflight": len(client.inflight)})
+    """
+    _reports[name] = report
+
+    def unregister() -> None:
+        if _reports.get(name) is report:
+            del _reports[name]
+
+    return unregister
+
+
+def component_reports() -> dict[str, dict[str, str]]:
+    """What every registered report says now; a report that raises shows its error."""
+    out: dict[str, dict[str, str]] = {}
+    for name, report in list(_reports.items()):
+        try:
+            out[name] = {str(key): str(value) for key, value in report().items()}
+        except Exception as exc:
+            logger.exception("status report %r raised", name)
+            out[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    return out
 
 
 class Statistics:
@@ -48,15 +101,11 @@ class Statistics:
 
     def snapshot(self) -> dict[str, Any]:
         """The counters now, with byte totals of open connections and the timer count."""
-        from ._connection import live_connections
-        from ._loop import current_loop_or_none
-
         read = self.bytes_read
         written = self.bytes_written
-        for conn in live_connections().values():
+        for conn in _sources["connections"]():
             read += conn.bytes_read
             written += conn.bytes_written
-        loop = current_loop_or_none()
         return {
             "connections": self.connection_count,
             "total_request": self.total_request,
@@ -66,7 +115,7 @@ class Statistics:
             "accept_errors": self.accept_errors,
             "bytes_read": read,
             "bytes_written": written,
-            "timers": loop.timer_count() if loop is not None else 0,
+            "timers": _sources["timers"](),
         }
 
 

@@ -6,13 +6,14 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._connection import live_connections
-from ._statistics import statistics
+from ._statistics import component_reports, statistics
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -25,8 +26,6 @@ def rss_bytes() -> int:
         with open("/proc/self/statm") as statm:
             return int(statm.read().split()[1]) * _PAGE
     except (OSError, ValueError, IndexError):
-        import resource
-
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
@@ -60,6 +59,7 @@ def process_snapshot(worker: Worker) -> dict[str, Any]:
         "listening": worker.socket_name or "none",
         "name": worker.name,
         **counters,
+        "components": component_reports(),
     }
 
 
@@ -189,7 +189,15 @@ def format_status(
             "[Summary]",
         ]
     )
-    out += [table(rows), "-" * width]
+    out.append(table(rows))
+    components = [
+        f"{pid} {name}: " + " ".join(f"{key}={value}" for key, value in figures.items())
+        for pid, info in sorted(second.items())
+        for name, figures in sorted(info.get("components", {}).items())
+    ]
+    if components:
+        out += [" COMPONENTS ".center(width, "-"), *components]
+    out.append("-" * width)
     return "\n".join(out) + "\n"
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ._callbacks import report
+from ._loop import create_loop
 from ._process import (
     CONNECTIONS,
     GRACEFUL_RELOAD,
@@ -297,8 +298,6 @@ class Supervisor:
         self.forward(STATUS)
 
     def snapshot(self) -> dict[str, Any]:
-        from ._loop import create_loop
-
         return {
             "version": package_version(),
             "python": platform.python_version(),

@@ -17,8 +17,8 @@ from typing import Any
 import outcome
 import trio
 
-from ._callbacks import accept_failed, invoke
-from ._loop import EventLoop, Future, fileno
+from ._callbacks import accept_failed
+from ._loop import EventLoop, Future, fileno, invoke
 from ._trio_transport import StreamTransport
 
 logger = logging.getLogger("workerman.core")
@@ -60,6 +60,15 @@ class _Listener:
     def close(self) -> None:
         self._scope.cancel()
         self._sock.close()
+
+
+class _SystemTasks:
+    """Starts tasks as trio system tasks: the nursery of a loop adopted outside a block."""
+
+    __slots__ = ()
+
+    def start_soon(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        trio.lowlevel.spawn_system_task(fn, *args)
 
 
 class TrioLoop(EventLoop):
@@ -245,13 +254,31 @@ class TrioLoop(EventLoop):
 
         trio.run(main)
 
-    @contextlib.asynccontextmanager
-    async def _open(self) -> AsyncIterator[EventLoop]:
+    def _bind(self) -> None:
         self._stopped = trio.Event()
         self._token = trio.lowlevel.current_trio_token()
         self._heap.clear()
         self._soon.clear()
         self._soon_event = None
+
+    def _adopt(self) -> None:
+        # No block of ours to hold a nursery: the tasks run as trio system tasks, which
+        # trio cancels when the run's main task returns.
+        self._bind()
+        self._adopted = True
+        self._nursery = _SystemTasks()  # type: ignore[assignment]
+        self._nursery.start_soon(self._run_timers)
+        self._nursery.start_soon(self._run_soon)
+
+    def _still_running(self) -> bool:
+        try:
+            return trio.lowlevel.current_trio_token() is self._token
+        except RuntimeError:
+            return False
+
+    @contextlib.asynccontextmanager
+    async def _open(self) -> AsyncIterator[EventLoop]:
+        self._bind()
         # Claim the process before opening the nursery, so a second loop gets the
         # ServerError itself rather than wrapped in an ExceptionGroup.
         async with self._as_current(), trio.open_nursery() as nursery:

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._address import Address, parse_address
-from ._callbacks import invoke
 from ._connection import CONNECT_FAIL, SEND_FAIL, _format_address, _split_address
 from ._exceptions import ProtocolError
-from ._loop import current_loop
+from ._loop import current_loop, invoke
 from ._statistics import statistics
 
 if TYPE_CHECKING:

@@ -9,7 +9,7 @@ import os
 import socket
 import ssl as ssl_module
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, ClassVar
 
 import anyio
@@ -19,16 +19,26 @@ from ._bind import bind_socket, close_quietly
 from ._callbacks import report
 from ._connection import TcpConnection, live_connections
 from ._exceptions import ServerError
-from ._loop import current_loop, current_loop_or_none
+from ._loop import create_loop, current_loop, current_loop_or_none, running_driver
 from ._udp import UdpServer
 from .protocols import Codec
 from .protocols._registry import _check_codec, get_protocol
 
-__all__ = ["Worker"]
+__all__ = ["Worker", "serve", "takes_command_line"]
 
 logger = logging.getLogger("workerman.core")
 
 Callback = Callable[..., Any] | None
+
+
+# The command line sits above workers (it runs supervisors of them); it hands itself
+# down here when it is imported, so Worker.run_all() needs no import pointing up.
+_command_line: list[Callable[[type[Worker], Sequence[str]], None]] = []
+
+
+def takes_command_line(main: Callable[[type[Worker], Sequence[str]], None]) -> None:
+    """What ``Worker.run_all()`` runs: the command line's ``main(worker_class, argv)``."""
+    _command_line[:] = [main]
 
 
 class Worker:
@@ -228,8 +238,6 @@ class Worker:
     def serving(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Run this worker in the current asyncio or trio loop for an ``async with``
         block, which gets the bound address; see :func:`workerman.core.serve`."""
-        from ._embed import serve
-
         return serve(self)
 
     def _close_inherited(self) -> None:
@@ -273,9 +281,9 @@ class Worker:
         A master process forks ``count`` processes per worker and supervises them;
         see the package README for each command, its signals and exit codes.
         """
-        from ._cli import main
-
-        main(cls, sys.argv[1:] if argv is None else argv)
+        if not _command_line:
+            raise ServerError("the command line is not loaded: import workerman.core")
+        _command_line[0](cls, sys.argv[1:] if argv is None else argv)
 
     @classmethod
     def stop_all(cls, graceful: bool = False) -> None:
@@ -318,3 +326,58 @@ async def close_and_wait(pick: Callable[[], list[TcpConnection]], timeout: float
     for connection in pick():
         connection.destroy()
     await anyio.sleep(0)  # let the transports report the last closes
+
+
+# -- serving workers inside an event loop the caller already runs -------------------
+
+
+@contextlib.asynccontextmanager
+async def serve(*workers: Worker) -> AsyncIterator[Any]:
+    """Run ``workers`` in the current asyncio or trio loop for the duration of the block.
+
+    Each worker binds (port 0 becomes a free port), listens and runs ``on_worker_start``;
+    the block gets the bound address: ``(host, port)`` for TCP and UDP, the path for Unix
+    sockets, or a tuple of those when several workers are given. Leaving the block, by
+    return, exception or cancellation, stops the workers (``on_worker_stop``), closes
+    their connections (flushing for up to ``Worker.stop_timeout`` seconds) and, when the
+    block was the one that bound the workerman loop to this event loop, cancels every
+    timer and task started while it ran. Callback errors are logged and counted as in
+    a forked worker process.
+
+    Example::
+
+        async with serve(worker) as (host, port):
+            ...
+    """
+    if not workers:
+        raise TypeError("serve() needs at least one worker")
+    async with contextlib.AsyncExitStack() as stack:
+        if current_loop_or_none() is None:
+            await stack.enter_async_context(create_loop(running_driver()).open())
+        started: list[Worker] = []
+        try:
+            for worker in workers:
+                started.append(worker)
+                await worker._start()
+            addresses = [_address(worker) for worker in workers]
+            yield addresses[0] if len(addresses) == 1 else tuple(addresses)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await _stop(started)
+
+
+def _address(worker: Worker) -> Any:
+    bound = worker.listening
+    if isinstance(bound, tuple):
+        return (bound[0], bound[1])
+    return bound
+
+
+async def _stop(workers: list[Worker]) -> None:
+    timeout = type(workers[0]).stop_timeout if workers else 2.0
+    for worker in reversed(workers):
+        await worker._stop()
+    mine = {id(worker) for worker in workers}
+    await close_and_wait(
+        lambda: [c for c in live_connections().values() if id(c.worker) in mine], timeout
+    )

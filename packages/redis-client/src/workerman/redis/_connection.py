@@ -20,7 +20,7 @@ from typing import Any
 
 import hiredis
 
-from workerman.core import CONNECT_FAIL, AsyncTcpConnection, current_loop
+from workerman.core import CONNECT_FAIL, AsyncTcpConnection, EventLoop, current_loop
 
 from ._exceptions import (
     RedisConnectionError,
@@ -186,6 +186,7 @@ class RedisConnection:
         self._watchdog = 0
         self._handshake_timer = 0
         self._connect_started = 0.0
+        self._loop: EventLoop | None = None  # the loop the socket belongs to
 
     def _new_reader(self) -> Any:
         kwargs: dict[str, Any] = {"replyError": ReplyError, "protocolError": RedisProtocolError}
@@ -212,6 +213,8 @@ class RedisConnection:
         one, a Batch for a pipeline); ``pending`` None: the replies go to ``on_push``
         (subscribe and friends)."""
         state = self._state
+        if self._loop is not None and current_loop() is not self._loop and state != "closed":
+            state = self._forget_ended_loop()
         if state == "closed":
             if pending is not None:
                 pending.fail(RedisConnectionError("the client is closed"))
@@ -222,6 +225,20 @@ class RedisConnection:
                 self._connect()
             return
         self._push(payload, pending, replies)
+
+    def _forget_ended_loop(self) -> str:
+        # The client outlived the event loop it connected on (a second asyncio.run in
+        # one script): that socket, its timers and its waiters are gone with the loop.
+        self._loop = None
+        self._conn = None
+        self._pending.clear()
+        self._waiting.clear()
+        self._outbox.clear()
+        self._flush_scheduled = False
+        self._retry_timer = self._watchdog = self._handshake_timer = 0
+        self._failures = 0
+        self._state = "idle"
+        return "idle"
 
     def _push(self, payload: bytes, pending: Waiter | None, replies: int = 1) -> None:
         idle = not self._pending and not self._flush_scheduled
@@ -275,7 +292,8 @@ class RedisConnection:
         self._retry_timer = 0
         address = self.options.address
         self._state = "connecting"
-        self._connect_started = current_loop().time()
+        self._loop = current_loop()
+        self._connect_started = self._loop.time()
         if address.path is not None:
             uri = f"unix://{address.path}"
         else:
@@ -464,6 +482,8 @@ class RedisConnection:
 
     def close(self) -> None:
         """Close now; commands in flight or waiting fail."""
+        if self._loop is not None and current_loop() is not self._loop:
+            self._forget_ended_loop()
         self._state = "closed"
         if self._retry_timer:
             current_loop().cancel(self._retry_timer)

@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any
 
 from ._errors import RequestError
-from ._exchange import HttpState
-from ._exchange import encode as _encode
 from ._head import analyse
-from ._parser import _dechunk, parse_http
+from ._parser import ChunkCursor, _dechunk
+from ._protocol import HttpState
 from ._request import Request
 
 __all__ = ["Http"]
 
 
-class Http:
+class Http(HttpState):
     """HTTP/1.1 (and 1.0) server side: requests in, responses out.
 
-    Workers with an ``http://`` address use it. Settings are class attributes; a
-    subclass with other values, given as a worker's ``protocol``, applies them to that
-    worker alone. ``max_package_size`` of the connection caps a request body (413).
+    Workers with an ``http://`` address use it. Settings are class attributes
+    (``max_header_size``, ``header_timeout``, ``linger_timeout``, ``max_file_uploads``,
+    ``max_fields``, ``upload_tmp_dir``); a subclass with other values, given as a
+    worker's ``protocol``, applies them to that worker alone. ``max_package_size`` of the
+    connection caps a request (413).
+
+    It is a :class:`~workerman.core.protocols.StreamProtocol`: each connection has an
+    instance, its HTTP state. ``input`` and ``decode`` give the codec view of whole
+    requests, for code that holds the bytes of one.
     """
 
-    #: a request head (request line and fields) over this many bytes is answered 431.
-    max_header_size: ClassVar[int] = 16 * 1024
-    #: seconds a client has to finish a request head it has begun (then 408 and close).
-    header_timeout: ClassVar[float] = 30.0
-    #: after answering a bad request, seconds to keep reading (and dropping) what the client
-    #: still sends before closing, so it reads the answer instead of a reset (0: close at once).
-    linger_timeout: ClassVar[float] = 5.0
-    #: uploaded files one multipart request may carry (413 beyond).
-    max_file_uploads: ClassVar[int] = 1024
-    #: form fields one urlencoded or multipart body may carry (413 beyond).
-    max_fields: ClassVar[int] = 1000
-    #: where uploads are spooled ("" for the system's temporary directory).
-    upload_tmp_dir: ClassVar[str] = ""
-
-    _parse = staticmethod(parse_http)
+    __slots__ = ()
 
     @classmethod
     def input(cls, buffer: bytes, connection: Any) -> int:
@@ -54,22 +45,18 @@ class Http:
             raise RequestError(431, "request header block too large")
         info = analyse(buffer[:end])
         if info.chunked:
-            body, stop = _dechunk(HttpState(), buffer, 0, end + 4, 1 << 62, cls.max_header_size)
+            body, stop = _dechunk(ChunkCursor(), buffer, 0, end + 4, 1 << 62, cls.max_header_size)
             return 0 if body is None else stop
         return end + 4 + info.length
 
-    @staticmethod
-    def decode(package: bytes, connection: Any) -> Request:
+    @classmethod
+    def decode(cls, package: bytes, connection: Any) -> Request:
         """The :class:`Request` of one whole request as ``input`` measured it."""
         end = package.find(b"\r\n\r\n")
         head = package[:end]
         info = analyse(head)
         body = package[end + 4 :]
         if info.chunked:
-            found = _dechunk(HttpState(), package, 0, end + 4, 1 << 62, Http.max_header_size)
+            found = _dechunk(ChunkCursor(), package, 0, end + 4, 1 << 62, cls.max_header_size)
             body = found[0] or b""
         return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
-
-    #: Queue a message (str, bytes, Response, Chunk, ServerSentEvents) as the response to
-    #: the connection's current request; returns b"" (the bytes are already queued).
-    encode = staticmethod(_encode)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .._exceptions import ProtocolError
+from workerman.core import ProtocolError
 
 __all__ = ["RequestError"]
 

@@ -8,19 +8,21 @@ import stat
 from email.utils import formatdate, parsedate_to_datetime
 from typing import TYPE_CHECKING, BinaryIO
 
-from .._callbacks import report
-from ._exchange import _head, complete, fail
+from workerman.core import ConnectionStatus, current_loop
+
+from ._answer import _head, complete, fail, send_plain
 from ._response import Response
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
-    from ._exchange import HttpState
+    from workerman.core import TcpConnection
+
+    from ._protocol import HttpState
     from ._request import Request
 
 __all__ = ["FileStreamer", "send_file"]
 
 _PIECE = 64 * 1024  # bytes read per write (capped by the send buffer); larger was slower
-_CLOSING = 4
+_CLOSING = ConnectionStatus.CLOSING
 
 
 class FileStreamer:
@@ -37,8 +39,8 @@ class FileStreamer:
         if state.streamer is not self:
             return
         try:
-            while self.remaining > 0 and not conn._full:
-                if conn._status >= _CLOSING:
+            while self.remaining > 0 and not conn.writing_paused:
+                if conn.status >= _CLOSING:
                     self.close()
                     return
                 # no piece over the send buffer, so a small buffer bounds what is queued
@@ -46,9 +48,9 @@ class FileStreamer:
                 if not data:  # the file shrank under us: the promised length cannot be met
                     raise OSError(f"file ended {self.remaining} bytes early")
                 self.remaining -= len(data)
-                conn.send(data, raw=True)
+                conn.write(data)
         except OSError as exc:
-            report(conn._where("file response"), exc)
+            conn.report("file response", exc)
             self.close()
             state.streamer = None
             conn.close()
@@ -155,7 +157,7 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
     length = size - offset if not length else min(length, size - offset)
     lines = _head(response, request, state, length)
     if request.method == "HEAD" or not length:
-        conn.send(b"".join(lines), raw=True)
+        conn.write(b"".join(lines))
         complete(conn, state)
         return
     try:
@@ -163,23 +165,19 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
         file.seek(offset)
         first = file.read(min(_PIECE, length, conn.max_send_buffer_size))
     except OSError as exc:
-        report(conn._where("file response"), exc)
+        conn.report("file response", exc)
         fail(conn, state, 500, "")
         return
     lines.append(first)
-    conn.send(b"".join(lines), raw=True)
+    conn.write(b"".join(lines))
     if len(first) >= length:
         file.close()
         complete(conn, state)
         return
     streamer = state.streamer = FileStreamer(file, length - len(first))
-    from .._loop import current_loop
-
     current_loop().call_soon(streamer.pump, conn, state)
 
 
 def _plain(conn: TcpConnection, state: HttpState, request: Request, response: Response) -> None:
     response._file = None
-    from ._exchange import send_response
-
-    send_response(conn, state, request, response)
+    send_plain(conn, state, request, response)

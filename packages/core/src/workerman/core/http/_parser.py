@@ -2,40 +2,37 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from .._statistics import statistics
+from workerman.core import ConnectionStatus, current_loop, statistics
+
+from ._answer import cancel_timer
 from ._errors import RequestError
-from ._exchange import HttpState, dispatch, reject
+from ._exchange import dispatch, reject
 from ._head import analyse, dechunk_size
 from ._request import Request
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
+
+    from ._protocol import HttpState
 
 __all__ = ["parse_http"]
 
-_CLOSING = 4
+_CLOSING = ConnectionStatus.CLOSING
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def parse_http(conn: TcpConnection, buffer: bytes) -> None:
+def parse_http(conn: TcpConnection, state: HttpState, buffer: bytes) -> None:
     """Decode and dispatch every whole request in ``buffer``; keep the rest."""
-    state: HttpState | None = conn._pstate
-    if state is None:
-        state = conn._pstate = HttpState()
-    elif state.discarding:
-        return
-    codec: Any = conn.protocol
     limit = conn.max_package_size
-    max_head = codec.max_header_size
+    max_head = state.max_header_size
     size = len(buffer)
     start = 0
     delivered = 0
-    conn._want = 0
     try:
         while start < size:
-            if (conn._unsent or conn._batch_size >= conn._max_send) and _backlogged(conn):
+            if conn.backlogged:
                 _stall(conn, state, buffer, start)
                 return
             if buffer[start] == 13:
@@ -46,9 +43,9 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
             end = buffer.find(b"\r\n\r\n", start)
             if end < 0 or end - start > max_head:
                 if end >= 0 or size - start > max_head:
-                    reject(conn, 431, "request header block too large")
+                    reject(conn, state, 431, "request header block too large")
                     return
-                _wait(conn, state, buffer, start, codec.header_timeout)
+                _wait(conn, state, buffer, start, state.header_timeout)
                 return
             head = buffer[start:end]
             method, uri, version, keep_alive, length, chunked, expect = analyse(head)
@@ -56,8 +53,7 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
             if chunked:
                 found, stop = _dechunk(state, buffer, start, body_start, limit, max_head)
                 if found is None:
-                    conn._want = stop
-                    _more(conn, state, buffer, start, expect)
+                    _more(conn, state, buffer, start, expect, stop)
                     return
                 body = found
             elif length:
@@ -67,8 +63,7 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
                 if stop - start > limit:
                     raise RequestError(413, f"a request of {stop - start} bytes is over the limit")
                 if stop > size:
-                    conn._want = stop - start
-                    _more(conn, state, buffer, start, expect)
+                    _more(conn, state, buffer, start, expect, stop - start)
                     return
                 body = buffer[body_start:stop]
             else:
@@ -79,62 +74,56 @@ def parse_http(conn: TcpConnection, buffer: bytes) -> None:
             start = stop
             delivered += 1
             dispatch(conn, state, Request(conn, head, body, method, uri, version, keep_alive))
-            if conn._status >= _CLOSING:
+            if conn.status >= _CLOSING:
                 return
-            if conn.protocol is not codec:  # upgraded (WebSocket): the rest is theirs
-                if start < size:
-                    from .._parsing import parse
-
-                    parse(conn, buffer[start:])
+            now = conn.protocol_state
+            if now is not state:  # upgraded (WebSocket), or lingering: the rest is theirs
+                if start < size and now is not None:
+                    now.data_received(buffer[start:])
                 return
-            if conn._busy:
+            if conn.held:
                 if start < size:
                     _keep(conn, buffer, start)
                 return
     except RequestError as exc:
-        reject(conn, exc.status, exc.reason)
+        reject(conn, state, exc.status, exc.reason)
     finally:
         statistics.total_request += delivered
 
 
-def _keep(conn: TcpConnection, buffer: bytes, start: int) -> None:
-    """Hold the bytes from ``start`` on: they are read again when more arrive or when
-    the connection may go on."""
-    conn._recv = bytearray(buffer[start:] if start else buffer)
-
-
-def _backlogged(conn: TcpConnection) -> bool:
-    return conn.send_buffer_size >= conn.max_send_buffer_size
+def _keep(conn: TcpConnection, buffer: bytes, start: int, want: int = 0) -> None:
+    """Hold the bytes from ``start`` on: they are read again when more arrive (``want``
+    of them, when known) or when the connection may go on."""
+    conn.keep(buffer[start:] if start else buffer, want)
 
 
 def _stall(conn: TcpConnection, state: HttpState, buffer: bytes, start: int) -> None:
     """The client is not taking its answers: handle (and read) no more of its requests
     until it does, instead of answering into a full send buffer, which drops answers."""
     _keep(conn, buffer, start)
-    conn._busy = True
-    conn._update_reading()
+    conn.hold()
     state.stalled = True
-    if not conn._full:  # the answers are still in this read's batch: look once it is written
-        from .._loop import current_loop
-
+    if not conn.writing_paused:  # the answers are still in this read's batch: look later
         current_loop().call_soon(_recheck, conn, state)
 
 
 def _recheck(conn: TcpConnection, state: HttpState) -> None:
-    if state.stalled and not conn._full:  # (when full, drained() resumes)
+    if state.stalled and not conn.writing_paused:  # (when paused, drained() resumes)
         state.stalled = False
-        conn._handler_done()
+        conn.release()
 
 
-def _more(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool) -> None:
+def _more(
+    conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool, want: int
+) -> None:
     """The head is whole but the body is not: keep the request's bytes, and tell a client
     that waits for it to go on."""
     if state.timer:
         _cancel_timer(state)
-    _keep(conn, buffer, start)
+    _keep(conn, buffer, start, want)
     if expect and not state.continued:
         state.continued = True
-        conn.send(_CONTINUE, raw=True)
+        conn.write(_CONTINUE)
 
 
 def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, timeout: float) -> None:
@@ -142,26 +131,38 @@ def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, time
     to finish it."""
     _keep(conn, buffer, start)
     if not state.timer and timeout > 0:
-        from .._loop import current_loop
-
         state.timer = current_loop().delay(timeout, _timed_out, conn, state)
 
 
 def _timed_out(conn: TcpConnection, state: HttpState) -> None:
     state.timer = 0
-    if conn._status < _CLOSING and conn._recv:
-        reject(conn, 408, "the request head did not arrive in time")
+    if conn.status < _CLOSING and conn.recv_buffer_size:
+        reject(conn, state, 408, "the request head did not arrive in time")
 
 
 def _cancel_timer(state: HttpState) -> None:
-    from .._loop import current_loop
-
-    current_loop().cancel(state.timer)
+    cancel_timer(state.timer)
     state.timer = 0
 
 
+class ChunkCursor:
+    """Where decoding a chunked body stands (HttpState has the same fields)."""
+
+    __slots__ = ("cparts", "cpos", "csize")
+
+    def __init__(self) -> None:
+        self.cpos = 0
+        self.cparts: list[bytes] = []
+        self.csize = 0
+
+
 def _dechunk(
-    state: HttpState, buffer: bytes, start: int, pos: int, limit: int, max_trailer: int
+    state: HttpState | ChunkCursor,
+    buffer: bytes,
+    start: int,
+    pos: int,
+    limit: int,
+    max_trailer: int,
 ) -> tuple[bytes | None, int]:
     """A chunked body from ``pos``: (body, where the request ends), or (None, how many
     bytes from ``start`` to wait for, 0 when unknown).

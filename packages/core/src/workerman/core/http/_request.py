@@ -5,14 +5,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .._callbacks import report
 from ._cookies import parse_cookies
 from ._errors import RequestError
+from ._form import boundary_of, parse_json, parse_multipart, parse_query
+from ._session import Session
+from ._settings import HttpSettings
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
+
     from ._form import UploadedFile
-    from ._session import Session
 
 __all__ = ["Request"]
 
@@ -96,8 +98,6 @@ class Request:
         values) when ``name`` is None. See :meth:`get_list` for repeated ones."""
         query = self._query
         if query is None:
-            from ._form import parse_query
-
             text = self.query_string  # as bytes when not ASCII: raw UTF-8 is decoded as such
             query = self._query = parse_query(text if text.isascii() else text.encode("latin-1"))
         if name is None:
@@ -166,14 +166,11 @@ class Request:
     # -- the body ------------------------------------------------------------------------
 
     def _parse_body(self) -> None:
-        from ._codec import Http
-        from ._form import boundary_of, parse_json, parse_multipart, parse_query
-
         self._post = {}
         self._files = {}
         settings: Any = self.connection.protocol
-        if not (isinstance(settings, type) and issubclass(settings, Http)):
-            settings = Http  # a worker's own Http subclass carries its limits
+        if not (isinstance(settings, type) and issubclass(settings, HttpSettings)):
+            settings = HttpSettings  # a worker's own Http subclass carries its limits
         body = self._body
         if not body:
             return
@@ -253,7 +250,7 @@ class Request:
             try:
                 session.save()
             except Exception as exc:
-                report(self.connection._where("session save"), exc)
+                self.connection.report("session save", exc)
         self._cleanup()
 
     def _cleanup(self) -> None:
@@ -271,8 +268,6 @@ class Request:
         response) when it has none. Saved after the response is sent."""
         session = self._session
         if session is None:
-            from ._session import Session
-
             session = self._session = Session.from_cookie(self.cookie(Session.name))
         return session
 

@@ -26,6 +26,8 @@ from contextlib import suppress
 from inspect import isawaitable, iscoroutine
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 
+from workerman.core import current_loop
+
 from ._cookies import format_cookie
 
 __all__ = [
@@ -105,8 +107,6 @@ def _settle(results: list[Any]) -> None:
                     if iscoroutine(rest):
                         rest.close()
                 return
-
-    from .._loop import current_loop
 
     current_loop().spawn(settle)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import re
 from importlib.metadata import entry_points
 from typing import Any
 
 from .._exceptions import ServerError
+from .._stream import is_stream_protocol
 from ._codec import Codec
 from ._frame import Frame
 from ._text import Text
@@ -34,14 +36,14 @@ def _load_builtin(name: str) -> Codec | None:
     where = _BUILTIN.get(name)
     if where is None:
         return None
-    import importlib
-
     codec: Codec = getattr(importlib.import_module(where[0]), where[1])
     _registry.setdefault(name, codec)
     return _registry[name]
 
 
 def _check_codec(name: str, codec: Any) -> Codec:
+    if is_stream_protocol(codec):
+        return codec  # type: ignore[no-any-return]
     missing = [m for m in ("input", "decode", "encode") if not callable(getattr(codec, m, None))]
     if missing:
         raise TypeError(f"protocol {name!r} lacks {', '.join(missing)}: a codec needs all three")
@@ -53,12 +55,13 @@ def register_protocol(name: str, codec: Any, *, replace: bool = False) -> None:
 
     Args:
         name: the scheme, lower case (``"json"`` for ``json://``).
-        codec: an object with ``input``, ``decode`` and ``encode`` (see :class:`Codec`).
+        codec: an object with ``input``, ``decode`` and ``encode`` (see :class:`Codec`),
+            or a :class:`StreamProtocol` subclass.
         replace: allow replacing an earlier registration of the same name.
 
     Raises:
         ValueError: the name is a transport (tcp, udp, unix, ssl), malformed, or taken.
-        TypeError: the codec lacks one of the three functions.
+        TypeError: the codec lacks one of the three functions (and is no StreamProtocol).
     """
     if not _NAME.match(name) or name in _TRANSPORTS:
         raise ValueError(f"{name!r} cannot name a protocol")

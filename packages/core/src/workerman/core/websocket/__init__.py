@@ -7,8 +7,6 @@ serves pages and sockets. ``connection.websocket`` holds a connection's WebSocke
 settings, callbacks and state (:class:`WebSocketState`).
 """
 
-from typing import TYPE_CHECKING as _TYPE_CHECKING
-
 from ._client import Ws as Ws
 from ._frames import CloseCode as CloseCode
 from ._frames import WebSocketError as WebSocketError
@@ -16,9 +14,6 @@ from ._handshake import HandshakeError as HandshakeError
 from ._server import WebSocket as WebSocket
 from ._server import upgrade as upgrade
 from ._state import WebSocketState as WebSocketState
-
-if _TYPE_CHECKING:
-    from .._connection import TcpConnection
 
 __all__ = [
     "CloseCode",
@@ -29,13 +24,3 @@ __all__ = [
     "Ws",
     "upgrade",
 ]
-
-
-def _attach(conn: "TcpConnection") -> WebSocketState:
-    """The WebSocket state of ``conn``, made on first use."""
-    from . import _client, _server
-
-    side = getattr(conn.protocol, "_server_side", None)
-    if side is None:
-        raise AttributeError(f"{conn!r} is not a WebSocket connection")
-    return _server.state_of(conn) if side else _client.state_of(conn)

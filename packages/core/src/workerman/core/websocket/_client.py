@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .._callbacks import invoke
-from .._statistics import statistics
+from workerman.core import CONNECT_FAIL, ConnectionStatus, current_loop, statistics
+from workerman.core.http import Response
+
 from ._deflate import client_accept, client_offer
 from ._frames import WebSocketError
 from ._handshake import (
@@ -14,42 +15,32 @@ from ._handshake import (
     new_key,
     parse_response_head,
 )
-from ._server import StreamCodec
 from ._state import CLOSED, HANDSHAKE, OPEN, WebSocketState
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
 
 __all__ = ["Ws"]
 
-_CLOSING = 4
+_CLOSING = ConnectionStatus.CLOSING
 _MAX_HEAD = 16 * 1024
 
 
-def state_of(conn: TcpConnection) -> WebSocketState:
-    state = conn._pstate
-    if not isinstance(state, WebSocketState):
-        state = conn._pstate = WebSocketState(conn, False)
-    return state
-
-
-def _made(conn: TcpConnection) -> None:
+def _made(conn: TcpConnection, state: WebSocketState) -> None:
     """Connected: send the upgrade request before anything else."""
-    state = state_of(conn)
     state.conn = conn
     state.stage = HANDSHAKE
     state.decoder = None
     state.deflate = None
     state.backlog = None
     state.key = new_key()
-    address = conn._address  # type: ignore[attr-defined]
     try:
         request = client_request(
-            address.host,
-            address.port,
-            address.target or "/",
+            getattr(conn, "remote_host", "") or conn.remote_ip,
+            conn.remote_port,
+            getattr(conn, "remote_path", "/"),
             state.key,
-            secure=conn._ssl is not None,  # type: ignore[attr-defined]
+            secure=conn.transport == "ssl",
             origin=state.origin,
             subprotocols=state.subprotocols,
             extensions=client_offer() if state.compression else None,
@@ -58,20 +49,17 @@ def _made(conn: TcpConnection) -> None:
     except (TypeError, ValueError) as exc:  # a bad path or header: the user's, reported
         _failed(conn, str(exc))
         return
-    conn.send(request, raw=True)
+    conn.write(request)
 
 
 def _failed(conn: TcpConnection, reason: str) -> None:
-    from .._connection import CONNECT_FAIL
-
     statistics.protocol_errors += 1
-    conn._recv = None
-    conn._error(CONNECT_FAIL, f"WebSocket handshake failed: {reason}")
+    conn.drop_kept()
+    conn.notify_error(CONNECT_FAIL, f"WebSocket handshake failed: {reason}")
     conn.close()
 
 
-def _parse(conn: TcpConnection, buffer: bytes) -> None:
-    state = state_of(conn)
+def _parse(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> None:
     stage = state.stage
     if stage in (OPEN, CLOSED):
         if state.decoder is not None:
@@ -82,7 +70,7 @@ def _parse(conn: TcpConnection, buffer: bytes) -> None:
         if len(buffer) > _MAX_HEAD:
             _failed(conn, "response head too large")
         else:
-            conn._recv = bytearray(buffer)
+            conn.keep(buffer)
         return
     try:
         status, reason, headers = parse_response_head(buffer[:end])
@@ -101,26 +89,22 @@ def _parse(conn: TcpConnection, buffer: bytes) -> None:
         return
     state.opened(conn, conn.max_package_size)
     if state.ping_interval > 0:
-        from .._loop import current_loop
-
         state.timer = current_loop().repeat(state.ping_interval, state.ping)
     if state.on_connect is not None:
-        from ..http._response import Response
-
         response = Response(status)
         response._reason = reason
         for name, value in headers.items():
             response._headers[name] = (name, value)
-        invoke(state.on_connect, (conn, response), lambda: conn._where("on_websocket_connect"))
+        conn.call(state.on_connect, "on_websocket_connect", response)
     rest = buffer[end + 4 :]
-    if rest and conn._status < _CLOSING:
-        if conn._busy:
-            conn._recv = bytearray(rest)
+    if rest and conn.status < _CLOSING:
+        if conn.held:
+            conn.keep(rest)
         else:
             state.receive(conn, rest)
 
 
-class Ws(StreamCodec):
+class Ws(WebSocketState):
     """RFC 6455 client side: ``AsyncTcpConnection("ws://host:port/path?query")``, or
     ``wss://`` for TLS.
 
@@ -129,6 +113,12 @@ class Ws(StreamCodec):
     ping_interval, compression) and callbacks before ``connect()``.
     """
 
-    _server_side = False
-    _parse = staticmethod(_parse)
-    _made = staticmethod(_made)
+    __slots__ = ()
+
+    server_side = False
+
+    def connection_made(self) -> None:
+        _made(self.connection, self)
+
+    def data_received(self, data: bytes) -> None:
+        _parse(self.connection, self, data)

@@ -19,7 +19,7 @@ import enum
 import os
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import ProtocolError
+from workerman.core import ProtocolError
 
 if TYPE_CHECKING:
     from ._deflate import PerMessageDeflate

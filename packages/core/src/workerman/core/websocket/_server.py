@@ -2,30 +2,31 @@
 
 from __future__ import annotations
 
+import logging
+import weakref
 from collections.abc import Sequence
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any
 
-from .._callbacks import report
-from .._statistics import statistics
-from ..http._errors import RequestError
-from ..http._exchange import error_bytes
-from ..http._head import analyse
-from ..http._request import Request
-from ..http._response import Response
+from workerman.core import ConnectionStatus, EventLoop, current_loop, statistics
+from workerman.core.http import Request, RequestError, Response
+from workerman.core.http._answer import error_bytes
+from workerman.core.http._head import analyse
+from workerman.core.http._protocol import HttpState
+
 from ._deflate import server_accept
-from ._frames import OP_BINARY, OP_TEXT, WebSocketError
+from ._frames import OP_BINARY, OP_TEXT
 from ._handshake import HandshakeError, check_client_request, pick_subprotocol, server_response
 from ._state import ACCEPTING, CLOSED, HANDSHAKE, OPEN, WebSocketState
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
-    from .._worker import Worker
+    from workerman.core import TcpConnection, Worker
 
 __all__ = ["WebSocket", "upgrade"]
 
-_ESTABLISHED = 2
-_CLOSING = 4
+logger = logging.getLogger("workerman.core")
+
+_CLOSING = ConnectionStatus.CLOSING
 _MAX_HEAD = 16 * 1024
 _last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
 _WINDOW_BITS = 12
@@ -36,48 +37,22 @@ def _refuse(
     conn: TcpConnection, status: int, reason: str, headers: Sequence[tuple[str, str]] = ()
 ) -> None:
     statistics.protocol_errors += 1
-    import logging
-
-    logging.getLogger("workerman.core").warning(
-        "%s refused: HTTP %d %s", conn._where("WebSocket handshake"), status, reason
-    )
-    conn._recv = None
-    state = conn._pstate
+    logger.warning("%s refused: HTTP %d %s", conn.describe("WebSocket handshake"), status, reason)
+    conn.drop_kept()
+    state = conn.protocol_state
     if isinstance(state, WebSocketState):
         state.stage = CLOSED  # this answer is the refusal; closing adds none
     conn.close(error_bytes(status, reason.encode(), headers), raw=True)
 
 
-def state_of(conn: TcpConnection) -> WebSocketState:
-    """The WebSocket state of a server connection, made (with the worker's settings)
-    on first use."""
-    state = conn._pstate
-    if not isinstance(state, WebSocketState):
-        state = conn._pstate = WebSocketState(conn, True)
-        worker = conn.worker
-        if worker is not None:
-            state.on_connect = worker.on_websocket_connect
-            state.on_ping = worker.on_websocket_ping
-            state.on_pong = worker.on_websocket_pong
-            state.on_close = worker.on_websocket_close
-            state.compression = worker.websocket_compression
-            state.subprotocols = list(worker.websocket_subprotocols)
-            if worker.websocket_heartbeat:
-                _heartbeat(worker)
-    return state
-
-
-def _parse(conn: TcpConnection, buffer: bytes) -> None:
-    state = conn._pstate
-    if state is None or state.__class__ is not WebSocketState:
-        state = state_of(conn)
-    stage = state.stage
-    if stage in (OPEN, CLOSED):
-        if state.decoder is not None:
-            state.receive(conn, buffer)
-        return
-    if stage == HANDSHAKE:
-        _handshake(conn, state, buffer)
+def _take_worker_settings(state: WebSocketState, worker: Worker) -> None:
+    state.on_ping = worker.on_websocket_ping
+    state.on_pong = worker.on_websocket_pong
+    state.on_close = worker.on_websocket_close
+    state.compression = worker.websocket_compression
+    state.subprotocols = list(worker.websocket_subprotocols)
+    if worker.websocket_heartbeat:
+        _heartbeat(worker)
 
 
 def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> None:
@@ -86,7 +61,7 @@ def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> Non
         if len(buffer) > _MAX_HEAD:
             _refuse(conn, 431, "request header block too large")
         else:
-            conn._recv = bytearray(buffer)
+            conn.keep(buffer)
         return
     head = buffer[:end]
     try:
@@ -104,9 +79,9 @@ def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> Non
     statistics.total_request += 1
     _accept(conn, state, request, key)
     rest = buffer[end + 4 :]
-    if rest and conn._status < _CLOSING:
-        if conn._busy:
-            conn._recv = bytearray(rest)
+    if rest and conn.status < _CLOSING:
+        if conn.held:
+            conn.keep(rest)
         else:
             state.receive(conn, rest)
 
@@ -144,7 +119,7 @@ def _accept(conn: TcpConnection, state: WebSocketState, request: Request, key: s
             _connect_raised(conn, exc)
             return
         if result is not None and isawaitable(result):
-            conn._start_handler(_finish_later(conn, state, request, key, extensions, result))
+            conn.run_held(_finish_later(conn, state, request, key, extensions, result))
             return
     _finish(conn, state, request, key, extensions, result)
 
@@ -155,7 +130,7 @@ def _connect_raised(conn: TcpConnection, exc: Exception) -> None:
     if isinstance(exc, RequestError):
         _refuse(conn, exc.status, exc.reason)
     else:
-        report(conn._where("on_websocket_connect"), exc)
+        conn.report("on_websocket_connect", exc)
         _refuse(conn, 500, "")
 
 
@@ -172,11 +147,7 @@ async def _finish_later(
     except Exception as exc:
         _connect_raised(conn, exc)
         return
-    conn._batch = []
-    try:
-        _finish(conn, state, request, key, extensions, result)
-    finally:
-        conn._flush()
+    _finish(conn, state, request, key, extensions, result)
 
 
 def _finish(
@@ -187,7 +158,7 @@ def _finish(
     extensions: str | None,
     extra: Any,
 ) -> None:
-    if conn._status >= _CLOSING or state.stage != ACCEPTING:
+    if conn.status >= _CLOSING or state.stage != ACCEPTING:
         return  # the connect callback closed it
     headers = _cookie_header(request)
     try:  # what the callback returned is the user's: a bad value is a 500, not a crash
@@ -199,10 +170,10 @@ def _finish(
             key, subprotocol=state.subprotocol, extensions=extensions, headers=headers
         )
     except (TypeError, ValueError) as exc:
-        report(conn._where("on_websocket_connect headers"), exc)
+        conn.report("on_websocket_connect headers", exc)
         _refuse(conn, 500, "")
         return
-    conn.send(reply, raw=True)
+    conn.write(reply)
     request._finish()
     state.opened(conn, conn.max_package_size)
 
@@ -217,15 +188,14 @@ _TEXT_HEADS = [bytes((0x81, n)) for n in range(126)]
 _BINARY_HEADS = [bytes((0x82, n)) for n in range(126)]
 
 
-def encode_message(message: Any, conn: TcpConnection) -> bytes:
-    """str: a text frame; bytes: a binary frame (compressed when negotiated). Sends made
-    before the handshake is done wait for it."""
-    kind = type(message)
-    state = conn._pstate
-    if state is not None and state.stage == OPEN and state.deflate is None and state.server_side:
+def _send(state: WebSocket, message: Any) -> bool | None:
+    """A server send: the frames of small uncompressed messages come from tables, and the
+    last one framed is reused, for a broadcast of one message to many connections."""
+    conn = state.connection
+    if state.stage == OPEN and state.deflate is None:
         if message is _last[0]:
-            cached: bytes = _last[1]
-            return cached
+            return conn.write(_last[1])
+        kind = type(message)
         frame: bytes
         if kind is str:
             payload = message.encode()
@@ -235,49 +205,25 @@ def encode_message(message: Any, conn: TcpConnection) -> bytes:
             size = len(message)
             frame = _BINARY_HEADS[size] + message if size < 126 else state.frame(OP_BINARY, message)
         else:
-            return _encode_other(message, conn)
+            return conn.write(state.encode(message))
         _last[0] = message
         _last[1] = frame
-        return frame
-    return _encode_other(message, conn)
-
-
-def _encode_other(message: Any, conn: TcpConnection) -> bytes:
-    if isinstance(message, str):
-        opcode, payload = OP_TEXT, message.encode()
-    elif isinstance(message, bytes | bytearray | memoryview):
-        opcode, payload = OP_BINARY, bytes(message)
-    else:
-        raise TypeError(
-            f"a WebSocket sends str (text) or bytes (binary), not {type(message).__name__}"
-        )
-    state = conn._pstate
-    if not isinstance(state, WebSocketState):
-        from . import _attach
-
-        state = _attach(conn)
-    if state.stage == OPEN:
-        return state.frame(opcode, payload)
-    if state.stage == CLOSED and conn._status == _ESTABLISHED:
-        return b""  # a Close frame has gone out: nothing may follow it
-    # before the handshake, or a client connecting again (the last connection closed)
-    if state.queued is None:
-        state.queued = []
-    state.queued.append((opcode, payload))
-    return b""
+        return conn.write(frame)
+    return conn.write(state.encode(message))
 
 
 # -- heartbeat: one timer per worker closes silent clients --------------------------------
 
 
+_beating: weakref.WeakKeyDictionary[Worker, EventLoop] = weakref.WeakKeyDictionary()
+
+
 def _heartbeat(worker: Worker) -> None:
     """Start the worker's heartbeat timer on the running loop, once per loop."""
-    from .._loop import current_loop
-
     loop = current_loop()
-    if worker._websocket_beat_loop is loop:
+    if _beating.get(worker) is loop:
         return
-    worker._websocket_beat_loop = loop
+    _beating[worker] = loop
     loop.repeat(worker.websocket_heartbeat, _beat, worker)
 
 
@@ -285,7 +231,7 @@ def _beat(worker: Worker) -> None:
     """Every interval: a connection heard from since the last beat is fine; one silent
     for a whole interval gets a Ping; one silent for another interval is closed."""
     for conn in list(worker.connections.values()):
-        state = conn._pstate
+        state = conn.protocol_state
         if not isinstance(state, WebSocketState):
             continue
         if state.alive:
@@ -301,38 +247,38 @@ def _beat(worker: Worker) -> None:
                 conn.close()
 
 
-class StreamCodec:
-    """What the WebSocket codecs share: messages come from a stream decoder of their
-    own (``_parse``), so the package-at-a-time half of the codec contract is unused."""
-
-    encode = staticmethod(encode_message)
-
-    @staticmethod
-    def input(buffer: bytes, connection: Any) -> int:
-        """Not used: WebSocket connections decode with their own stream decoder."""
-        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")
-
-    @staticmethod
-    def decode(package: bytes, connection: Any) -> Any:
-        """Not used, as ``input``."""
-        raise WebSocketError(1011, "the WebSocket protocol decodes streams, not packages")
-
-
-class WebSocket(StreamCodec):
+class WebSocket(WebSocketState):
     """RFC 6455 server side: ``Worker("websocket://0.0.0.0:8000")``.
 
     The first request on a connection must be a WebSocket upgrade; then each text
     message reaches ``on_message`` as ``str`` and each binary one as ``bytes``, and
     ``connection.send(str)`` sends a text frame, ``send(bytes)`` a binary frame.
     See the package README for the worker's ``on_websocket_*`` callbacks and settings.
+    Each connection's instance is its ``connection.websocket``.
     """
 
-    _server_side = True
-    _parse = staticmethod(_parse)
+    __slots__ = ()
 
-    @staticmethod
-    def _made(conn: TcpConnection) -> None:
-        state_of(conn)
+    server_side = True
+
+    def __init__(self, connection: TcpConnection) -> None:
+        super().__init__(connection)
+        worker = connection.worker
+        if worker is not None:
+            self.on_connect = worker.on_websocket_connect
+            _take_worker_settings(self, worker)
+
+    def data_received(self, data: bytes) -> None:
+        stage = self.stage
+        if stage in (OPEN, CLOSED):
+            if self.decoder is not None:
+                self.receive(self.connection, data)
+            return
+        if stage == HANDSHAKE:
+            _handshake(self.connection, self, data)
+
+    def send(self, message: Any) -> bool | None:
+        return _send(self, message)
 
 
 def upgrade(
@@ -355,9 +301,7 @@ def upgrade(
     ``websocket_compression``. Messages are limited to the connection's
     ``max_package_size`` as it is when this is called.
     """
-    from ..http._exchange import HttpState
-
-    http_state = connection._pstate
+    http_state = connection.protocol_state
     if not isinstance(http_state, HttpState) or http_state.request is not request:
         raise RuntimeError("upgrade() takes the request the connection is handling now")
     try:
@@ -365,18 +309,12 @@ def upgrade(
     except HandshakeError as exc:
         connection.send(Response(exc.status, dict(exc.headers), exc.reason))
         return False
-    state = WebSocketState(connection, True)
-    worker = connection.worker
-    if worker is not None:  # the worker's WebSocket callbacks, as on a websocket:// port
-        state.on_ping = worker.on_websocket_ping
-        state.on_pong = worker.on_websocket_pong
-        state.on_close = worker.on_websocket_close
-    if compression is None:
-        compression = worker.websocket_compression if worker is not None else True
-    if subprotocols is None:
-        subprotocols = worker.websocket_subprotocols if worker is not None else ()
-    state.compression = compression
-    state.subprotocols = list(subprotocols)
+    state = WebSocket(connection)  # the worker's WebSocket callbacks, as on a websocket:// port
+    state.on_connect = None
+    if compression is not None:
+        state.compression = compression
+    if subprotocols is not None:
+        state.subprotocols = list(subprotocols)
     extensions = _negotiate(state, request)
     reply = server_response(
         key,
@@ -384,15 +322,16 @@ def upgrade(
         extensions=extensions,
         headers=[*_cookie_header(request), *(headers or {}).items()],
     )
-    http_state.request = None  # the HTTP exchange ends here, the connection stays
+    # the HTTP exchange ends here, the connection stays
+    http_state.request = None
     http_state.pending = False
-    connection._pstate = state
-    connection.protocol = WebSocket
+    connection.switch_protocol(WebSocket, state)
     if on_message is not None:
         connection.on_message = on_message
-    connection.send(reply, raw=True)
+    connection.write(reply)
     request._finish()
     state.opened(connection, connection.max_package_size)
-    if worker is not None and worker.websocket_heartbeat:
-        _heartbeat(worker)
+    if http_state.held:  # an async handler upgraded: what waited is WebSocket's now
+        http_state.held = False
+        connection.release()
     return True

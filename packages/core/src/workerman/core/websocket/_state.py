@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from .._callbacks import invoke, report
-from .._statistics import statistics
+from workerman.core import ConnectionStatus, ServerError, current_loop, statistics
+from workerman.core.http._answer import error_bytes
+from workerman.core.protocols import StreamProtocol
+
 from ._deflate import PerMessageDeflate
 from ._frames import (
+    OP_BINARY,
     OP_CLOSE,
     OP_PING,
     OP_PONG,
+    OP_TEXT,
     CloseCode,
     FrameDecoder,
     WebSocketError,
@@ -24,13 +27,14 @@ from ._frames import (
 )
 
 if TYPE_CHECKING:
-    from .._connection import TcpConnection
+    from workerman.core import TcpConnection
 
 __all__ = ["WebSocketState"]
 
 logger = logging.getLogger("workerman.core")
 
-_CLOSING = 4
+_CLOSING = ConnectionStatus.CLOSING
+_ESTABLISHED = ConnectionStatus.ESTABLISHED
 HANDSHAKE = 0  # waiting for the opening handshake
 ACCEPTING = 1  # server: on_websocket_connect runs; sends wait
 OPEN = 2
@@ -39,7 +43,7 @@ CLOSED = 3  # a Close frame has been sent
 Callback = Callable[..., Any] | None
 
 
-class WebSocketState:
+class WebSocketState(StreamProtocol):
     """What ``connection.websocket`` gives: the WebSocket settings, callbacks and state
     of one connection.
 
@@ -58,6 +62,11 @@ class WebSocketState:
     the one agreed on and ``compressed`` says whether permessage-deflate is in use.
     """
 
+    #: the server side of a connection (frames unmasked) or the client side
+    server_side: ClassVar[bool] = True
+    #: what ``connection.websocket`` looks for
+    is_websocket: ClassVar[bool] = True
+
     __slots__ = (
         "alive",
         "backlog",
@@ -75,16 +84,15 @@ class WebSocketState:
         "ping_interval",
         "pinged",
         "queued",
-        "server_side",
         "stage",
         "subprotocol",
         "subprotocols",
         "timer",
     )
 
-    def __init__(self, conn: TcpConnection, server_side: bool) -> None:
-        self.conn: TcpConnection | None = conn  # dropped when the connection is lost
-        self.server_side = server_side
+    def __init__(self, connection: TcpConnection) -> None:
+        super().__init__(connection)
+        self.conn: TcpConnection | None = connection  # dropped when the connection is lost
         self.stage = HANDSHAKE
         self.decoder: FrameDecoder | None = None
         self.deflate: PerMessageDeflate | None = None
@@ -124,7 +132,7 @@ class WebSocketState:
         )
         queued, self.queued = self.queued, None
         if queued:
-            conn.send(b"".join(self.frame(op, payload) for op, payload in queued), raw=True)
+            conn.write(b"".join(self.frame(op, payload) for op, payload in queued))
 
     def frame(self, opcode: int, payload: bytes) -> bytes:
         return encode_message(opcode, payload, mask=not self.server_side, deflate=self.deflate)
@@ -146,25 +154,15 @@ class WebSocketState:
         if backlog:
             self.backlog = None
             events = backlog + events
-        callback = conn.on_message
         messages = 0
         try:
             for index, (opcode, payload) in enumerate(events):
                 if 0 < opcode < 3:  # OP_TEXT, OP_BINARY
                     messages += 1
-                    if callback is not None:
-                        try:
-                            result = callback(conn, payload)
-                        except Exception as exc:
-                            report(conn._where("on_message"), exc)
-                        else:
-                            if result is not None and isawaitable(result):
-                                conn._start_handler(result)
-                        callback = conn.on_message  # a handler may replace it
+                    conn.deliver(payload)
                 elif opcode == OP_PING:
                     if self.stage == OPEN:
-                        pong = encode_frame(OP_PONG, payload, mask=not self.server_side)
-                        conn.send(pong, raw=True)
+                        conn.write(encode_frame(OP_PONG, payload, mask=not self.server_side))
                     self._notify(conn, self.on_ping, "on_websocket_ping", payload)
                 elif opcode == OP_PONG:
                     self._notify(conn, self.on_pong, "on_websocket_pong", payload)
@@ -174,16 +172,16 @@ class WebSocketState:
                 else:  # an error found after events an async handler made wait
                     self.fail(conn, payload.code, payload.reason)
                     return
-                if conn._status >= _CLOSING:
+                if conn.status >= _CLOSING:
                     return
-                if conn._busy:  # an async handler runs: the rest waits for it
+                if conn.held:  # an async handler runs: the rest waits for it
                     rest = events[index + 1 :]
                     if rest or error is not None:
                         self.backlog = rest
                         if error is not None:
                             self.backlog.append((-1, error))
-                        if conn._recv is None:
-                            conn._recv = bytearray()  # so the connection comes back here
+                        if not conn.recv_buffer_size:
+                            conn.keep(b"")  # so the connection comes back here
                     return
         finally:
             statistics.total_request += messages
@@ -192,7 +190,7 @@ class WebSocketState:
 
     def _notify(self, conn: TcpConnection, callback: Callback, what: str, *args: Any) -> None:
         if callback is not None:
-            invoke(callback, (conn, *args), lambda: conn._where(what))
+            conn.call(callback, what, *args)
 
     def _peer_closed(self, conn: TcpConnection, code: int, reason: str) -> None:
         if self.stage != CLOSED:
@@ -206,7 +204,7 @@ class WebSocketState:
     def _send_close(self, conn: TcpConnection, code: int, reason: str) -> None:
         payload = encode_close(code, reason)  # a code that may not be sent changes nothing
         self.stage = CLOSED
-        conn.send(encode_frame(OP_CLOSE, payload, mask=not self.server_side), raw=True)
+        conn.write(encode_frame(OP_CLOSE, payload, mask=not self.server_side))
 
     def close(self, code: int = 1000, reason: str = "") -> None:
         """Send a Close frame with ``code`` and ``reason``, then close the connection.
@@ -220,31 +218,30 @@ class WebSocketState:
         conn = self.conn
         if conn is None:
             return
-        if self.stage == OPEN and conn._status < _CLOSING:
+        if self.stage == OPEN and conn.status < _CLOSING:
             self._send_close(conn, code, reason)
         conn.close()
 
-    def closing(self, conn: TcpConnection) -> None:
+    def closing(self) -> None:
         """``connection.close()`` on an open WebSocket says so with a Close frame (1000);
         on a server connection whose handshake is being decided it refuses the upgrade
         with a 403, so the client sees an answer rather than a dropped connection."""
-        if conn._status >= _CLOSING:
+        conn = self.connection
+        if conn.status >= _CLOSING:
             return
         if self.stage == OPEN:
             self._send_close(conn, CloseCode.NORMAL, "")
         elif self.stage == ACCEPTING and self.server_side:
-            from ..http._exchange import error_bytes
-
             self.stage = CLOSED
             self.queued = None
-            conn.send(error_bytes(403, b"the server refused the WebSocket"), raw=True)
+            conn.write(error_bytes(403, b"the server refused the WebSocket"))
 
     def fail(self, conn: TcpConnection, code: int, reason: str) -> None:
         """The peer broke the protocol: count, log, close with ``code``."""
         statistics.protocol_errors += 1
-        logger.warning("%s closed: WebSocket %d %s", conn._where("connection"), code, reason)
-        conn._recv = None
-        if self.stage == OPEN and conn._status < _CLOSING:
+        logger.warning("%s closed: WebSocket %d %s", conn.describe("connection"), code, reason)
+        conn.drop_kept()
+        if self.stage == OPEN and conn.status < _CLOSING:
             self._send_close(conn, code, reason)
         conn.close()
 
@@ -260,22 +257,44 @@ class WebSocketState:
         conn = self.conn
         if conn is None or self.stage != OPEN:
             return False
-        conn.send(encode_frame(opcode, payload, mask=not self.server_side), raw=True)
+        conn.write(encode_frame(opcode, payload, mask=not self.server_side))
         return True
 
     # -- connection hooks ---------------------------------------------------------------
 
-    def drained(self, conn: TcpConnection) -> None:
-        return None
+    def send(self, message: Any) -> bool | None:
+        """str: a text frame; bytes: a binary frame (compressed when negotiated). Sends
+        made before the handshake is done wait for it."""
+        return self.connection.write(self.encode(message))
 
-    def lost(self, conn: TcpConnection) -> None:
+    def encode(self, message: Any) -> bytes:
+        """The frame of ``message``; b"" when it waits for the handshake (it is queued)
+        or may not be sent (a Close frame has gone out)."""
+        if isinstance(message, str):
+            opcode, payload = OP_TEXT, message.encode()
+        elif isinstance(message, bytes | bytearray | memoryview):
+            opcode, payload = OP_BINARY, bytes(message)
+        else:
+            raise TypeError(
+                f"a WebSocket sends str (text) or bytes (binary), not {type(message).__name__}"
+            )
+        if self.stage == OPEN:
+            return self.frame(opcode, payload)
+        if self.stage == CLOSED and self.connection.status == _ESTABLISHED:
+            return b""  # a Close frame has gone out: nothing may follow it
+        # before the handshake, or a client connecting again (the last connection closed)
+        if self.queued is None:
+            self.queued = []
+        self.queued.append((opcode, payload))
+        return b""
+
+    def connection_lost(self) -> None:
         self.stage = CLOSED
         self.conn = None
         self.backlog = None
         if self.timer:
-            from .._loop import current_loop_or_none
-
-            loop = current_loop_or_none()
-            if loop is not None:
-                loop.cancel(self.timer)
+            try:
+                current_loop().cancel(self.timer)
+            except ServerError:  # lost as the loop ended
+                pass
             self.timer = 0

@@ -1,0 +1,107 @@
+"""HttpState: the ``http://`` protocol's side of one connection, on the core's
+stream-protocol seam."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from workerman.core.protocols import StreamProtocol
+
+from ._answer import cancel_timer, fail
+from ._errors import RequestError
+from ._exchange import respond
+from ._parser import parse_http
+from ._settings import HttpSettings
+
+if TYPE_CHECKING:
+    from workerman.core import TcpConnection
+
+    from ._file import FileStreamer
+    from ._request import Request
+
+__all__ = ["HttpState"]
+
+
+class HttpState(StreamProtocol, HttpSettings):
+    """The HTTP side of one connection, and the settings of the ``http://`` protocol
+    (class attributes; :class:`~workerman.core.http.Http` is the class workers use)."""
+
+    __slots__ = (
+        "close_after",
+        "continued",
+        "cparts",
+        "cpos",
+        "csize",
+        "held",
+        "pending",
+        "request",
+        "stalled",
+        "streamer",
+        "streaming",
+        "timer",
+    )
+
+    def __init__(self, connection: TcpConnection) -> None:
+        super().__init__(connection)
+        self.request: Request | None = None
+        self.pending = False  # a request waits for its response to complete
+        self.held = False  # the connection is held until that response is complete
+        self.stalled = False  # no request is read until the client takes its answers
+        self.streaming = 0
+        self.close_after = False
+        self.continued = False
+        self.timer = 0
+        self.streamer: FileStreamer | None = None
+        self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
+        self.cparts: list[bytes] = []
+        self.csize = 0
+
+    def data_received(self, data: bytes) -> None:
+        parse_http(self.connection, self, data)
+
+    def send(self, message: Any) -> bool | None:
+        """Send ``message`` (str, bytes, Response, Chunk, ServerSentEvents) as (part of)
+        the response to the current request, in order with completing it."""
+        respond(self.connection, self, message)
+        return None
+
+    def drained(self) -> None:
+        conn = self.connection
+        streamer = self.streamer
+        if streamer is not None:
+            streamer.pump(conn, self)
+        if self.stalled:
+            self.stalled = False
+            conn.release()
+
+    def connection_lost(self) -> None:
+        """The connection is gone: stop timers and streams, drop temporary files."""
+        conn = self.connection
+        if self.timer:
+            cancel_timer(self.timer)
+            self.timer = 0
+        if self.streamer is not None:
+            self.streamer.close()
+            self.streamer = None
+        request = self.request
+        if request is not None:
+            request._cleanup()
+        conn.drop_kept()  # pipelined requests of a gone client are not handled
+        # a gone connection's response never completes: on_close waits only for a task
+        if self.held:
+            self.held = False
+            conn.release()
+        if self.stalled:
+            self.stalled = False
+            conn.release()
+
+    def handler_failed(self, exc: Exception) -> None:
+        """``on_message`` raised (now, or in its task): its status, or 500, unless the
+        response is already out (then it stands)."""
+        if isinstance(exc, RequestError):
+            if self.pending:
+                fail(self.connection, self, exc.status, exc.reason)
+            return
+        self.connection.report("on_message", exc)
+        if self.pending:
+            fail(self.connection, self, 500, "")

@@ -1,0 +1,27 @@
+"""The settings of the ``http://`` protocol, apart from the code that reads them."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = ["HttpSettings"]
+
+
+class HttpSettings:
+    """Class attributes that ``Http`` (and a subclass a worker is given) carries."""
+
+    __slots__ = ()
+
+    #: a request head (request line and fields) over this many bytes is answered 431.
+    max_header_size: ClassVar[int] = 16 * 1024
+    #: seconds a client has to finish a request head it has begun (then 408 and close).
+    header_timeout: ClassVar[float] = 30.0
+    #: after answering a bad request, seconds to keep reading (and dropping) what the client
+    #: still sends before closing, so it reads the answer instead of a reset (0: close at once).
+    linger_timeout: ClassVar[float] = 5.0
+    #: uploaded files one multipart request may carry (413 beyond).
+    max_file_uploads: ClassVar[int] = 1024
+    #: form fields one urlencoded or multipart body may carry (413 beyond).
+    max_fields: ClassVar[int] = 1000
+    #: where uploads are spooled ("" for the system's temporary directory).
+    upload_tmp_dir: ClassVar[str] = ""
