@@ -159,6 +159,11 @@ def test_a_thousand_jobs_over_four_consumer_processes_are_each_done_once(
     assert set(map(int, by_pid)) <= set(consumers.children("consumer"))
     assert len(by_pid) >= 2  # the processes shared the work
     assert counts(sizes(broker_url, prefix)) == (0, 0, 0)
+    status = consumers.status()  # each process's counters and the queue's sizes
+    lines = [line for line in status.splitlines() if "queue consumer:" in line]
+    assert len(lines) == 4, status
+    assert all("work.waiting=" in line and "work.failed=" in line for line in lines), status
+    assert sum(int(line.split(" done=")[1].split()[0]) for line in lines) == 1000, status
     consumers.stop()
 
 

@@ -18,21 +18,24 @@ from typing import Any
 
 import anyio
 
-from workerman.core import Worker, current_loop
+from workerman.core import Worker, current_loop, register_status
 
 from ._backend import ConsumeSettings, Delivery, Slots
 from ._exceptions import (
     JobTimeoutError,
     LeaseExpiredError,
+    QueueError,
     SerializationError,
     UnsupportedDriverError,
 )
-from ._job import Job, check_queue_name
+from ._job import Job, QueueSizes, check_queue_name
 from ._queue import Queue
 
 __all__ = ["ConsumerStatistics", "QueueWorker"]
 
 logger = logging.getLogger("workerman.queue")
+
+SIZES_INTERVAL = 5.0  # seconds between the queue sizes status shows
 
 Handler = Callable[[Job], Any]
 RetryDelay = float | Callable[[int], float]
@@ -139,6 +142,7 @@ class QueueWorker(Worker):
         self.on_failure = on_failure
         self.stats = ConsumerStatistics()
         self._consumer: _Consumer | None = None
+        self._unregister_status: Callable[[], None] = lambda: None
 
     # Your own on_worker_start runs once consuming has begun; your on_worker_stop once the
     # jobs are settled (close the clients your handlers used there: a graceful stop waits
@@ -178,6 +182,18 @@ class QueueWorker(Worker):
         """This process's counters: running, done, retried, failed, timed_out, handed_back."""
         return self.stats.snapshot()
 
+    def status_report(self) -> dict[str, object]:
+        """What ``status`` shows for this process: its counters, then the sizes of each
+        queue it consumes (``email.waiting=3 ...``, refreshed every few seconds)."""
+        report: dict[str, object] = dict(self.stats.snapshot())
+        consumer = self._consumer
+        if consumer is not None:
+            for queue, sizes in consumer.sizes.items():
+                for field in ("waiting", "delayed", "in_flight", "failed"):
+                    value = getattr(sizes, field)
+                    report[f"{queue}.{field}"] = "?" if value is None else value
+        return report
+
     def delay_for(self, attempt: int) -> float:
         """Seconds before retrying a job whose ``attempt`` failed."""
         if callable(self.retry_delay):
@@ -200,9 +216,11 @@ class QueueWorker(Worker):
         started = anyio.Event()
         current_loop().spawn(self._consumer.run, started)
         await started.wait()
+        self._unregister_status = register_status(f"queue {self.name}", self.status_report)
         await _call(self._user_start, self)
 
     async def _stop_consuming(self, worker: Worker | None = None) -> None:
+        self._unregister_status()
         consumer, self._consumer = self._consumer, None
         if consumer is not None:
             grace = (
@@ -231,11 +249,13 @@ class _Consumer:
         self.handing_back = False
         self.idle = anyio.Event()
         self.finished = anyio.Event()
+        self.sizes: dict[str, QueueSizes] = {}
 
     async def run(self, started: anyio.Event) -> None:
         try:
             async with anyio.create_task_group() as maintenance:
                 maintenance.start_soon(self.backend.maintain, self.queues, self.settings)
+                maintenance.start_soon(self.watch_sizes)
                 async with anyio.create_task_group() as jobs:
                     self.jobs = jobs
                     started.set()
@@ -247,6 +267,16 @@ class _Consumer:
         finally:
             started.set()
             self.finished.set()
+
+    async def watch_sizes(self) -> None:
+        """Keep the queue sizes ``status`` shows fresh (a status report must not wait)."""
+        while True:
+            for queue in self.queues:
+                try:
+                    self.sizes[queue] = await self.backend.sizes(queue)
+                except QueueError:
+                    self.sizes.pop(queue, None)
+            await anyio.sleep(SIZES_INTERVAL)
 
     def submit(self, delivery: Delivery) -> None:
         self.stats.running += 1
