@@ -273,7 +273,9 @@ class _Consumer:
         while True:
             for queue in self.queues:
                 try:
-                    self.sizes[queue] = await self.backend.sizes(queue)
+                    # shielded: an AMQP channel cancelled mid-call is closed by aiormq
+                    with anyio.CancelScope(shield=True):
+                        self.sizes[queue] = await self.backend.sizes(queue)
                 except QueueError:
                     self.sizes.pop(queue, None)
             await anyio.sleep(SIZES_INTERVAL)

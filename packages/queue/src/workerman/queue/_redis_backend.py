@@ -22,7 +22,7 @@ from typing import Any
 
 import anyio
 
-from workerman.redis import Redis, RedisConnectionError, Script
+from workerman.redis import Redis, RedisConnectionError, RedisError, ResponseError, Script
 
 from . import _redis_scripts as lua
 from ._backend import Backend, ConsumeSettings, Delivery, Slots, Submit
@@ -34,6 +34,16 @@ __all__ = ["RedisBackend"]
 logger = logging.getLogger("workerman.queue")
 
 _MOVE_LIMIT = 1000  # jobs one PROMOTE call moves; it runs again at once when it hit that
+# error replies that mean "not now" (a restarting server loading its data, a busy
+# script, a failover): retried like a lost connection
+_TRANSIENT_PREFIXES = frozenset({"LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"})
+
+
+def transient(exc: BaseException) -> bool:
+    """A connection loss, or a server error that passes by itself."""
+    if isinstance(exc, RedisConnectionError):
+        return True
+    return isinstance(exc, ResponseError) and exc.prefix in _TRANSIENT_PREFIXES
 
 
 class _Keys:
@@ -106,7 +116,7 @@ class RedisBackend(Backend):
         k = self.keys(queue)
 
         def finish(result: Any, error: BaseException | None) -> None:
-            if isinstance(error, RedisConnectionError):
+            if error is not None and transient(error):
                 error = QueueConnectionError(f"cannot reach Redis to send a job: {error}")
             done(bool(result) if error is None else False, error)
 
@@ -144,7 +154,7 @@ class RedisBackend(Backend):
                             "BLMOVE", k.waiting, k.waiting, "LEFT", "LEFT", settings.poll_interval
                         )
                 failures = 0
-            except RedisConnectionError as exc:
+            except RedisError as exc:  # a loss or a transient error; anything else is logged
                 failures += 1
                 await _backoff(failures, f"taking jobs from {queue!r}", exc)
                 continue
@@ -173,7 +183,7 @@ class RedisBackend(Backend):
                             (self.keys(queue).inflight,),
                             (self._lease_ms, *ids[start : start + _MOVE_LIMIT]),
                         )
-                    except RedisConnectionError as exc:
+                    except RedisError as exc:
                         logger.warning("queue %r: cannot extend leases: %s", queue, exc)
                         break
 
@@ -186,7 +196,7 @@ class RedisBackend(Backend):
                     (k.delayed, k.waiting, k.inflight), (_MOVE_LIMIT,)
                 )
                 failures = 0
-            except RedisConnectionError as exc:
+            except RedisError as exc:
                 failures += 1
                 await _backoff(failures, f"moving due jobs of {queue!r}", exc)
                 continue
@@ -208,7 +218,9 @@ class RedisBackend(Backend):
             try:
                 await op()
                 break
-            except RedisConnectionError as exc:
+            except RedisError as exc:
+                if not transient(exc):
+                    raise
                 failures += 1
                 if time.monotonic() > give_up:
                     logger.warning(
