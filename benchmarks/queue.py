@@ -141,6 +141,8 @@ async def _workerman(
             result = window.stop()
         return result
     finally:
+        if redis is None:
+            await queue.backend.delete_everything(["noop"])
         await queue.aclose()
         if redis is not None:
             await _delete_redis(f"bench:{tag}:*")
@@ -291,12 +293,6 @@ async def _delete_redis(pattern: str) -> None:
     await client.aclose()
 
 
-async def _delete_amqp(backend: Any) -> None:
-    delete = getattr(backend, "delete_everything", None)
-    if delete is not None:
-        await delete()
-
-
 RUNNERS: dict[str, Callable[[str, int, str], Awaitable[tuple[float, float]]]] = {
     "workerman-redis": run_workerman_redis,
     "saq": run_saq,
@@ -364,7 +360,7 @@ def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.queue", description=__doc__)
     parser.add_argument("--child", nargs=2, metavar=("SYSTEM", "CASE"), help=argparse.SUPPRESS)
     parser.add_argument("--jobs", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="2,000 jobs, one round")
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
     parser.add_argument("--servers", default=",".join(SYSTEMS), help="comma-separated systems")

@@ -38,7 +38,7 @@ import aio_pika.exceptions
 import anyio
 import sniffio
 
-from ._backend import Backend, ConsumeSettings, Delivery, Slots, Submit
+from ._backend import Backend, ConsumeSettings, Delivery, Jobs, Slots
 from ._exceptions import QueueConnectionError, QueueError, UnroutableError, UnsupportedDriverError
 from ._job import FailedJob, QueueSizes
 
@@ -184,7 +184,7 @@ class AmqpBackend(Backend):
         message = aio_pika.Message(
             body,
             message_id=job_id,
-            headers=headers,
+            headers=headers or None,
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
         try:
@@ -219,7 +219,7 @@ class AmqpBackend(Backend):
     async def enqueue(self, queue: str, job_id: str, payload: bytes, delay: float) -> bool:
         if delay > MAX_DELAY:
             raise ValueError(f"the AMQP backend delays jobs by at most {MAX_DELAY:.0f} s")
-        headers: dict[str, Any] = {"x-attempts": 0}
+        headers: dict[str, Any] = {}  # no x-attempts: none yet
         if delay > 0:
             due = round(time.time() * 1000 + delay * 1000)
             await self.publish_delayed(queue, payload, job_id, headers, due)
@@ -231,7 +231,7 @@ class AmqpBackend(Backend):
     # -- consuming ---------------------------------------------------------------------
 
     async def fetch(
-        self, queues: Sequence[str], slots: Slots, submit: Submit, settings: ConsumeSettings
+        self, queues: Sequence[str], slots: Slots, jobs: Jobs, settings: ConsumeSettings
     ) -> None:
         self._require_asyncio()
         failures = 0
@@ -248,7 +248,7 @@ class AmqpBackend(Backend):
                 for queue in queues:
                     amqp_queue = await self._declare(channel, queue)
                     tag = await amqp_queue.consume(
-                        self._on_message(queue, slots, submit), no_ack=False
+                        self._on_message(queue, slots, jobs), no_ack=False
                     )
                     consumers.append((amqp_queue, tag))
                 if failures:
@@ -285,7 +285,7 @@ class AmqpBackend(Backend):
             with contextlib.suppress(Exception):
                 await amqp_queue.cancel(tag, timeout=self.connect_timeout)
 
-    def _on_message(self, queue: str, slots: Slots, submit: Submit) -> Any:
+    def _on_message(self, queue: str, slots: Slots, jobs: Jobs) -> Any:
         async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
             headers = message.headers or {}
             due = headers.get("x-due")
@@ -296,7 +296,7 @@ class AmqpBackend(Backend):
             # makes again (its consumer died holding it) counts one more, at least
             attempts = _header_int(headers.get("x-attempts")) + 1 + int(bool(message.redelivered))
             slots.take()
-            submit(_AmqpDelivery(self, queue, message, attempts))
+            await jobs.run(_AmqpDelivery(self, queue, message, attempts))  # in aio-pika's task
 
         return on_message
 

@@ -11,14 +11,15 @@ a consumer that dies without settling loses its leases, and the jobs are deliver
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import anyio
 
 from ._job import FailedJob, QueueSizes
 
-__all__ = ["Backend", "ConsumeSettings", "Delivery", "Slots"]
+__all__ = ["Backend", "ConsumeSettings", "Delivery", "Jobs", "Slots"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +99,14 @@ class Delivery(abc.ABC):
         """Hand the job back unrun (the consumer is stopping): this attempt is not counted."""
 
 
-Submit = Callable[[Delivery], None]
+class Jobs(Protocol):
+    """Where a backend hands the deliveries it takes (the consumer)."""
+
+    def submit(self, delivery: Delivery) -> None:
+        """Run the job in a task of the consumer's own."""
+
+    async def run(self, delivery: Delivery) -> None:
+        """Run the job in the calling task, until it is settled."""
 
 
 class Backend(abc.ABC):
@@ -114,9 +122,9 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     async def fetch(
-        self, queues: Sequence[str], slots: Slots, submit: Submit, settings: ConsumeSettings
+        self, queues: Sequence[str], slots: Slots, jobs: Jobs, settings: ConsumeSettings
     ) -> None:
-        """Take jobs while ``slots`` has room and pass each to ``submit`` (after
+        """Take jobs while ``slots`` has room and pass each to ``jobs`` (after
         ``slots.take()``), until cancelled. Survives broker outages by reconnecting."""
 
     @abc.abstractmethod

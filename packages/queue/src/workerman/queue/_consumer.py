@@ -214,7 +214,7 @@ class QueueWorker(Worker):
         type(self)._stopping_gracefully = type(self)._process_stopping = False
         self._consumer = _Consumer(self)
         started = anyio.Event()
-        current_loop().spawn(self._consumer.run, started)
+        current_loop().spawn(self._consumer.consume, started)
         await started.wait()
         self._unregister_status = register_status(f"queue {self.name}", self.status_report)
         await _call(self._user_start, self)
@@ -250,8 +250,9 @@ class _Consumer:
         self.idle = anyio.Event()
         self.finished = anyio.Event()
         self.sizes: dict[str, QueueSizes] = {}
+        self.scopes: set[anyio.CancelScope] = set()  # jobs run in the backend's tasks
 
-    async def run(self, started: anyio.Event) -> None:
+    async def consume(self, started: anyio.Event) -> None:
         try:
             async with anyio.create_task_group() as maintenance:
                 maintenance.start_soon(self.backend.maintain, self.queues, self.settings)
@@ -260,9 +261,7 @@ class _Consumer:
                     self.jobs = jobs
                     started.set()
                     with self.fetching:
-                        await self.backend.fetch(
-                            self.queues, self.slots, self.submit, self.settings
-                        )
+                        await self.backend.fetch(self.queues, self.slots, self, self.settings)
                 maintenance.cancel_scope.cancel()
         finally:
             started.set()
@@ -284,6 +283,16 @@ class _Consumer:
         self.stats.running += 1
         self.jobs.start_soon(self.run_job, delivery)
 
+    async def run(self, delivery: Delivery) -> None:
+        self.stats.running += 1
+        scope = anyio.CancelScope()
+        self.scopes.add(scope)
+        try:
+            with scope:
+                await self.run_job(delivery)
+        finally:
+            self.scopes.discard(scope)
+
     async def stop(self, grace: float, still_graceful: Callable[[], bool]) -> None:
         self.fetching.cancel()
         graceful = still_graceful()
@@ -294,6 +303,8 @@ class _Consumer:
                 with anyio.move_on_after(0.1):
                     await self.idle.wait()
         self.handing_back = True
+        for scope in list(self.scopes):
+            scope.cancel()
         if self.jobs is not None:
             self.jobs.cancel_scope.cancel()
         with anyio.move_on_after(self.worker.lease):
@@ -324,8 +335,8 @@ class _Consumer:
                 with anyio.CancelScope(shield=True):
                     await self.guarded(self.settle_failure(delivery, job, exc), delivery)
             else:
-                with anyio.CancelScope(shield=True):
-                    await self.guarded(delivery.ack(), delivery)
+                # not shielded: an ack cut short by a hand-back only means a duplicate
+                await self.guarded(delivery.ack(), delivery)
                 self.stats.done += 1
         finally:
             self.stats.running -= 1

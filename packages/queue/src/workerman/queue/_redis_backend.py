@@ -25,7 +25,7 @@ import anyio
 from workerman.redis import Redis, RedisConnectionError, RedisError, ResponseError, Script
 
 from . import _redis_scripts as lua
-from ._backend import Backend, ConsumeSettings, Delivery, Slots, Submit
+from ._backend import Backend, ConsumeSettings, Delivery, Jobs, Slots
 from ._exceptions import QueueConnectionError
 from ._job import FailedJob, QueueSizes
 
@@ -129,15 +129,15 @@ class RedisBackend(Backend):
     # -- consuming ---------------------------------------------------------------------
 
     async def fetch(
-        self, queues: Sequence[str], slots: Slots, submit: Submit, settings: ConsumeSettings
+        self, queues: Sequence[str], slots: Slots, jobs: Jobs, settings: ConsumeSettings
     ) -> None:
         self._lease_ms = round(settings.lease * 1000)
         async with anyio.create_task_group() as tg:
             for queue in queues:
-                tg.start_soon(self._fetch_one, queue, slots, submit, settings)
+                tg.start_soon(self._fetch_one, queue, slots, jobs, settings)
 
     async def _fetch_one(
-        self, queue: str, slots: Slots, submit: Submit, settings: ConsumeSettings
+        self, queue: str, slots: Slots, jobs: Jobs, settings: ConsumeSettings
     ) -> None:
         k = self.keys(queue)
         held = self._held.setdefault(queue, {})
@@ -163,7 +163,7 @@ class RedisBackend(Backend):
                 attempts = int(reply[i + 1])
                 held[job_id] = attempts
                 slots.take()
-                submit(_RedisDelivery(self, queue, job_id, attempts, bytes(reply[i + 2])))
+                jobs.submit(_RedisDelivery(self, queue, job_id, attempts, bytes(reply[i + 2])))
 
     async def maintain(self, queues: Sequence[str], settings: ConsumeSettings) -> None:
         self._lease_ms = round(settings.lease * 1000)
