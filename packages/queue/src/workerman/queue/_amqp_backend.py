@@ -296,7 +296,9 @@ class AmqpBackend(Backend):
             # makes again (its consumer died holding it) counts one more, at least
             attempts = _header_int(headers.get("x-attempts")) + 1 + int(bool(message.redelivered))
             slots.take()
-            await jobs.run(_AmqpDelivery(self, queue, message, attempts))  # in aio-pika's task
+            # in a task of the consumer's: aio-pika cancels its own delivery tasks when the
+            # consumer is cancelled, and a stopping consumer lets its jobs finish
+            jobs.submit(_AmqpDelivery(self, queue, message, attempts))
 
         return on_message
 

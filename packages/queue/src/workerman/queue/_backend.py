@@ -105,9 +105,6 @@ class Jobs(Protocol):
     def submit(self, delivery: Delivery) -> None:
         """Run the job in a task of the consumer's own."""
 
-    async def run(self, delivery: Delivery) -> None:
-        """Run the job in the calling task, until it is settled."""
-
 
 class Backend(abc.ABC):
     """A broker that stores jobs: Redis or AMQP."""

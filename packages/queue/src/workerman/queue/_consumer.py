@@ -250,7 +250,6 @@ class _Consumer:
         self.idle = anyio.Event()
         self.finished = anyio.Event()
         self.sizes: dict[str, QueueSizes] = {}
-        self.scopes: set[anyio.CancelScope] = set()  # jobs run in the backend's tasks
 
     async def consume(self, started: anyio.Event) -> None:
         try:
@@ -283,16 +282,6 @@ class _Consumer:
         self.stats.running += 1
         self.jobs.start_soon(self.run_job, delivery)
 
-    async def run(self, delivery: Delivery) -> None:
-        self.stats.running += 1
-        scope = anyio.CancelScope()
-        self.scopes.add(scope)
-        try:
-            with scope:
-                await self.run_job(delivery)
-        finally:
-            self.scopes.discard(scope)
-
     async def stop(self, grace: float, still_graceful: Callable[[], bool]) -> None:
         self.fetching.cancel()
         graceful = still_graceful()
@@ -303,8 +292,6 @@ class _Consumer:
                 with anyio.move_on_after(0.1):
                     await self.idle.wait()
         self.handing_back = True
-        for scope in list(self.scopes):
-            scope.cancel()
         if self.jobs is not None:
             self.jobs.cancel_scope.cancel()
         with anyio.move_on_after(self.worker.lease):

@@ -22,6 +22,7 @@ from typing import Any
 
 import anyio
 
+from workerman.core import current_loop
 from workerman.redis import Redis, RedisConnectionError, RedisError, ResponseError, Script
 
 from . import _redis_scripts as lua
@@ -73,6 +74,7 @@ class RedisBackend(Backend):
         self.prefix = prefix
         self._keys: dict[str, _Keys] = {}
         self._held: dict[str, dict[str, int]] = {}  # queue -> id -> attempt, leased here
+        self._acks: dict[str, list[tuple[str, int, Any]]] = {}  # queue -> acks to send
         self._lease_ms = 30_000
         self._enqueue = Script(redis, lua.ENQUEUE)
         self._take = Script(redis, lua.TAKE)
@@ -144,6 +146,7 @@ class RedisBackend(Backend):
         failures = 0
         while True:
             await slots.wait()
+            await anyio.sleep(0)  # let jobs that end in this same moment free their places
             try:
                 reply = await self._take(
                     (k.waiting, k.inflight, k.attempts, k.jobs), (slots.free, self._lease_ms)
@@ -208,6 +211,38 @@ class RedisBackend(Backend):
                 continue
             wait = poll_interval if next_ms < 0 else min(poll_interval, next_ms / 1000)
             await anyio.sleep(max(wait, 0.005))
+
+    def ack_later(self, delivery: _RedisDelivery) -> Any:
+        """Acknowledge in a batch: the acks asked for in one loop iteration leave as one
+        ACK script call per queue. Returns an awaitable of that call's end."""
+        future = current_loop().create_future()
+        batch = self._acks.get(delivery.queue)
+        if batch is None:
+            batch = self._acks[delivery.queue] = []
+            current_loop().call_soon(self._flush_acks, delivery.queue)
+        batch.append((delivery.job_id, delivery.attempts, future))
+        return future
+
+    def _flush_acks(self, queue: str) -> None:
+        batch = self._acks.pop(queue, [])
+        if not batch:
+            return
+        k = self.keys(queue)
+        args: list[Any] = []
+        for job_id, attempts, _ in batch:
+            args.append(job_id)
+            args.append(attempts)
+
+        def done(result: Any, error: BaseException | None) -> None:
+            for _, _, future in batch:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(result)
+                else:
+                    future.set_exception(error)
+
+        self._ack((k.inflight, k.attempts, k.jobs), args, callback=done)
 
     async def settle(self, delivery: _RedisDelivery, op: Callable[[], Awaitable[Any]]) -> None:
         """Run a settling script, retrying through connection losses for up to one lease
@@ -320,13 +355,7 @@ class _RedisDelivery(Delivery):
         self.backend = backend
 
     async def ack(self) -> None:
-        k = self.backend.keys(self.queue)
-        await self.backend.settle(
-            self,
-            lambda: self.backend._ack(
-                (k.inflight, k.attempts, k.jobs), (self.job_id, self.attempts)
-            ),
-        )
+        await self.backend.settle(self, lambda: self.backend.ack_later(self))
 
     async def retry(self, delay: float) -> None:
         k = self.backend.keys(self.queue)
