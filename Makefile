@@ -4,7 +4,7 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PACKAGES := core redis-client queue
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-queue sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -39,3 +39,6 @@ bench-websocket: sync
 
 bench-redis: sync
 	$(UV) run python -m benchmarks.redis $(ARGS)
+
+bench-queue: sync
+	$(UV) run python -m benchmarks.queue $(ARGS)

@@ -3,6 +3,7 @@ consumers that come back after the broker drops every connection."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 
@@ -58,20 +59,46 @@ async def test_a_message_the_broker_cannot_route_is_raised(queue: Queue) -> None
         await queue.send("gone", 2)  # this Queue believes it exists: the broker says not
 
 
-def close_all_connections() -> None:
+def rabbitmqctl(*args: str) -> str:
     if shutil.which("rabbitmqctl") is None:
         missing("rabbitmqctl is not installed")
-    subprocess.run(
-        ["rabbitmqctl", "close_all_connections", "killed by the queue tests"],
-        check=True,
-        capture_output=True,
-        timeout=60,
+    done = subprocess.run(
+        ["rabbitmqctl", "-q", *args], check=True, capture_output=True, text=True, timeout=60
     )
+    return done.stdout
+
+
+def close_connections(connection_name: str) -> int:
+    """What ``rabbitmqctl close_all_connections`` does, to this test's connections only
+    (the broker is shared with other tests): the broker closes them under the client."""
+    ours = set()
+    listing = rabbitmqctl("--formatter", "json", "list_connections", "name", "client_properties")
+    for connection in json.loads(listing or "[]"):
+        properties = {name: value for name, _, value in connection["client_properties"]}
+        if properties.get("connection_name") == connection_name:
+            ours.add(connection["name"])
+    closed = 0
+    for line in rabbitmqctl("list_connections", "--no-table-headers", "pid", "name").splitlines():
+        pid, _, name = line.partition("\t")
+        if name in ours:
+            rabbitmqctl("close_connection", pid, "killed by the queue tests")
+            closed += 1
+    return closed
 
 
 async def test_consumers_come_back_after_the_broker_closes_every_connection(
-    queue: Queue,
+    amqp_url: str, prefix: str, loop: None
 ) -> None:
+    name = f"workerman-queue-test-{prefix}"
+    queue = Queue.from_url(amqp_url, prefix=prefix, connection_name=name)
+    try:
+        await consume_through_a_cut(queue, name)
+    finally:
+        await queue.backend.delete_everything()  # type: ignore[attr-defined]
+        await queue.aclose()
+
+
+async def consume_through_a_cut(queue: Queue, connection_name: str) -> None:
     done: dict[int, int] = {}
     gate = anyio.Event()
 
@@ -85,7 +112,8 @@ async def test_consumers_come_back_after_the_broker_closes_every_connection(
     consumer = QueueWorker(queue, {"work": handle}, concurrency=10)
     async with serve(consumer):
         await wait_until(lambda: len(done) >= 50, 10, "50 jobs done")
-        await anyio.to_thread.run_sync(close_all_connections)
+        closed = await anyio.to_thread.run_sync(close_connections, connection_name)
+        assert closed == 2  # the producer's and the consumer's
         gate.set()
         await wait_until(lambda: len(done) == 200, 30, "every job done after the cut")
         assert await queue.send("work", 200) is not None  # the producer reconnects too

@@ -80,6 +80,8 @@ class AmqpBackend(Backend):
         prefix: the start of every queue name.
         connect_timeout: seconds for a connection and its handshake.
         confirm_timeout: seconds to wait for the broker to confirm a publish.
+        connection_name: what the broker shows for this backend's connections
+            (``rabbitmqctl list_connections user_provided_name``).
     """
 
     drivers = ("asyncio", "uvloop")
@@ -91,8 +93,10 @@ class AmqpBackend(Backend):
         *,
         connect_timeout: float = 10.0,
         confirm_timeout: float = 10.0,
+        connection_name: str = "workerman-queue",
     ) -> None:
         self.url = url
+        self.connection_name = connection_name
         self.prefix = prefix.replace(":", ".")
         self.connect_timeout = connect_timeout
         self.confirm_timeout = confirm_timeout
@@ -147,7 +151,11 @@ class AmqpBackend(Backend):
     async def connect(self) -> aio_pika.abc.AbstractConnection:
         self._require_asyncio()
         try:
-            return await aio_pika.connect(self.url, timeout=self.connect_timeout)
+            return await aio_pika.connect(
+                self.url,
+                timeout=self.connect_timeout,
+                client_properties={"connection_name": self.connection_name},
+            )
         except _NETWORK as exc:
             raise QueueConnectionError(f"cannot connect to the AMQP broker: {exc!r}") from exc
 

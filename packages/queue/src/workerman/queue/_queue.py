@@ -67,8 +67,8 @@ class Queue:
             serializer, max_payload_size: as for the constructor.
             prefix: Redis: the start of every key; AMQP: of every exchange and queue name.
             options: passed to the client (``workerman.redis.Redis`` keywords such as
-                ``command_timeout``; for AMQP, ``connect_timeout`` and
-                ``confirm_timeout``).
+                ``command_timeout``; for AMQP, ``connect_timeout``,
+                ``confirm_timeout`` and ``connection_name``).
         """
         scheme = urlsplit(url).scheme.lower()
         backend: Backend
