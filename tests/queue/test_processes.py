@@ -242,3 +242,28 @@ def test_a_graceful_stop_lets_running_jobs_finish(
     assert sync_redis.hlen(prefix + ":saw_stop") == 3  # they were running when it came
     assert sync_redis.hlen(prefix + ":done") == 3
     assert counts(sizes(broker_url, prefix)) == (0, 0, 0)
+
+
+def test_a_graceful_reload_lets_running_jobs_finish_then_consumes_on(
+    server: Callable[..., Server], queue_url: str, prefix: str, sync_redis: redis_py.Redis
+) -> None:
+    until_stopped = (
+        "while not QueueWorker._process_stopping: await anyio.sleep(0.02)\n"
+        "    await redis.execute('HSET', PREFIX + ':saw_stop', job.data, 1)"
+    )
+    consumers = app(
+        server, queue_url, queue_url, prefix, count=1, concurrency=3, wait=until_stopped
+    )
+    consumers.start(children=1)
+    [old] = consumers.children("consumer")
+    send_jobs(queue_url, prefix, 3)
+    wait_until(lambda: sync_redis.hlen(prefix + ":started") == 3, 10, "3 jobs started")
+    reloaded = consumers.command("reload", "-g")
+    assert reloaded.returncode == 0, reloaded.stdout + reloaded.stderr
+    wait_until(lambda: old not in consumers.children("consumer"), 15, "the old process to go")
+    [new] = consumers.wait_children(1, "consumer")
+    assert sync_redis.hlen(prefix + ":saw_stop") == 3 and sync_redis.hlen(prefix + ":done") == 3
+    send_jobs(queue_url, prefix, 1)  # job "0" again (a new id): the new process takes it
+    wait_until(lambda: sync_redis.hget(prefix + ":started", "0") == str(new), 10, "a new job")
+    consumers.stop()  # the job sees the stop, finishes, and the process exits
+    assert sync_redis.hget(prefix + ":done", "0") == "2"

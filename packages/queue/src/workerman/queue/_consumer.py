@@ -234,6 +234,18 @@ class QueueWorker(Worker):
             await self.queue.aclose()
 
 
+async def _resilient(what: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Run ``fn`` until it returns or is cancelled; a bug that makes it raise is logged and
+    it starts again a second later, rather than leaving the process consuming nothing."""
+    while True:
+        try:
+            await fn(*args)
+            return
+        except Exception:
+            logger.exception("queue: %s failed; starting again in 1 s", what)
+            await anyio.sleep(1.0)
+
+
 class _Consumer:
     """The running part of one process's QueueWorker."""
 
@@ -254,13 +266,22 @@ class _Consumer:
     async def consume(self, started: anyio.Event) -> None:
         try:
             async with anyio.create_task_group() as maintenance:
-                maintenance.start_soon(self.backend.maintain, self.queues, self.settings)
-                maintenance.start_soon(self.watch_sizes)
+                maintenance.start_soon(
+                    _resilient, "keeping leases", self.backend.maintain, self.queues, self.settings
+                )
+                maintenance.start_soon(_resilient, "watching queue sizes", self.watch_sizes)
                 async with anyio.create_task_group() as jobs:
                     self.jobs = jobs
                     started.set()
                     with self.fetching:
-                        await self.backend.fetch(self.queues, self.slots, self, self.settings)
+                        await _resilient(
+                            "taking jobs",
+                            self.backend.fetch,
+                            self.queues,
+                            self.slots,
+                            self,
+                            self.settings,
+                        )
                 maintenance.cancel_scope.cancel()
         finally:
             started.set()
