@@ -26,7 +26,7 @@ from ._status_codes import CONNECTING as _CONNECTING
 from ._status_codes import ESTABLISHED as _ESTABLISHED
 from ._status_codes import INITIAL as _INITIAL
 from ._status_codes import ConnectionStatus
-from ._stream import StreamProtocol, is_stream_protocol
+from ._stream import Discard, StreamProtocol, guarded, is_stream_protocol
 from .protocols._text import Text as _Text
 
 if TYPE_CHECKING:
@@ -452,7 +452,7 @@ class TcpConnection(asyncio.Protocol):
         """Run ``awaitable`` as a task with the connection held until it ends."""
         self.hold()
         if failed is not None:
-            awaitable = _guarded(awaitable, failed)
+            awaitable = guarded(awaitable, failed)
         current_loop().spawn_awaitable(awaitable, lambda: self.describe("on_message"), self.release)
 
     def call(self, callback: Callable[..., Any], what: str, *args: Any) -> None:
@@ -473,8 +473,6 @@ class TcpConnection(asyncio.Protocol):
         self._want = 0
         if self._status == _ESTABLISHED:
             self.close()
-
-    _protocol_error = protocol_error
 
     def notify_error(self, code: int, message: str) -> None:
         """Tell ``on_error`` (or the log, when there is none) of ``code`` and ``message``."""
@@ -506,9 +504,9 @@ class TcpConnection(asyncio.Protocol):
             self._batch = []
         self._recv = None
         self._want = 0
-        self._pstate = _Discard(self, self._pstate)
+        self._pstate = Discard(self, self._pstate)
         if not isinstance(self.protocol, type) or not issubclass(self.protocol, StreamProtocol):
-            self.protocol = _Discard  # type: ignore[assignment]
+            self.protocol = Discard  # type: ignore[assignment]
         try:
             transport.write_eof()
         except (OSError, RuntimeError):
@@ -593,11 +591,6 @@ class TcpConnection(asyncio.Protocol):
             self._recv = bytearray(data)
             return
         parse(self, data)
-
-    def _start_handler(self, awaitable: Any) -> None:
-        """An async on_message is running: later messages of this connection wait for it,
-        and the socket is not read until it is done."""
-        self.run_held(awaitable)
 
     def eof_received(self) -> bool | None:
         if self._busy:
@@ -723,35 +716,3 @@ class TcpConnection(asyncio.Protocol):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"
-
-
-async def _guarded(awaitable: Any, failed: Callable[[Exception], Any]) -> None:
-    try:
-        await awaitable
-    except Exception as exc:
-        failed(exc)
-
-
-class _Discard(StreamProtocol):
-    """A lingering connection's protocol: input is dropped; the protocol it replaced
-    still hears of drains and the end."""
-
-    __slots__ = ("previous",)
-
-    def __init__(self, connection: TcpConnection, previous: StreamProtocol | None) -> None:
-        super().__init__(connection)
-        self.previous = previous
-
-    def data_received(self, data: bytes) -> None:
-        return None
-
-    def send(self, message: Any) -> bool | None:
-        return False
-
-    def drained(self) -> None:
-        if self.previous is not None:
-            self.previous.drained()
-
-    def connection_lost(self) -> None:
-        if self.previous is not None:
-            self.previous.connection_lost()

@@ -56,12 +56,12 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
             end = find(b"\n", start)
             if end < 0:
                 if size - start >= limit:
-                    conn._protocol_error(f"no complete package in {size - start} bytes")
+                    conn.protocol_error(f"no complete package in {size - start} bytes")
                 else:
                     conn._recv = bytearray(buffer[start:] if start else buffer)
                 return
             if end + 1 - start > limit:
-                conn._protocol_error(
+                conn.protocol_error(
                     f"package of {end + 1 - start} bytes exceeds max_package_size {limit}"
                 )
                 return
@@ -71,7 +71,7 @@ def parse_text(conn: TcpConnection, buffer: bytes) -> None:
             try:
                 message = line.decode()
             except UnicodeDecodeError as exc:
-                conn._protocol_error(f"text line is not valid UTF-8: {exc}")
+                conn.protocol_error(f"text line is not valid UTF-8: {exc}")
                 return
             delivered += 1
             deliver(conn, message)
@@ -98,10 +98,10 @@ def parse_frame(conn: TcpConnection, buffer: bytes) -> None:
         while size - start >= _FRAME_HEAD:
             length = int.from_bytes(buffer[start : start + _FRAME_HEAD], "big")
             if length < _FRAME_HEAD:
-                conn._protocol_error(f"frame length {length} is shorter than its own header")
+                conn.protocol_error(f"frame length {length} is shorter than its own header")
                 return
             if length > limit:
-                conn._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
                 return
             end = start + length
             if end > size:
@@ -138,21 +138,21 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
             try:
                 length = codec.input(chunk, conn)
             except ProtocolError as exc:
-                conn._protocol_error(str(exc))
+                conn.protocol_error(str(exc))
                 return
             except Exception as exc:
                 report(conn.describe("protocol input"), exc)
-                conn._protocol_error(f"codec input raised {type(exc).__name__}")
+                conn.protocol_error(f"codec input raised {type(exc).__name__}")
                 return
             if length < 0 or length > limit:
-                conn._protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+                conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
                 return
             if length == 0 or length > len(chunk):
                 if stop < size:  # the window was short of what has arrived: widen it
                     window = max(window * 2, length)
                     continue
                 if length == 0 and size - start >= limit:
-                    conn._protocol_error(f"no complete package in {size - start} bytes")
+                    conn.protocol_error(f"no complete package in {size - start} bytes")
                     return
                 conn._want = length
                 conn._recv = bytearray(chunk)
@@ -164,11 +164,11 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
             try:
                 message = codec.decode(package, conn)
             except ProtocolError as exc:
-                conn._protocol_error(str(exc))
+                conn.protocol_error(str(exc))
                 return
             except Exception as exc:
                 report(conn.describe("protocol decode"), exc)
-                conn._protocol_error(f"codec decode raised {type(exc).__name__}")
+                conn.protocol_error(f"codec decode raised {type(exc).__name__}")
                 return
             delivered += 1
             deliver(conn, message)

@@ -12,6 +12,7 @@ connection's protocol-side methods (:meth:`~workerman.core.TcpConnection.hold`,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -87,3 +88,36 @@ class StreamProtocol:
 def is_stream_protocol(protocol: Any) -> bool:
     """Whether ``protocol`` (a worker's or connection's) is a StreamProtocol class."""
     return isinstance(protocol, type) and issubclass(protocol, StreamProtocol)
+
+
+async def guarded(awaitable: Any, failed: Callable[[Exception], Any]) -> None:
+    """Await ``awaitable``; hand what it raises to ``failed``."""
+    try:
+        await awaitable
+    except Exception as exc:
+        failed(exc)
+
+
+class Discard(StreamProtocol):
+    """A lingering connection's protocol: input is dropped; the protocol it replaced
+    still hears of drains and the end."""
+
+    __slots__ = ("previous",)
+
+    def __init__(self, connection: TcpConnection, previous: StreamProtocol | None) -> None:
+        super().__init__(connection)
+        self.previous = previous
+
+    def data_received(self, data: bytes) -> None:
+        return None
+
+    def send(self, message: Any) -> bool | None:
+        return False
+
+    def drained(self) -> None:
+        if self.previous is not None:
+            self.previous.drained()
+
+    def connection_lost(self) -> None:
+        if self.previous is not None:
+            self.previous.connection_lost()
