@@ -3,7 +3,6 @@ consumers that come back after the broker drops every connection."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 
@@ -71,16 +70,11 @@ def rabbitmqctl(*args: str) -> str:
 def close_connections(connection_name: str) -> int:
     """What ``rabbitmqctl close_all_connections`` does, to this test's connections only
     (the broker is shared with other tests): the broker closes them under the client."""
-    ours = set()
-    listing = rabbitmqctl("--formatter", "json", "list_connections", "name", "client_properties")
-    for connection in json.loads(listing or "[]"):
-        properties = {name: value for name, _, value in connection["client_properties"]}
-        if properties.get("connection_name") == connection_name:
-            ours.add(connection["name"])
     closed = 0
-    for line in rabbitmqctl("list_connections", "--no-table-headers", "pid", "name").splitlines():
-        pid, _, name = line.partition("\t")
-        if name in ours:
+    listing = rabbitmqctl("list_connections", "--no-table-headers", "pid", "client_properties")
+    for line in listing.splitlines():
+        pid, _, properties = line.partition("\t")
+        if f'{{"connection_name","{connection_name}"}}' in properties:
             rabbitmqctl("close_connection", pid, "killed by the queue tests")
             closed += 1
     return closed

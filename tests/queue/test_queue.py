@@ -3,6 +3,7 @@ and the real RabbitMQ (asyncio)."""
 
 from __future__ import annotations
 
+import ast
 import time
 from typing import Any
 
@@ -201,3 +202,37 @@ async def test_failed_jobs_can_be_purged(queue: Queue) -> None:
     assert await queue.failed_job("p", first) is None
     assert await queue.purge_failed("p") == 2
     assert counts(await queue.sizes("p")) == (0, 0, 0)
+
+
+class TaggedSerializer:
+    """A serializer of our own: repr() of Python literals, read back with literal_eval."""
+
+    def dumps(self, data: Any) -> bytes:
+        return b"tagged:" + repr(data).encode()
+
+    def loads(self, payload: bytes) -> Any:
+        assert payload.startswith(b"tagged:")
+        return ast.literal_eval(payload[len(b"tagged:") :].decode())
+
+
+async def test_a_serializer_of_your_own_carries_what_json_cannot(queue: Queue) -> None:
+    tagged = Queue(queue.backend, serializer=TaggedSerializer())
+    seen: list[Any] = []
+    await tagged.send("t", {"when": (2026, 12, 1), "ids": {3, 1, 2}, b"raw": 1.5})
+    consumer = QueueWorker(tagged, {"t": lambda job: seen.append(job.data)})
+    async with serve(consumer):
+        await wait_until(lambda: bool(seen))
+    assert seen == [{"when": (2026, 12, 1), "ids": {1, 2, 3}, b"raw": 1.5}]
+
+
+async def test_a_payload_the_serializer_cannot_read_goes_to_the_failed_store_at_once(
+    queue: Queue,
+) -> None:
+    await queue.send("bad", "fine for the sender")
+    reader = Queue(queue.backend, serializer=TaggedSerializer())  # cannot read JSON
+    consumer = QueueWorker(reader, {"bad": lambda job: None}, max_attempts=5)
+    async with serve(consumer):
+        await wait_until(lambda: consumer.stats.failed == 1)
+    [failed] = await queue.failed("bad")
+    assert failed.attempts == 1 and "SerializationError" in failed.error
+    assert failed.data == "fine for the sender"  # the store keeps the payload as it was
