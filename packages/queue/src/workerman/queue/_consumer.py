@@ -1,7 +1,7 @@
 """``QueueWorker``: consumers as ordinary workers under the supervisor.
 
-Each process takes up to ``concurrency`` jobs at once and runs each handler in a task of
-its own. A job is settled when its handler ends: returned means ack, raised means a
+Each process takes up to ``concurrency`` jobs at once and runs them in as many runner
+tasks (made once, not per job). A job is settled when its handler ends: returned means ack, raised means a
 retry after ``retry_delay(attempt)`` or, past ``max_attempts``, the failed store. On
 stop the process takes no more jobs; a graceful stop (``stop -g``, ``reload -g``) lets
 running jobs finish for up to ``graceful_timeout``, a plain stop for half of
@@ -10,9 +10,11 @@ running jobs finish for up to ``graceful_timeout``, a plain stop for half of
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import traceback
+from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -261,6 +263,8 @@ class _Consumer:
         self.handing_back = False
         self.idle = anyio.Event()
         self.finished = anyio.Event()
+        self.pending: deque[Delivery] = deque()
+        self.waiting_runners: list[anyio.Event] = []
         self.sizes: dict[str, QueueSizes] = {}
 
     async def consume(self, started: anyio.Event) -> None:
@@ -272,6 +276,8 @@ class _Consumer:
                 maintenance.start_soon(_resilient, "watching queue sizes", self.watch_sizes)
                 async with anyio.create_task_group() as jobs:
                     self.jobs = jobs
+                    for _ in range(self.worker.concurrency):
+                        jobs.start_soon(self.runner)
                     started.set()
                     with self.fetching:
                         await _resilient(
@@ -282,6 +288,7 @@ class _Consumer:
                             self,
                             self.settings,
                         )
+                await self.hand_back_pending()
                 maintenance.cancel_scope.cancel()
         finally:
             started.set()
@@ -300,15 +307,41 @@ class _Consumer:
             await anyio.sleep(SIZES_INTERVAL)
 
     def submit(self, delivery: Delivery) -> None:
+        # ``concurrency`` runner tasks take the jobs: no task is made per job
         self.stats.running += 1
-        self.jobs.start_soon(self.run_job, delivery)
+        self.pending.append(delivery)
+        if self.waiting_runners:
+            self.waiting_runners.pop().set()
+
+    async def runner(self) -> None:
+        pending = self.pending
+        while True:
+            while not pending:
+                wake = anyio.Event()
+                self.waiting_runners.append(wake)
+                try:
+                    await wake.wait()
+                finally:
+                    with contextlib.suppress(ValueError):
+                        self.waiting_runners.remove(wake)
+            await self.run_job(pending.popleft())
+
+    async def hand_back_pending(self) -> None:
+        """Jobs taken but not yet started when the runners were stopped."""
+        while self.pending:
+            delivery = self.pending.popleft()
+            with anyio.CancelScope(shield=True):
+                await self.guarded(delivery.release(), delivery)
+            self.stats.handed_back += 1
+            self.stats.running -= 1
+            self.slots.give()
 
     async def stop(self, grace: float, still_graceful: Callable[[], bool]) -> None:
         self.fetching.cancel()
         graceful = still_graceful()
         with anyio.move_on_after(grace):
             # a plain stop arriving during a graceful one cuts the wait short
-            while self.stats.running and still_graceful() == graceful:
+            while self.stats.running > len(self.pending) and still_graceful() == graceful:
                 self.idle = anyio.Event()
                 with anyio.move_on_after(0.1):
                     await self.idle.wait()
