@@ -1,11 +1,12 @@
 """``QueueWorker``: consumers as ordinary workers under the supervisor.
 
 Each process takes up to ``concurrency`` jobs at once and runs them in as many runner
-tasks (made once, not per job). A job is settled when its handler ends: returned means ack, raised means a
-retry after ``retry_delay(attempt)`` or, past ``max_attempts``, the failed store. On
-stop the process takes no more jobs; a graceful stop (``stop -g``, ``reload -g``) lets
-running jobs finish for up to ``graceful_timeout``, a plain stop for half of
-``Worker.stop_timeout``; whatever still runs then is cancelled and handed back unrun.
+tasks (made once, not per job). A job is settled when its handler ends: returned means
+ack, raised means a retry after ``retry_delay(attempt)`` or, past ``max_attempts``, the
+failed store. On stop the process takes no more jobs; a graceful stop (``stop -g``,
+``reload -g``) lets running jobs finish for up to ``graceful_timeout``, a plain stop for
+half of ``Worker.stop_timeout``; whatever still runs then is cancelled and handed back
+unrun.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 import anyio
 
-from workerman.core import Worker, current_loop, register_status
+from workerman.core import Future, Worker, current_loop, register_status
 
 from ._backend import ConsumeSettings, Delivery, Slots
 from ._exceptions import (
@@ -264,7 +265,7 @@ class _Consumer:
         self.idle = anyio.Event()
         self.finished = anyio.Event()
         self.pending: deque[Delivery] = deque()
-        self.waiting_runners: list[anyio.Event] = []
+        self.waiting_runners: list[Future] = []
         self.sizes: dict[str, QueueSizes] = {}
 
     async def consume(self, started: anyio.Event) -> None:
@@ -311,16 +312,17 @@ class _Consumer:
         self.stats.running += 1
         self.pending.append(delivery)
         if self.waiting_runners:
-            self.waiting_runners.pop().set()
+            self.waiting_runners.pop().set_result(None)
 
     async def runner(self) -> None:
         pending = self.pending
+        loop = current_loop()
         while True:
             while not pending:
-                wake = anyio.Event()
+                wake = loop.create_future()  # lighter than an anyio.Event, on either driver
                 self.waiting_runners.append(wake)
                 try:
-                    await wake.wait()
+                    await wake
                 finally:
                     with contextlib.suppress(ValueError):
                         self.waiting_runners.remove(wake)
