@@ -8,12 +8,16 @@ import ast
 import math
 from pathlib import Path
 
+import anyio
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 import workerman.queue
-from workerman.queue import JsonSerializer
+from workerman.queue import JsonSerializer, Queue
 from workerman.queue._amqp_backend import BUCKETS, MAX_DELAY, _bucket_for, _bucket_seconds
+
+from .conftest import delete_prefix
 
 SOURCE = Path(workerman.queue.__file__).parent
 
@@ -63,3 +67,22 @@ def test_a_delay_is_reached_in_few_hops_never_early_and_at_most_a_sixteenth_late
     assert hops <= BUCKETS + 1
     assert waited >= delay - 0.030
     assert waited - delay < 1 / 16 + 1e-9
+
+
+@pytest.mark.parametrize("driver", ["asyncio", "trio"])
+def test_a_queue_made_at_module_level_sends_from_a_plain_program(
+    queue_url: str, prefix: str, driver: str
+) -> None:
+    # no worker and no workerman loop opened by hand: the core binds to the running loop
+    queue = Queue.from_url(queue_url, prefix=prefix)
+
+    async def main() -> tuple[str | None, int]:
+        try:
+            job_id = await queue.send("plain", {"n": 1})
+            return job_id, (await queue.sizes("plain")).waiting
+        finally:
+            await delete_prefix(queue_url, prefix)
+            await queue.aclose()
+
+    job_id, waiting = anyio.run(main, backend=driver)
+    assert job_id is not None and waiting == 1
