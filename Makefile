@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client queue
+PACKAGES := core redis-client file-monitor gateway http-client queue
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-queue sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-queue sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -20,7 +20,7 @@ services:
 	@bash tools/ensure-services.sh
 
 test: sync services
-	$(UV) run pytest tests -q
+	$(UV) run python tools/run_tests.py -q
 
 check: sync
 	$(UV) run ruff check .
@@ -39,6 +39,15 @@ bench-websocket: sync
 
 bench-redis: sync
 	$(UV) run python -m benchmarks.redis $(ARGS)
+
+bench-file-monitor: sync
+	$(UV) run python -m benchmarks.file_monitor $(ARGS)
+
+bench-gateway: sync
+	$(UV) run python -m benchmarks.gateway $(ARGS)
+
+bench-http-client: sync
+	$(UV) run python -m benchmarks.http_client $(ARGS)
 
 bench-queue: sync
 	$(UV) run python -m benchmarks.queue $(ARGS)

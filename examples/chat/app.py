@@ -23,27 +23,38 @@ The server checks everything a client sends (a name of 1-32 characters, not in u
 message of 1-2000 characters) and the page shows every text with textContent, never as
 HTML, so a message cannot inject markup.
 
-The room lives in this process's memory, so the worker runs one process (count=1). To
-spread a room over several processes or machines, publish each message on a shared bus
-(Redis pub/sub, say) and let every process deliver it to its own connections.
+By default the room lives in this process's memory: one node (`make run`). With CHAT_REDIS
+set, the room is a group of workerman.gateway on that Redis, so any number of nodes (on
+this machine or others) share one room, with no change to the code:
+
+    CHAT_REDIS=redis://127.0.0.1:6379/0 CHAT_PORT=8080 python examples/chat/app.py start
+    CHAT_REDIS=redis://127.0.0.1:6379/0 CHAT_PORT=8081 python examples/chat/app.py start
+
+CHAT_PREFIX (default "chat:") is the namespace of the room in that Redis. A name is unique
+in the room (the same name on another node is refused, checked through Redis; two joins of
+one name at the same instant on two nodes can both pass).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 import unicodedata
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from workerman.core import TcpConnection, Worker
+from workerman.core import TcpConnection, Worker, current_loop
 from workerman.core.http import Request, Response
 from workerman.core.websocket import upgrade
 
 HOST = os.environ.get("CHAT_HOST", "0.0.0.0")
 PORT = int(os.environ.get("CHAT_PORT", "8080"))
+REDIS = os.environ.get("CHAT_REDIS", "")
+PREFIX = os.environ.get("CHAT_PREFIX", "chat:")
+GROUP = "room"
 
 MAX_NAME = 32
 MAX_TEXT = 2000
@@ -68,7 +79,7 @@ class ChatError(Exception):
 
 
 class Room:
-    """Who is in the room, by connection, and sending to all of them."""
+    """Who is in the room, by connection, and sending to all of them (this process only)."""
 
     def __init__(self) -> None:
         self.members: dict[int, tuple[TcpConnection, str]] = {}
@@ -80,38 +91,85 @@ class Room:
         member = self.members.get(connection.id)
         return None if member is None else member[1]
 
-    def name_taken(self, name: str) -> bool:
+    async def name_taken(self, name: str) -> bool:
         wanted = name.casefold()
         return any(other.casefold() == wanted for _, other in self.members.values())
 
-    def broadcast(self, **fields: Any) -> None:
+    async def broadcast(self, **fields: Any) -> None:
         # Encode once: the same str goes to every member (and the WebSocket codec
         # reuses the frame it built for the previous connection).
         text = json.dumps(fields, ensure_ascii=False)
         for connection, _ in list(self.members.values()):
             connection.send(text)
 
-    def join(self, connection: TcpConnection, name: str) -> None:
-        self.members[connection.id] = (connection, name)
-        send(connection, type="welcome", name=name)
-        self.broadcast(type="join", name=name)
-        self.broadcast(type="users", users=self.names(), count=len(self.members))
+    async def users(self) -> list[str]:
+        return self.names()
 
-    def leave(self, connection: TcpConnection) -> None:
+    async def join(self, connection: TcpConnection, name: str) -> None:
+        self.members[connection.id] = (connection, name)
+        await self.joined(connection, name)
+
+    async def joined(self, connection: TcpConnection, name: str) -> None:
+        send(connection, type="welcome", name=name)
+        await self.broadcast(type="join", name=name)
+        users = await self.users()
+        await self.broadcast(type="users", users=users, count=len(users))
+
+    async def leave(self, connection: TcpConnection) -> None:
         member = self.members.pop(connection.id, None)
         if member is not None:
-            self.broadcast(type="leave", name=member[1])
-            self.broadcast(type="users", users=self.names(), count=len(self.members))
+            await self.broadcast(type="leave", name=member[1])
+            users = await self.users()
+            await self.broadcast(type="users", users=users, count=len(users))
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass
 
 
-room = Room()
+class ClusterRoom(Room):
+    """The room as a group of workerman.gateway: members on every node that shares the
+    Redis; each name is a uid, so the list of users is the uids online."""
+
+    def __init__(self, url: str, prefix: str) -> None:
+        from workerman.gateway import Gateway
+
+        super().__init__()
+        self.gateway = Gateway(url, prefix=prefix)
+
+    async def name_taken(self, name: str) -> bool:
+        return await super().name_taken(name) or await self.gateway.is_uid_online(name)
+
+    async def broadcast(self, **fields: Any) -> None:
+        await self.gateway.send_to_group(GROUP, json.dumps(fields, ensure_ascii=False))
+
+    async def users(self) -> list[str]:
+        return sorted(await self.gateway.uids(), key=str.casefold)
+
+    async def join(self, connection: TcpConnection, name: str) -> None:
+        client = self.gateway.client(connection)
+        await client.bind_uid(name)
+        await client.join_group(GROUP)
+        self.members[connection.id] = (connection, name)
+        await self.joined(connection, name)
+
+    async def start(self) -> None:
+        await self.gateway.start()
+
+    async def stop(self) -> None:
+        await self.gateway.stop()
+
+
+room = ClusterRoom(REDIS, PREFIX) if REDIS else Room()
 
 
 def send(connection: TcpConnection, **fields: Any) -> None:
     connection.send(json.dumps(fields, ensure_ascii=False))
 
 
-def check_name(value: Any) -> str:
+async def check_name(value: Any) -> str:
     if not isinstance(value, str):
         raise ChatError("name must be a string")
     name = " ".join(value.split())  # trimmed, inner runs of whitespace made single spaces
@@ -119,7 +177,7 @@ def check_name(value: Any) -> str:
         raise ChatError(f"name must be 1-{MAX_NAME} characters")
     if any(unicodedata.category(char).startswith("C") for char in name):
         raise ChatError("name must not contain control or invisible characters")
-    if room.name_taken(name):
+    if await room.name_taken(name):
         raise ChatError(f"the name {name!r} is taken")
     return name
 
@@ -137,15 +195,18 @@ def check_text(value: Any) -> str:
 # -- the WebSocket side -----------------------------------------------------------------
 
 
-def on_chat_message(connection: TcpConnection, message: str | bytes) -> None:
-    """One WebSocket message from a client: a join, or a line for the room."""
+async def on_chat_message(connection: TcpConnection, message: str | bytes) -> None:
+    """One WebSocket message from a client: a join, or a line for the room. (Async, so
+    the core handles one connection's messages in order, each after the last is done.)"""
     try:
-        handle(connection, message)
+        await handle(connection, message)
     except ChatError as exc:
         send(connection, type="error", error=str(exc))
+    except Exception as exc:  # the room's Redis is out of reach (GatewayError), say
+        send(connection, type="error", error=f"the room is unavailable: {exc}")
 
 
-def handle(connection: TcpConnection, message: str | bytes) -> None:
+async def handle(connection: TcpConnection, message: str | bytes) -> None:
     if not isinstance(message, str):
         raise ChatError("send JSON in text frames")
     try:
@@ -159,18 +220,20 @@ def handle(connection: TcpConnection, message: str | bytes) -> None:
     if kind == "join":
         if name is not None:
             raise ChatError(f"already joined as {name!r}")
-        room.join(connection, check_name(data.get("name")))
+        await room.join(connection, await check_name(data.get("name")))
     elif kind == "message":
         if name is None:
             raise ChatError("join first")
         text = check_text(data.get("text"))
-        room.broadcast(type="message", name=name, text=text, time=int(time.time() * 1000))
+        await room.broadcast(type="message", name=name, text=text, time=int(time.time() * 1000))
     else:
         raise ChatError(f"unknown message type {kind!r}")
 
 
 def on_chat_close(connection: TcpConnection) -> None:
-    room.leave(connection)
+    # As a task: it runs once this close is done (the gateway has dropped the client), so
+    # the users list it sends no longer has this one.
+    current_loop().spawn(room.leave, connection)
 
 
 # -- the HTTP side ----------------------------------------------------------------------
@@ -197,7 +260,9 @@ def on_request(connection: TcpConnection, request: Request) -> None:
         if upgrade(connection, request, on_message=on_chat_message, compression=False):
             name = request.get("name")
             if name is not None:  # /ws?name=alice joins at once
-                on_chat_message(connection, json.dumps({"type": "join", "name": name}))
+                current_loop().spawn(
+                    on_chat_message, connection, json.dumps({"type": "join", "name": name})
+                )
         return
     page = PAGES.get(path)
     if page is None:
@@ -208,21 +273,25 @@ def on_request(connection: TcpConnection, request: Request) -> None:
         connection.send(Response(headers=SECURITY_HEADERS).with_file(page))
 
 
-def on_worker_start(worker: Worker) -> None:
+async def on_worker_start(worker: Worker) -> None:
+    await room.start()
     host, port = worker.listening[:2]
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"  # listening on every interface: this machine is one of them
     shown = f"[{host}]" if ":" in host else host
     print(f"chat: open http://{shown}:{port}/ in two browser tabs", flush=True)
+    if REDIS:
+        print(f"chat: one node of the room in {REDIS} ({PREFIX!r})", flush=True)
 
 
-def on_worker_stop(worker: Worker) -> None:
+async def on_worker_stop(worker: Worker) -> None:
     # Close every socket with "going away" (1001), which the page shows; the room is
     # emptied first so the closes do not broadcast a leave for everyone to everyone.
     members = list(room.members.values())
     room.members.clear()
     for connection, _ in members:
         connection.websocket.close(1001, "server shutting down")
+    await room.stop()
 
 
 chat = Worker(f"http://{HOST}:{PORT}", name="chat", count=1)
@@ -230,6 +299,12 @@ chat.on_message = on_request
 chat.on_worker_start = on_worker_start
 chat.on_worker_stop = on_worker_stop
 chat.websocket_heartbeat = 30  # ping quiet clients; drop the ones that never answer
+
+if REDIS:  # several nodes may start from this file: keep their pid files apart
+    _files = Path(tempfile.gettempdir()) / f"workerman.chat-{PORT}"
+    Worker.pid_file = f"{_files}.pid"
+    Worker.status_file = f"{_files}.status"
+    Worker.log_file = f"{_files}.log"
 
 if __name__ == "__main__":
     Worker.run_all()

@@ -98,3 +98,71 @@ def test_start_serves_in_the_foreground_until_sigint_or_sigterm(
     assert f"event loop {driver}" in out
     assert "cli-echo" in out
     assert "worker stopped" in out
+
+
+# -- start --reload ------------------------------------------------------------------------
+
+
+def test_reload_is_a_flag_of_start_and_restart_only() -> None:
+    from workerman.core._cli import parse_command
+
+    assert parse_command(["start", "--reload"]).reload_on_change
+    assert parse_command(["restart", "-d", "--reload"]).reload_on_change
+    assert not parse_command(["start", "-d"]).reload_on_change
+    with pytest.raises(SystemExit) as exited:
+        parse_command(["stop", "--reload"])
+    assert exited.value.code == 2
+
+
+class _EntryPoint:
+    def __init__(self, name: str, target: object) -> None:
+        self.name, self.value, self.target = name, f"tests:{name}", target
+
+    def load(self) -> object:
+        return self.target
+
+
+def test_reload_hands_the_worker_class_to_the_first_installed_reloader(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from workerman.core import Worker, _cli
+
+    called: list[tuple[str, object]] = []
+    found = [
+        _EntryPoint("zz", lambda cls: called.append(("zz", cls))),
+        _EntryPoint("aa", lambda cls: called.append(("aa", cls))),
+    ]
+    monkeypatch.setattr(
+        _cli, "entry_points", lambda group: found if group == _cli.RELOADER_GROUP else []
+    )
+    _cli.install_reloader(Worker)
+    assert called == [("aa", Worker)]
+
+
+def test_reload_without_a_reloader_installed_exits_1_saying_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workerman.core import Worker, _cli
+
+    monkeypatch.setattr(_cli, "entry_points", lambda group: [])
+    with pytest.raises(SystemExit) as exited:
+        _cli.install_reloader(Worker)
+    assert exited.value.code == 1
+    assert "workerman-file-monitor" in capsys.readouterr().err
+
+
+def test_a_reloader_that_fails_exits_1_naming_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from workerman.core import Worker, _cli
+
+    def broken(cls: object) -> None:
+        raise RuntimeError("no inotify")
+
+    monkeypatch.setattr(_cli, "entry_points", lambda group: [_EntryPoint("x", broken)])
+    with pytest.raises(SystemExit) as exited:
+        _cli.install_reloader(Worker)
+    assert exited.value.code == 1
+    err = capsys.readouterr().err
+    assert "tests:x" in err
+    assert "no inotify" in err

@@ -258,7 +258,7 @@ def test_the_private_name_check_would_see_a_private_use() -> None:
     """The check above is not vacuous: the names it looks for are the ones the protocols
     used before they moved onto the published seam."""
     private = _private_names(TcpConnection, Worker)
-    assert {"_pstate", "_recv", "_busy", "_batch", "_transport", "_status"} <= private
+    assert {"_pstate", "_recv", "_want", "_batch", "_transport", "_status"} <= private
     assert "_codec" in private
     code = ast.parse("conn._recv = None")
     used = [n for n in ast.walk(code) if isinstance(n, ast.Attribute)]

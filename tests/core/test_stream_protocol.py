@@ -111,7 +111,7 @@ async def test_an_async_handler_holds_the_connection_and_keeps_the_order(
     seen: list[str] = []
 
     async def slow(connection: TcpConnection, message: dict[str, str]) -> None:
-        assert connection.held  # while this runs, nothing more is handed to the protocol
+        assert connection.holds  # while this runs, nothing more is handed to the protocol
         await anyio.sleep(0.01)
         seen.append(message["text"])
         connection.send({"from": "echo", "text": message["text"]})

@@ -119,6 +119,31 @@ def test_reload_restarts_reloadable_processes_one_at_a_time(
         assert exits[before] < stops[after]
 
 
+def test_a_reload_asked_for_during_a_reload_runs_again_once_it_is_done(
+    server: Callable[..., Server],
+) -> None:
+    app = server(
+        """
+        web = answer(Worker(f"text://127.0.0.1:{PORT}", name="web", count=2))
+        web.on_worker_stop = lambda w: time.sleep(0.3)  # the first reload is still going
+        Worker.run_all()
+        """
+    )
+    app.start(2)
+    old = app.children("web")
+    assert app.command("reload").returncode == 0
+    wait_until(lambda: "reloading" in (app.dir / "app.log").read_text(), what="the reload")
+    assert app.command("reload").returncode == 0  # while the first one waits on a stop
+    wait_until(lambda: len(app.lines("exits")) == 4, what="every process restarted twice")
+    log = (app.dir / "app.log").read_text()
+    wait_until(lambda: (app.dir / "app.log").read_text().count("reload done") == 2)
+    assert log.count("reloading") == 2
+    exited = [int(line.split()[1]) for line in app.lines("exits")]
+    assert sorted(exited[:2]) == old  # the first round, then the processes it had forked
+    new = app.wait_children(2, "web")
+    assert not set(new) & set(exited)
+
+
 def test_graceful_reload_lets_open_connections_finish(server: Callable[..., Server]) -> None:
     app = server(
         """

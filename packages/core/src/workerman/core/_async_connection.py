@@ -73,7 +73,7 @@ class AsyncTcpConnection(TcpConnection):
         if self._status not in (_INITIAL, _CLOSING, _CLOSED):
             return
         loop = current_loop()  # raises before any state changes when no loop runs
-        self._status = _CONNECTING
+        self._set_status(_CONNECTING)
         self._unsent = False
         self.bytes_read = 0
         self._handed = 0
@@ -105,7 +105,7 @@ class AsyncTcpConnection(TcpConnection):
             self._pending_reconnect = after
             return
         if after > 0:
-            self._status = _INITIAL  # not connected yet: sends queue until it is
+            self._set_status(_INITIAL)  # not connected yet: sends queue until it is
             self._reconnect_timer = loop.delay(after, self._reconnect_now)
         else:
             self.connect()
@@ -121,7 +121,7 @@ class AsyncTcpConnection(TcpConnection):
             current_loop().cancel(self._reconnect_timer)
             self._reconnect_timer = 0
             if self._status == _INITIAL:
-                self._status = _CLOSED
+                self._set_status(_CLOSED)
 
     def destroy(self) -> None:
         if self._status == _INITIAL and self._reconnect_timer:
@@ -141,11 +141,11 @@ class AsyncTcpConnection(TcpConnection):
         self._cancel_connect = None
         if self._status != _CONNECTING:
             return
-        self._status = _CLOSING
+        self._set_status(_CLOSING)
         detail = str(exc) or type(exc).__name__
         self.notify_error(CONNECT_FAIL, f"connect {self._address} failed: {detail}")
         if self._status == _CLOSING:  # on_error did not reconnect
-            self._status = _CLOSED
+            self._set_status(_CLOSED)
             self._batch = None
             self._batch_size = 0
             self._closed()

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
 from ._exceptions import ServerError
@@ -31,9 +32,9 @@ from ._supervisor import Supervisor
 from ._worker import Worker, takes_command_line
 
 FLAGS = {
-    "start": {"-d"},
+    "start": {"-d", "--reload"},
     "stop": {"-g"},
-    "restart": {"-d", "-g"},
+    "restart": {"-d", "-g", "--reload"},
     "reload": {"-g"},
     "status": {"-d"},
     "connections": set(),
@@ -43,9 +44,10 @@ USAGE = """\
 usage: python {prog} <command> [flag]
 
 commands:
-  start          start every worker in the foreground (Ctrl+C stops); -d: as a daemon
+  start          start every worker in the foreground (Ctrl+C stops); -d: as a daemon;
+                 --reload: reload the workers when their code changes
   stop           stop; -g: gracefully, letting open connections finish
-  restart        stop, then start; -d: as a daemon; -g: stop gracefully
+  restart        stop, then start; -d: as a daemon; -g: stop gracefully; --reload: as for start
   reload         restart the worker processes one at a time; -g: gracefully
   status         show the status of every process; -d: refresh every second
   connections    list the connections of every process
@@ -53,12 +55,17 @@ commands:
 
 _ANSWER_TIMEOUT = 1.0  # a process that has not answered by then is shown busy
 
+#: ``--reload`` calls the first entry point of this group (by name) with the Worker class
+#: before anything binds; workerman-file-monitor provides one.
+RELOADER_GROUP = "workerman.reloaders"
+
 
 @dataclass(frozen=True)
 class Command:
     verb: str
     daemon: bool = False
     graceful: bool = False
+    reload_on_change: bool = False
 
 
 def _prog() -> str:
@@ -81,7 +88,9 @@ def parse_command(argv: Sequence[str]) -> Command:
     for flag in flags:
         if flag not in FLAGS[verb]:
             raise _usage_error(f"unexpected argument {flag!r} for {verb!r}")
-    return Command(verb, daemon="-d" in flags, graceful="-g" in flags)
+    return Command(
+        verb, daemon="-d" in flags, graceful="-g" in flags, reload_on_change="--reload" in flags
+    )
 
 
 def _fail(message: str, code: int = 1) -> NoReturn:
@@ -112,7 +121,22 @@ def main(worker_class: type[Worker], argv: Sequence[str]) -> NoReturn:
         show_status(paths, master, refresh=command.daemon)
     if command.verb == "connections":
         show_connections(paths, master)
+    if command.reload_on_change:
+        install_reloader(worker_class)
     start(worker_class, paths, daemon=command.daemon or worker_class.daemonize)
+
+
+def install_reloader(worker_class: type[Worker]) -> None:
+    """``--reload``: hand the Worker class to the installed reloader (the first entry point
+    of :data:`RELOADER_GROUP`), which adds the workers that watch the code; exits 1 when
+    none is installed or it fails."""
+    found = sorted(entry_points(group=RELOADER_GROUP), key=lambda ep: ep.name)
+    if not found:
+        _fail("workerman: --reload needs a reloader: pip install workerman-file-monitor")
+    try:
+        found[0].load()(worker_class)
+    except Exception as exc:
+        _fail(f"workerman: the reloader {found[0].value!r} failed: {exc}")
 
 
 def start(worker_class: type[Worker], paths: Paths, daemon: bool) -> NoReturn:

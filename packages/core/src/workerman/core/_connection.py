@@ -20,6 +20,7 @@ from ._callbacks import report
 from ._loop import current_loop, invoke
 from ._parsing import deliver, parse, parse_text
 from ._statistics import count_from, statistics
+from ._status_codes import BY_VALUE as _BY_VALUE
 from ._status_codes import CLOSED as _CLOSED
 from ._status_codes import CLOSING as _CLOSING
 from ._status_codes import CONNECTING as _CONNECTING
@@ -102,7 +103,6 @@ class TcpConnection(asyncio.Protocol):
     __slots__ = (
         "_batch",
         "_batch_size",
-        "_busy",
         "_context",
         "_deferred_close",
         "_eof",
@@ -120,6 +120,7 @@ class TcpConnection(asyncio.Protocol):
         "_user_paused",
         "_want",
         "bytes_read",
+        "holds",
         "id",
         "max_package_size",
         "on_buffer_drain",
@@ -129,19 +130,21 @@ class TcpConnection(asyncio.Protocol):
         "on_error",
         "on_message",
         "protocol",
+        "status",
         "worker",
     )
 
     def __init__(self, worker: Worker | None = None, protocol: Codec | None = None) -> None:
         self.id = next(_ids)
         self.worker = worker
-        self._status = _INITIAL
+        self._set_status(_INITIAL)
         self._transport: Any = None
         self._recv: bytearray | None = None
         self._want = 0
         self._batch: list[bytes] | None = None
         self._batch_size = 0
-        self._busy = 0  # holds: reading waits while any is taken (see hold())
+        #: holds taken (see hold()): reading waits while there is one; read, do not set
+        self.holds = 0
         self._user_paused = False
         self._reading = True
         self._eof = False
@@ -156,6 +159,7 @@ class TcpConnection(asyncio.Protocol):
         self.bytes_read = 0
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
+        self.protocol: Codec | type[StreamProtocol] | None
         if worker is not None:
             self.protocol = worker._codec
             self.on_message = worker.on_message
@@ -168,6 +172,10 @@ class TcpConnection(asyncio.Protocol):
             self.protocol = protocol
             self.on_message = self.on_close = self.on_error = None
             self.on_buffer_full = self.on_buffer_drain = self.on_connect = None
+
+    def _set_status(self, status: int) -> None:
+        self._status = status  # the int, for the per-message path
+        self.status = _BY_VALUE[status]  # the ConnectionStatus, for everyone else
 
     # -- what a user reads ---------------------------------------------------------
 
@@ -209,10 +217,6 @@ class TcpConnection(asyncio.Protocol):
         self._max_send = size
         if self._status == _ESTABLISHED:
             self._transport.set_write_buffer_limits(high=size - 1, low=0)
-
-    @property
-    def status(self) -> ConnectionStatus:
-        return self._status
 
     @property
     def bytes_written(self) -> int:
@@ -386,26 +390,21 @@ class TcpConnection(asyncio.Protocol):
         """``on_buffer_full`` has fired and ``drained`` has not yet followed."""
         return self._full
 
-    @property
-    def held(self) -> bool:
-        """Reading waits for :meth:`release` (a handler runs, or a protocol holds it)."""
-        return self._busy > 0
-
     def hold(self) -> None:
         """Read no more and hand nothing more to the protocol until :meth:`release`.
         Holds count: each needs its own release. Bytes that still arrive are kept."""
-        self._busy += 1
-        if self._busy == 1:
+        self.holds += 1
+        if self.holds == 1:
             self._update_reading()
 
     def release(self) -> None:
         """Give back one :meth:`hold`. With none left, the kept bytes (if any were kept)
         are handled now, and reading resumes; a close that waited for the handler, or
         the peer's end of input, takes effect."""
-        if self._busy > 1:
-            self._busy -= 1
+        if self.holds > 1:
+            self.holds -= 1
             return
-        self._busy = 0
+        self.holds = 0
         if self._recv is not None and len(self._recv) >= self._want:
             data = bytes(self._recv)
             self._recv = None
@@ -417,7 +416,7 @@ class TcpConnection(asyncio.Protocol):
             finally:
                 if outer:
                     self._flush()
-        if self._busy:
+        if self.holds:
             return
         if self._deferred_close:
             self._deferred_close = False
@@ -439,14 +438,12 @@ class TcpConnection(asyncio.Protocol):
         self._recv = None
         self._want = 0
 
-    def deliver(self, message: Any, failed: Callable[[Exception], Any] | None = None) -> None:
-        """Hand one message to ``on_message``: the one dispatch every protocol uses.
-
-        A plain handler runs now; an async one runs as a task while the connection is
-        held (later messages wait). What the handler raises is logged and counted, or,
-        with ``failed``, handed to ``failed(exc)`` instead (sync or async alike).
-        """
-        deliver(self, message, failed)
+    #: Hand one message to ``on_message``: the one dispatch every protocol uses. A plain
+    #: handler runs now; an async one runs as a task while the connection is held (later
+    #: messages wait). What the handler raises is logged and counted, or, with
+    #: ``failed``, handed to ``failed(exc)`` instead (sync or async alike).
+    #: ``deliver(message, failed=None)``.
+    deliver = deliver
 
     def run_held(self, awaitable: Any, failed: Callable[[Exception], Any] | None = None) -> None:
         """Run ``awaitable`` as a task with the connection held until it ends."""
@@ -506,7 +503,7 @@ class TcpConnection(asyncio.Protocol):
         self._want = 0
         self._pstate = Discard(self, self._pstate)
         if not isinstance(self.protocol, type) or not issubclass(self.protocol, StreamProtocol):
-            self.protocol = Discard  # type: ignore[assignment]
+            self.protocol = Discard
         try:
             transport.write_eof()
         except (OSError, RuntimeError):
@@ -526,7 +523,7 @@ class TcpConnection(asyncio.Protocol):
 
     def connection_made(self, transport: Any) -> None:
         self._transport = transport
-        self._status = _ESTABLISHED
+        self._set_status(_ESTABLISHED)
         self._reading = True
         transport.set_write_buffer_limits(high=self._max_send - 1, low=0)
         if self._user_paused:
@@ -554,8 +551,11 @@ class TcpConnection(asyncio.Protocol):
         batch: list[bytes] = []
         self._batch = batch
         try:
-            if self._recv is None and not self._busy and self._status < _CLOSING:
-                if self.protocol is _Text:  # the common case, without the detours
+            if self._recv is None and not self.holds and self._status < _CLOSING:
+                state = self._pstate
+                if state is not None:  # a StreamProtocol: the read is all its own
+                    state.data_received(data)
+                elif self.protocol is _Text:  # the common case, without the detours
                     parse_text(self, data)
                 else:
                     parse(self, data)
@@ -581,19 +581,19 @@ class TcpConnection(asyncio.Protocol):
         recv = self._recv
         if recv is not None:
             recv += data
-            if self._busy or len(recv) < self._want:
+            if self.holds or len(recv) < self._want:
                 if codec is not None and len(recv) > self.max_package_size:
                     self.protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
                 return
             self._recv = None
             data = bytes(recv)
-        elif self._busy:
+        elif self.holds:
             self._recv = bytearray(data)
             return
         parse(self, data)
 
     def eof_received(self) -> bool | None:
-        if self._busy:
+        if self.holds:
             self._eof = True  # close once the running handler is done
             return True
         return None
@@ -629,7 +629,7 @@ class TcpConnection(asyncio.Protocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        want = not (self._user_paused or self._busy)
+        want = not (self._user_paused or self.holds)
         if want == self._reading or self._status not in (_ESTABLISHED, _CLOSING):
             return
         self._reading = want
@@ -660,7 +660,7 @@ class TcpConnection(asyncio.Protocol):
             self.send(data, raw)
         if self._pstate is not None:
             self._pstate.closing()
-        self._status = _CLOSING
+        self._set_status(_CLOSING)
         if self._batch:
             self._flush()
             self._batch = []  # still inside a read: later sends are refused anyway
@@ -671,7 +671,7 @@ class TcpConnection(asyncio.Protocol):
         if self._status == _CLOSED:
             return
         had_transport = self._status in (_ESTABLISHED, _CLOSING)
-        self._status = _CLOSED
+        self._set_status(_CLOSED)
         if had_transport:
             self._transport.abort()
         else:
@@ -690,7 +690,7 @@ class TcpConnection(asyncio.Protocol):
         lost_with_data = exc is not None and self._unsent
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
-        self._status = _CLOSED
+        self._set_status(_CLOSED)
         _live.pop(self.id, None)
         statistics.connection_count -= 1
         statistics.bytes_read += self.bytes_read
@@ -702,7 +702,7 @@ class TcpConnection(asyncio.Protocol):
             self.notify_error(SEND_FAIL, f"peer went away with data unsent: {exc}")
         if self._pstate is not None:
             self._pstate.connection_lost()
-        if self._busy:
+        if self.holds:
             self._deferred_close = True
             return
         self._closed()

@@ -69,6 +69,7 @@ class Supervisor:
         self.state = _RUNNING
         self.graceful = False
         self.reload_graceful = False
+        self.reload_queued: bool | None = None  # a reload asked for during one: graceful?
         self.pids: dict[int, tuple[int, int]] = {}  # pid -> (worker index, slot)
         self.started: dict[int, float] = {}
         self.failures: dict[tuple[int, int], int] = {}
@@ -266,6 +267,11 @@ class Supervisor:
             self.kill_at[pid] = deadline
 
     def reload(self, graceful: bool) -> None:
+        if self.state == _RELOADING:
+            # Processes restarted so far may have loaded code older than this request
+            # (a file monitor saving twice): run it once this reload is done.
+            self.reload_queued = graceful
+            return
         if self.state != _RUNNING:
             return
         self.state = _RELOADING
@@ -287,6 +293,9 @@ class Supervisor:
         if not self.to_restart:
             self.state = _RUNNING
             logger.info("workerman[%s] reload done", self.paths.name)
+            queued, self.reload_queued = self.reload_queued, None
+            if queued is not None:
+                self.reload(graceful=queued)
             return
         pid = self.to_restart[0]
         self.signal(pid, GRACEFUL_RELOAD if self.reload_graceful else RELOAD)

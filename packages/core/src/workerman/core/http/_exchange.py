@@ -39,7 +39,7 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     if conn.on_message is None:
         fail(conn, state, 404, "no handler")
         return
-    conn.deliver(request, state.handler_failed)
+    conn.deliver(request, state.failed)
     if state.pending and not state.held:
         state.held = True
         conn.hold()
@@ -62,16 +62,17 @@ def reject(conn: TcpConnection, state: HttpState, status: int, reason: str) -> N
     conn.linger(error_bytes(status, reason.encode()), state.linger_timeout)
 
 
-def respond(conn: TcpConnection, state: HttpState, message: Any) -> None:
+def respond(state: HttpState, message: Any) -> bool | None:
     """Send ``message`` as (part of) the response to the current request, and complete
-    it when it is whole."""
+    it when it is whole (it is HttpState.send itself)."""
+    conn = state.connection
     request = state.request
     if request is None:
         raise RuntimeError("no HTTP request on this connection is waiting for a response")
     kind = type(message)
     if state.streaming:
         _stream(conn, state, message)
-        return
+        return None
     if kind is str or kind is bytes:
         body = message.encode() if kind is str else message
         if (
@@ -86,13 +87,14 @@ def respond(conn: TcpConnection, state: HttpState, message: Any) -> None:
             else:  # complete() with nothing to clean up and no one waiting
                 state.request = None
                 state.pending = False
-            return
+            return None
         message = Response(200, body=body)
     elif not isinstance(message, Response):
         raise TypeError(
             f"an HTTP connection sends str, bytes or Response, not {type(message).__name__}"
         )
     send_response(conn, state, request, message)
+    return None
 
 
 def send_response(

@@ -23,8 +23,12 @@ _CLOSING = ConnectionStatus.CLOSING
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-def parse_http(conn: TcpConnection, state: HttpState, buffer: bytes) -> None:
-    """Decode and dispatch every whole request in ``buffer``; keep the rest."""
+def parse_http(state: HttpState, data: bytes) -> None:
+    """Decode and dispatch every whole request in ``data``; keep the rest.
+
+    It is HttpState.data_received itself (no call in between on the per-request path)."""
+    conn = state.connection
+    buffer = data
     limit = conn.max_package_size
     max_head = state.max_header_size
     size = len(buffer)
@@ -76,12 +80,12 @@ def parse_http(conn: TcpConnection, state: HttpState, buffer: bytes) -> None:
             dispatch(conn, state, Request(conn, head, body, method, uri, version, keep_alive))
             if conn.status >= _CLOSING:
                 return
-            now = conn.protocol_state
-            if now is not state:  # upgraded (WebSocket), or lingering: the rest is theirs
+            if conn.protocol is not state.__class__:  # upgraded (WebSocket): the rest is theirs
+                now = conn.protocol_state
                 if start < size and now is not None:
                     now.data_received(buffer[start:])
                 return
-            if conn.held:
+            if conn.holds:
                 if start < size:
                     _keep(conn, buffer, start)
                 return

@@ -3,7 +3,7 @@ stream-protocol seam."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from workerman.core.protocols import StreamProtocol
 
@@ -32,6 +32,7 @@ class HttpState(StreamProtocol, HttpSettings):
         "cparts",
         "cpos",
         "csize",
+        "failed",
         "held",
         "pending",
         "request",
@@ -55,15 +56,14 @@ class HttpState(StreamProtocol, HttpSettings):
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []
         self.csize = 0
+        self.failed = self.handler_failed  # made once: handed to deliver() per request
 
-    def data_received(self, data: bytes) -> None:
-        parse_http(self.connection, self, data)
+    #: Decode and dispatch every whole request; keep the rest.
+    data_received = parse_http
 
-    def send(self, message: Any) -> bool | None:
-        """Send ``message`` (str, bytes, Response, Chunk, ServerSentEvents) as (part of)
-        the response to the current request, in order with completing it."""
-        respond(self.connection, self, message)
-        return None
+    #: Send a message (str, bytes, Response, Chunk, ServerSentEvents) as (part of) the
+    #: response to the current request, in order with completing it.
+    send = respond
 
     def drained(self) -> None:
         conn = self.connection

@@ -98,7 +98,7 @@ def _parse(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> None:
         conn.call(state.on_connect, "on_websocket_connect", response)
     rest = buffer[end + 4 :]
     if rest and conn.status < _CLOSING:
-        if conn.held:
+        if conn.holds:
             conn.keep(rest)
         else:
             state.receive(conn, rest)

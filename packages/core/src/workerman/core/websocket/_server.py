@@ -80,7 +80,7 @@ def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> Non
     _accept(conn, state, request, key)
     rest = buffer[end + 4 :]
     if rest and conn.status < _CLOSING:
-        if conn.held:
+        if conn.holds:
             conn.keep(rest)
         else:
             state.receive(conn, rest)
@@ -277,8 +277,8 @@ class WebSocket(WebSocketState):
         if stage == HANDSHAKE:
             _handshake(self.connection, self, data)
 
-    def send(self, message: Any) -> bool | None:
-        return _send(self, message)
+    #: str: a text frame; bytes: a binary frame (compressed when negotiated)
+    send = _send
 
 
 def upgrade(

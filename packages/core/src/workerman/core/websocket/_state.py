@@ -174,7 +174,7 @@ class WebSocketState(StreamProtocol):
                     return
                 if conn.status >= _CLOSING:
                     return
-                if conn.held:  # an async handler runs: the rest waits for it
+                if conn.holds:  # an async handler runs: the rest waits for it
                     rest = events[index + 1 :]
                     if rest or error is not None:
                         self.backlog = rest

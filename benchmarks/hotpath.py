@@ -1,0 +1,192 @@
+"""Instructions per message on the server's hot path, counted by callgrind: repeatable on a
+busy machine where timings are not.
+
+``python -m benchmarks.hotpath [--tree DIR ...] [--only text,http,...]`` runs each
+workload in a fresh Python under ``valgrind --tool=callgrind`` twice, with N and 2N
+messages, and prints (instructions of the 2N run - those of the N run) / N: the cost of
+one message, start-up excluded. Each workload feeds one accepted connection (a real
+``Worker`` and ``TcpConnection``, a transport that records writes) exactly the bytes a
+client would send, so what is counted is the user-space path from ``data_received`` to
+the reply's ``write``: no kernel, no event loop wake-ups.
+
+``--tree`` points at other checkouts (their ``packages/*/src`` go first on sys.path), so
+an older commit and this one are counted side by side, in one run.
+
+    text         one line per read, echoed (on_message = send)
+    text-batch   100 lines per read, echoed
+    http         one keep-alive GET per read, a str reply
+    http-batch   16 pipelined GETs per read
+    ws           one masked 32-byte text frame per read, echoed
+    ws-batch     100 frames per read
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+WORKLOADS = ("text", "text-batch", "http", "http-batch", "ws", "ws-batch")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Wire:
+    """A transport that keeps what is written; what the connection is given by asyncio."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.closed = False
+
+    def set_write_buffer_limits(self, high: int | None = None, low: int | None = None) -> None:
+        return None
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+
+    def get_write_buffer_size(self) -> int:
+        return 0
+
+    def pause_reading(self) -> None:
+        return None
+
+    def resume_reading(self) -> None:
+        return None
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return ("127.0.0.1", 40000) if name in ("peername", "sockname") else default
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        return None
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def abort(self) -> None:
+        self.closed = True
+
+
+def _masked_text_frame(payload: bytes) -> bytes:
+    mask = b"\x01\x02\x03\x04"
+    body = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return bytes((0x81, 0x80 | len(payload))) + mask + body
+
+
+HANDSHAKE = (
+    b"GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+)
+GET = b"GET /hello HTTP/1.1\r\nHost: x\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+
+
+def child(workload: str, count: int) -> None:
+    """Feed ``count`` messages of ``workload`` to one connection (run under callgrind)."""
+    import anyio
+
+    from workerman.core import TcpConnection, Worker, create_loop
+
+    scheme = workload.partition("-")[0]
+    address = {"text": "text", "http": "http", "ws": "websocket"}[scheme]
+    worker = Worker(f"{address}://127.0.0.1:0")
+    if scheme == "http":
+        worker.on_message = lambda connection, request: connection.send("hello")
+    else:
+        worker.on_message = lambda connection, message: connection.send(message)
+    batch = 100 if workload in ("text-batch", "ws-batch") else 16 if workload == "http-batch" else 1
+    if scheme == "text":
+        data = b"0123456789abcdef0123456789abcde\n" * batch
+    elif scheme == "http":
+        data = GET * batch
+    else:
+        data = _masked_text_frame(b"0123456789abcdef0123456789abcdef") * batch
+    reads = max(1, count // batch)
+
+    async def main() -> None:
+        async with create_loop("asyncio").open():
+            connection = TcpConnection(worker)
+            wire = Wire()
+            connection.connection_made(wire)
+            if scheme == "ws":
+                connection.data_received(HANDSHAKE)
+            feed = connection.data_received
+            for _ in range(reads):
+                feed(data)
+            assert wire.written > 0 and not wire.closed, "the workload failed"
+
+    anyio.run(main)
+
+
+def count_instructions(tree: Path, workload: str, count: int) -> int:
+    paths = [str(p) for p in sorted((tree / "packages").glob("*/src"))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([*paths, str(ROOT)]), PYTHONHASHSEED="0")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "callgrind.out"
+        subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                sys.executable,
+                "-m",
+                "benchmarks.hotpath",
+                "--child",
+                workload,
+                str(count),
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            cwd=tmp,
+        )
+        summary = re.search(r"^summary: (\d+)", out.read_text(), re.M)
+        assert summary, "callgrind wrote no summary"
+        return int(summary.group(1))
+
+
+def per_message(tree: Path, workload: str, count: int) -> float:
+    small = count_instructions(tree, workload, count)
+    large = count_instructions(tree, workload, 2 * count)
+    return (large - small) / count
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.hotpath", description=__doc__)
+    parser.add_argument("--tree", action="append", type=Path, default=[], help="other checkout")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
+    parser.add_argument("--count", type=int, default=2000, help="messages in the first run")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    trees = [*args.tree, ROOT]
+    names = [str(tree) if tree != ROOT else "this tree" for tree in trees]
+    rows = []
+    for workload in args.only.split(","):
+        figures = [per_message(tree, workload, args.count) for tree in trees]
+        rows.append((workload, figures))
+        print(workload, " ".join(f"{f:,.0f}" for f in figures), file=sys.stderr)
+    header = ["workload", *[f"{name} (instr/msg)" for name in names]]
+    if len(trees) > 1:
+        header.append("this / first")
+    print("| " + " | ".join(header) + " |")
+    print("|" + " --- |" * len(header))
+    for workload, figures in rows:
+        cells = [workload, *[f"{f:,.0f}" for f in figures]]
+        if len(trees) > 1:
+            cells.append(f"{figures[-1] / figures[0]:.3f}")
+        print("| " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
