@@ -185,7 +185,7 @@ async def run_saq(case: str, jobs: int, tag: str) -> tuple[float, float]:
         return result
     finally:
         await queue.disconnect()
-        await _delete_redis(f"saq:bench-{tag}*")
+        await _delete_redis(f"saq:*bench-{tag}*")
 
 
 async def run_arq(case: str, jobs: int, tag: str) -> tuple[float, float]:
