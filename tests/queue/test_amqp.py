@@ -14,6 +14,7 @@ from workerman.core import create_loop, serve
 from workerman.queue import (
     Job,
     Queue,
+    QueueConnectionError,
     QueueWorker,
     UnroutableError,
     UnsupportedDriverError,
@@ -113,4 +114,36 @@ async def consume_through_a_cut(queue: Queue, connection_name: str) -> None:
         assert await queue.send("work", 200) is not None  # the producer reconnects too
         await wait_until(lambda: len(done) == 201, 10, "the job sent after the cut")
     assert sorted(done) == list(range(201))  # none lost; those cut mid-job ran again
+    assert counts(await queue.sizes("work")) == (0, 0, 0)
+
+
+async def test_a_retry_that_cannot_be_published_is_handed_back_not_left_unacked(
+    queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = queue.backend
+    real_publish = backend.publish  # type: ignore[attr-defined]
+    failures = []
+
+    async def publish_once_failing(routing_key: str, *args: object) -> None:
+        if ".delay." in routing_key and not failures:
+            failures.append(routing_key)
+            raise QueueConnectionError("the publishing connection is down")
+        await real_publish(routing_key, *args)
+
+    monkeypatch.setattr(backend, "publish", publish_once_failing)
+    attempts: list[int] = []
+
+    def handle(job: Job) -> None:
+        attempts.append(job.attempts)
+        if len(attempts) == 1:
+            raise RuntimeError("first try fails")
+
+    await queue.send("work", "x")
+    consumer = QueueWorker(queue, {"work": handle}, concurrency=1, retry_delay=0.5)
+    async with serve(consumer):
+        await wait_until(lambda: consumer.stats.done == 1, 10, "the job done after all")
+    # the retry could not be published, so the delivery was handed back to the broker at
+    # once (redelivered, so counted as the next attempt) rather than left holding the
+    # consumer's only prefetch place
+    assert failures and attempts == [1, 2]
     assert counts(await queue.sizes("work")) == (0, 0, 0)

@@ -467,8 +467,9 @@ class _AmqpDelivery(Delivery):
                 await publish[0](*publish[1:])
             await self.message.ack()
         except Exception as exc:
-            # The channel is gone: the broker delivers the job again (or, when the next
-            # attempt was published first, it now exists twice): at least once.
+            # The broker delivers the job again: at once when we can still say so (a
+            # publish failed on a channel of its own), else when this channel closes. If
+            # the next attempt was published first, it now exists twice: at least once.
             logger.warning(
                 "queue %r: job %s could not be %s (%r); it will be delivered again",
                 self.queue,
@@ -476,6 +477,8 @@ class _AmqpDelivery(Delivery):
                 what,
                 exc,
             )
+            with contextlib.suppress(Exception):
+                await self.message.nack(requeue=True)  # not left unacked, holding a place
 
     async def ack(self) -> None:
         await self._settle("acknowledged")
