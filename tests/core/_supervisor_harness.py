@@ -49,10 +49,13 @@ def note(name, line):
 
 def answer(worker):
     # "<worker.id> <pid> <uid>"; "sleep" blocks the process 3 s (after replying);
+    # "block" blocks it until the file "release" exists (at most 60 s);
     # "spin" makes it loop for ever, ignoring SIGINT.
     def on_message(connection, message):
         if message == "sleep":
             Timer.add(0.05, time.sleep, 3, persistent=False)
+        elif message == "block":
+            Timer.add(0.05, block_until_released, persistent=False)
         elif message == "spin":
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             Timer.add(0.05, spin, persistent=False)
@@ -60,6 +63,12 @@ def answer(worker):
 
     worker.on_message = on_message
     return worker
+
+
+def block_until_released():
+    deadline = time.monotonic() + 60
+    while not (HERE / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
 
 
 def spin():

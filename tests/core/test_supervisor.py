@@ -302,9 +302,11 @@ def test_status_d_refreshes_until_ctrl_c(server: Callable[..., Server]) -> None:
 def test_status_shows_a_blocked_process_busy(server: Callable[..., Server]) -> None:
     app = server(count=2)
     app.start(2)
-    _, blocked, _ = ask(app.port, "sleep")  # replies, then sleeps 3 s in the loop
-    time.sleep(0.1)
-    rows = process_rows(app.status())
+    _, blocked, _ = ask(app.port, "block")  # replies, then blocks its loop until released
+    try:
+        rows = process_rows(app.status())
+    finally:
+        (app.dir / "release").touch()
     assert rows[str(blocked)][1:] == ["N/A", f"text://127.0.0.1:{app.port}", "web"] + [
         "N/A"
     ] * 5 + ["[busy]"]
