@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client file-monitor gateway http-client mqtt
+PACKAGES := core redis-client file-monitor gateway http-client mqtt queue
 
-.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt sync services
+.PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue sync services
 
 
 
@@ -53,3 +53,6 @@ bench-http-client: sync
 
 bench-mqtt: sync
 	$(UV) run python -m benchmarks.mqtt $(ARGS)
+
+bench-queue: sync
+	$(UV) run python -m benchmarks.queue $(ARGS)

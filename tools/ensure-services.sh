@@ -23,6 +23,20 @@ case "$redis_url" in
     ;;
 esac
 
+# --- queue: RabbitMQ (tests/queue, AMQP backend) -----------------------------------------
+amqp_url="${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/}"
+case "$amqp_url" in
+  *@127.0.0.1:5672*|*@localhost:5672*|amqp://127.0.0.1*|amqp://localhost*)
+    if command -v rabbitmq-server >/dev/null && command -v rabbitmqctl >/dev/null \
+        && ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; then
+      echo "starting rabbitmq-server on 127.0.0.1:5672"
+      rabbitmq-server -detached >/dev/null 2>&1 || true
+      timeout 60 rabbitmqctl await_startup >/dev/null 2>&1 || true
+    fi
+    ;;
+esac
+# --- end queue -----------------------------------------------------------------------------
+
 # Real clients the HTTP and WebSocket tests drive: wrk (load) and Chromium (the chat demo's
 # browser test). Installed from Debian's packages when missing and this is a root shell
 # with apt; otherwise the tests that need them fail under CI=true, saying what to install.

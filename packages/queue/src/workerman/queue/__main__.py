@@ -1,0 +1,7 @@
+"""``python -m workerman.queue``: see _cli."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
