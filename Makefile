@@ -6,8 +6,6 @@ PACKAGES := core redis-client file-monitor gateway http-client mqtt queue
 
 .PHONY: run test check bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue sync services
 
-
-
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv

@@ -27,7 +27,12 @@ SECONDS = {
     "core/http": 50,
     "core/websocket": 35,
     "redis": 32,
-    "examples": 15,
+    "examples": 30,
+    "gateway": 45,
+    "file_monitor": 40,
+    "queue": 40,
+    "http_client": 25,
+    "mqtt": 20,
 }
 DEFAULT = 40
 
