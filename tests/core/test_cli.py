@@ -53,6 +53,14 @@ def test_an_unknown_or_missing_command_prints_usage_and_exits_2(app: Path, argv:
     assert "start" in result.stderr
 
 
+@pytest.mark.parametrize("flag", ["--help", "-h", "help"])
+def test_help_prints_usage_to_stdout_and_exits_0(app: Path, flag: str) -> None:
+    result = _run(app, "asyncio", "0", flag)
+    assert result.returncode == 0, result.stderr
+    assert "usage: python app.py <command>" in result.stdout
+    assert "reload" in result.stdout and result.stderr == ""
+
+
 def test_a_port_in_use_exits_1_naming_the_address(app: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

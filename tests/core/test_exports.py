@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pkgutil
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,14 @@ def test_implementation_modules_are_private() -> None:
     for package in _PACKAGES[1:]:
         for info in pkgutil.iter_modules(package.__path__):
             assert info.name.startswith("_"), info.name
+
+
+def test_every_package_ships_the_license_its_pyproject_names() -> None:
+    root = Path(__file__).parents[2]
+    text = (root / "LICENSE").read_text()
+    assert text.startswith("MIT License")
+    packages = sorted(p for p in (root / "packages").iterdir() if (p / "pyproject.toml").exists())
+    assert len(packages) >= 7
+    for package in packages:
+        assert (package / "LICENSE").read_text() == text, package.name  # in wheel and sdist
+        assert 'license = "MIT"' in (package / "pyproject.toml").read_text(), package.name

@@ -82,6 +82,10 @@ def parse_command(argv: Sequence[str]) -> Command:
     """The command and its flags; anything unknown exits with status 2 and the usage."""
     if not argv:
         raise _usage_error("a command is required")
+    if argv[0] in ("-h", "--help", "help"):
+        prog = _prog()
+        print(USAGE.format(prog=prog), end="")
+        raise SystemExit(0)
     verb, *flags = argv
     if verb not in FLAGS:
         raise _usage_error(f"unknown command {verb!r}")
