@@ -13,6 +13,7 @@ from ._hashes import HashCommands
 from ._hyperloglog import HyperLogLogCommands
 from ._keys import KeyCommands
 from ._lists import ListCommands
+from ._publishing import PublishingCommands
 from ._scripting import ScriptingCommands
 from ._server import ServerCommands
 from ._sets import SetCommands
@@ -29,6 +30,7 @@ __all__ = [
     "HyperLogLogCommands",
     "KeyCommands",
     "ListCommands",
+    "PublishingCommands",
     "ScriptingCommands",
     "ServerCommands",
     "SetCommands",
@@ -51,6 +53,7 @@ class Commands(
     GeoCommands,
     ScriptingCommands,
     TransactionCommands,
+    PublishingCommands,
     ServerCommands,
 ):
     """Every command family; the host class provides ``_command``."""
