@@ -129,7 +129,7 @@ def test_start_in_the_foreground_stops_on_ctrl_c(
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    assert "started in DEBUG mode" in out
+    assert "running in the foreground; press Ctrl+C to stop." in out
     assert wait_until(app.all_gone, 5, "every process to exit")
     assert not app.pid_file.exists()
     codes = [line.split()[2] for line in app.lines("exits")]

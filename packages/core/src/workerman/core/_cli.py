@@ -258,7 +258,7 @@ def print_startup(workers: Sequence[Worker], loop_name: str, daemon: bool) -> No
     if daemon:
         print(f'started in DAEMON mode; "python {_prog()} stop" stops it.', flush=True)
     else:
-        print("started in DEBUG mode; press Ctrl+C to stop.", flush=True)
+        print("running in the foreground; press Ctrl+C to stop.", flush=True)
 
 
 takes_command_line(main)
