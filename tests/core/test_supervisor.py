@@ -9,6 +9,7 @@ import pwd
 import re
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -195,6 +196,15 @@ def process_rows(status: str) -> dict[str, list[str]]:
         if cells and not line.startswith("---"):
             rows[cells[0]] = cells
     return rows
+
+
+def test_a_daemon_start_names_the_stop_command_with_this_interpreter(
+    server: Callable[..., Server],
+) -> None:
+    app = server()
+    result = app.start(1)
+    assert f'"{sys.executable} {app.app} stop" stops it.' in result.stdout
+    assert app.command("stop").returncode == 0
 
 
 def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Server]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import platform
+import shlex
 import signal
 import sys
 import time
@@ -70,6 +71,13 @@ class Command:
 
 def _prog() -> str:
     return os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "app.py"
+
+
+def _again(command: str) -> str:
+    """The command line that runs ``command`` on this app: the same interpreter and start
+    file as now (a venv's python, ``python3.12``, ...)."""
+    start = sys.argv[0] if sys.argv and sys.argv[0] else "app.py"
+    return f"{shlex.quote(sys.executable)} {shlex.quote(start)} {command}"
 
 
 def _usage_error(message: str) -> SystemExit:
@@ -256,7 +264,7 @@ def print_startup(workers: Sequence[Worker], loop_name: str, daemon: bool) -> No
     for row in rows:
         print(line.format(*row).rstrip())
     if daemon:
-        print(f'started in DAEMON mode; "python {_prog()} stop" stops it.', flush=True)
+        print(f'started in DAEMON mode; "{_again("stop")}" stops it.', flush=True)
     else:
         print("running in the foreground; press Ctrl+C to stop.", flush=True)
 
