@@ -28,6 +28,7 @@ def parse_http(state: HttpState, data: bytes) -> None:
 
     It is HttpState.data_received itself (no call in between on the per-request path)."""
     conn = state.connection
+    state.seen = True  # not idle (see _idle)
     buffer = data
     limit = conn.max_package_size
     max_head = state.max_header_size

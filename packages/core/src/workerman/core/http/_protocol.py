@@ -10,6 +10,7 @@ from workerman.core.protocols import StreamProtocol
 from ._answer import cancel_timer, fail
 from ._errors import RequestError
 from ._exchange import respond
+from ._idle import watch
 from ._parser import parse_http
 from ._settings import HttpSettings
 
@@ -35,7 +36,9 @@ class HttpState(StreamProtocol, HttpSettings):
         "failed",
         "held",
         "pending",
+        "quiet",
         "request",
+        "seen",
         "stalled",
         "streamer",
         "streaming",
@@ -57,6 +60,9 @@ class HttpState(StreamProtocol, HttpSettings):
         self.cparts: list[bytes] = []
         self.csize = 0
         self.failed = self.handler_failed  # made once: handed to deliver() per request
+        self.seen = False  # bytes arrived since the last idle sweep
+        self.quiet = 0  # idle sweeps in a row that found nothing going on
+        watch(connection, self.idle_timeout)
 
     #: Decode and dispatch every whole request; keep the rest.
     data_received = parse_http

@@ -16,6 +16,9 @@ class HttpSettings:
     max_header_size: ClassVar[int] = 16 * 1024
     #: seconds a client has to finish a request head it has begun (then 408 and close).
     header_timeout: ClassVar[float] = 30.0
+    #: seconds a connection may stay quiet with no request in progress (between keep-alive
+    #: requests, or before its first byte) before it is closed (0: never).
+    idle_timeout: ClassVar[float] = 60.0
     #: after answering a bad request, seconds to keep reading (and dropping) what the client
     #: still sends before closing, so it reads the answer instead of a reset (0: close at once).
     linger_timeout: ClassVar[float] = 5.0
