@@ -4,6 +4,7 @@ line, with real processes and clients that keep talking while it happens."""
 from __future__ import annotations
 
 import itertools
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -166,6 +167,46 @@ def test_graceful_reload_lets_open_connections_finish(server: Callable[..., Serv
     wait_until(lambda: app.children("web") not in ([], [old]), what="the new process")
     (new,) = app.children("web")
     assert ask(app.port)[1] == new
+    assert gone(old)
+
+
+def test_graceful_reload_closes_idle_http_keep_alive_and_ends_answers_with_close(
+    server: Callable[..., Server],
+) -> None:
+    app = server(
+        """
+        from workerman.core.http import Response
+
+        def on_message(connection, request):
+            if request.path == "/slow":  # answered a moment later, from a timer
+                Timer.add(1.0, connection.send, Response(200, body="slow"), persistent=False)
+            else:
+                connection.send(str(os.getpid()))
+
+        web = Worker(f"http://127.0.0.1:{PORT}", name="web")
+        web.on_message = on_message
+        Worker.run_all()
+        """
+    )
+    app.start(1)
+    (old,) = app.children("web")
+    idle = socket.create_connection(("127.0.0.1", app.port), timeout=10)
+    busy = socket.create_connection(("127.0.0.1", app.port), timeout=10)
+    try:
+        idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert idle.recv(4096).endswith(str(old).encode())  # answered; kept alive
+        busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        result = app.command("reload", "-g")
+        assert result.returncode == 0, result.stderr
+        assert idle.recv(4096) == b""  # the idle keep-alive connection is closed at once
+        answer = b""
+        while chunk := busy.recv(4096):  # the slow answer, then the close
+            answer += chunk
+        assert b"Connection: close\r\n" in answer and answer.endswith(b"slow")
+    finally:
+        idle.close()
+        busy.close()
+    wait_until(lambda: app.children("web") not in ([], [old]), what="the new process")
     assert gone(old)
 
 

@@ -36,6 +36,7 @@ class StreamProtocol:
     - :meth:`send` for every ``connection.send(message)``;
     - :meth:`drained` when a full send buffer has emptied;
     - :meth:`closing` when ``connection.close()`` is called (a last write may go out);
+    - :meth:`draining` when the worker begins a graceful stop;
     - :meth:`connection_lost` when the connection is gone.
 
     Settings of the protocol are class attributes; a subclass with other values is the
@@ -80,6 +81,12 @@ class StreamProtocol:
 
     def closing(self) -> None:
         """``connection.close()`` was called; what is written now still goes out."""
+
+    def draining(self) -> None:
+        """The worker is stopping gracefully (``stop -g``, ``reload -g``): finish what is
+        in progress and close when done. The default leaves the connection to the
+        application, as Workerman does for long connections; HTTP closes an idle
+        keep-alive connection at once and ends the current response with a close."""
 
     def connection_lost(self) -> None:
         """The connection is gone: stop timers, release resources."""

@@ -309,6 +309,11 @@ class Worker:
         for worker in running:
             await worker._stop(graceful)
         live = live_connections()
+        if graceful:
+            for connection in list(live.values()):
+                state = connection.protocol_state
+                if state is not None:  # a stream protocol may end what it can end now
+                    state.draining()
         while graceful and cls._graceful and live:
             await anyio.sleep(0.05)
         await close_and_wait(lambda: list(live.values()), cls.stop_timeout)

@@ -101,6 +101,15 @@ class HttpState(StreamProtocol, HttpSettings):
             self.stalled = False
             conn.release()
 
+    def draining(self) -> None:
+        """A graceful stop: an idle keep-alive connection closes now; one with a request
+        in progress answers it with ``Connection: close`` (unless its head is out) and
+        closes after it."""
+        if self.pending:
+            self.close_after = True
+        else:
+            self.connection.close()
+
     def handler_failed(self, exc: Exception) -> None:
         """``on_message`` raised (now, or in its task): its status, or 500, unless the
         response is already out (then it stands)."""
