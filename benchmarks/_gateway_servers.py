@@ -26,11 +26,16 @@ def raise_fd_limit() -> None:
 
 def workerman(port: int, url: str, prefix: str) -> None:
     from workerman.core import TcpConnection, Worker
+    from workerman.core.websocket import WebSocket
     from workerman.gateway import Gateway
 
     gateway = Gateway(url, prefix=prefix)
-    ws = Worker(f"websocket://127.0.0.1:{port}", name="gateway-bench")
-    ws.websocket_compression = False  # as the Socket.IO side: plain frames
+    # as the Socket.IO side: plain frames
+    ws = Worker(
+        f"websocket://127.0.0.1:{port}",
+        name="gateway-bench",
+        protocol=WebSocket.configure(compression=False),
+    )
     gateway.attach(ws)
 
     async def on_message(connection: TcpConnection, text: str) -> None:

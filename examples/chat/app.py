@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 
 from workerman.core import TcpConnection, Worker, current_loop
 from workerman.core.http import Request, Response
-from workerman.core.websocket import upgrade
+from workerman.core.websocket import WebSocket, upgrade
 
 HOST = os.environ.get("CHAT_HOST", "0.0.0.0")
 PORT = int(os.environ.get("CHAT_PORT", "8080"))
@@ -61,6 +61,9 @@ MAX_TEXT = 2000
 # A frame larger than this closes the socket (code 1009) before it is even decoded: room
 # for the longest valid message, JSON-escaped, with plenty to spare.
 MAX_FRAME = 64 * 1024
+# the room's sockets: ping quiet clients (and drop the ones that never answer); no
+# compression, so a message to the room is framed once for everyone
+ChatSocket = WebSocket.configure(heartbeat=30, compression=False)
 
 STATIC = Path(__file__).resolve().parent
 PAGES = {"/": STATIC / "index.html", "/chat.js": STATIC / "chat.js"}
@@ -257,7 +260,7 @@ def on_request(connection: TcpConnection, request: Request) -> None:
         connection.on_close = on_chat_close
         # No permessage-deflate: chat lines are short, and every one goes to everyone;
         # uncompressed, a broadcast is framed once instead of deflated per recipient.
-        if upgrade(connection, request, on_message=on_chat_message, compression=False):
+        if upgrade(connection, request, protocol=ChatSocket, on_message=on_chat_message):
             name = request.get("name")
             if name is not None:  # /ws?name=alice joins at once
                 current_loop().spawn(
@@ -298,7 +301,6 @@ chat = Worker(f"http://{HOST}:{PORT}", name="chat", count=1)
 chat.on_message = on_request
 chat.on_worker_start = on_worker_start
 chat.on_worker_stop = on_worker_stop
-chat.websocket_heartbeat = 30  # ping quiet clients; drop the ones that never answer
 
 if REDIS:  # several nodes may start from this file: keep their pid files apart
     _files = Path(tempfile.gettempdir()) / f"workerman.chat-{PORT}"

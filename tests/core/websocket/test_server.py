@@ -19,6 +19,7 @@ from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFact
 
 from workerman.core import TcpConnection, Worker, statistics
 from workerman.core.http import Request, RequestError
+from workerman.core.websocket import WebSocket
 
 from ..conftest import port_of, serving
 from ._raw_ws import (
@@ -41,8 +42,8 @@ from ._raw_ws import (
 pytestmark = pytest.mark.anyio
 
 
-def ws_worker(on_message: Any = None) -> Worker:
-    worker = Worker("websocket://127.0.0.1:0", name="ws")
+def ws_worker(on_message: Any = None, protocol: Any = None) -> Worker:
+    worker = Worker("websocket://127.0.0.1:0", name="ws", protocol=protocol)
     worker.on_message = on_message
     return worker
 
@@ -337,8 +338,7 @@ async def test_a_head_over_16_kib_gets_431(anyio_backend: str) -> None:
 
 
 async def test_the_servers_preferred_subprotocol_is_chosen(anyio_backend: str) -> None:
-    worker = ws_worker(echo)
-    worker.websocket_subprotocols = ["chat.v2", "chat.v1"]
+    worker = ws_worker(echo, WebSocket.configure(subprotocols=["chat.v2", "chat.v1"]))
     port = 0
 
     async def client() -> tuple[str | None, str | None, str | None]:
@@ -359,7 +359,7 @@ async def test_the_servers_preferred_subprotocol_is_chosen(anyio_backend: str) -
 
 async def test_a_subprotocol_the_server_lacks_gets_none(anyio_backend: str) -> None:
     worker = ws_worker(echo)
-    worker.websocket_subprotocols = ["mqtt"]
+    worker.protocol = WebSocket.configure(subprotocols=["mqtt"])
     async with serving(anyio_backend, worker):
         async with raw_client(port_of(worker), "/", {"Sec-WebSocket-Protocol": "a, b"}) as (
             _client,
@@ -649,8 +649,7 @@ async def test_a_close_handshake_with_the_websockets_client(anyio_backend: str) 
 
 
 async def test_the_heartbeat_pings_a_silent_client_then_closes_it(anyio_backend: str) -> None:
-    worker = ws_worker(echo)
-    worker.websocket_heartbeat = 0.2
+    worker = ws_worker(echo, WebSocket.configure(heartbeat=0.2))
     port = 0
 
     async def lively() -> bool:  # the websockets client answers pings by itself
@@ -679,7 +678,7 @@ async def test_the_heartbeat_closes_a_connection_that_never_shakes_hands(
     anyio_backend: str,
 ) -> None:
     worker = ws_worker(echo)
-    worker.websocket_heartbeat = 0.1
+    worker.protocol = WebSocket.configure(heartbeat=0.1)
     async with serving(anyio_backend, worker):
         async with raw_connection(port_of(worker)) as client:
             await client.send(b"GET / HTTP/1.1\r\n")
@@ -785,8 +784,7 @@ async def test_compressed_frames_on_the_wire(anyio_backend: str) -> None:
 
 
 async def test_compression_can_be_turned_off(anyio_backend: str) -> None:
-    worker = ws_worker(echo)
-    worker.websocket_compression = False
+    worker = ws_worker(echo, WebSocket.configure(compression=False))
     async with serving(anyio_backend, worker):
         async with raw_client(
             port_of(worker), "/", {"Sec-WebSocket-Extensions": "permessage-deflate"}
@@ -906,3 +904,16 @@ async def test_a_client_that_refuses_the_upgrade_sees_the_status(anyio_backend: 
     async with serving(anyio_backend, worker):
         port = port_of(worker)
         assert await in_asyncio_thread(client) == 403
+
+
+def test_configure_makes_a_protocol_with_other_settings_and_keeps_the_rest() -> None:
+    from workerman.core.websocket import WebSocketOptions
+
+    beat = WebSocket.configure(heartbeat=5)
+    both = beat.configure(subprotocols=("chat",))
+    assert WebSocket.options == WebSocketOptions()  # the default is untouched
+    assert beat.options == WebSocketOptions(heartbeat=5.0)
+    assert both.options == WebSocketOptions(subprotocols=("chat",), heartbeat=5.0)
+    assert issubclass(both, WebSocket) and both.__slots__ == ()
+    with pytest.raises(ValueError, match="heartbeat"):
+        WebSocket.configure(heartbeat=-1)

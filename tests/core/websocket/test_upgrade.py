@@ -12,7 +12,7 @@ from websockets.asyncio.client import connect
 
 from workerman.core import TcpConnection, Worker, statistics
 from workerman.core.http import FileSessionHandler, Request, Session
-from workerman.core.websocket import upgrade
+from workerman.core.websocket import WebSocket, upgrade
 
 from ..conftest import port_of, serving
 from ..http._raw import exchange, request
@@ -266,8 +266,7 @@ async def test_bad_frames_after_an_upgrade_close_with_1002(anyio_backend: str) -
 
 
 async def test_the_heartbeat_applies_to_upgraded_connections(anyio_backend: str) -> None:
-    worker, _log = web_worker()
-    worker.websocket_heartbeat = 0.1
+    worker, _log = web_worker(protocol=WebSocket.configure(heartbeat=0.1))
     async with serving(anyio_backend, worker):
         async with raw_client(port_of(worker), "/ws") as (client, _):
             ping = await client.frame(timeout=2)

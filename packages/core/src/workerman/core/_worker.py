@@ -132,13 +132,6 @@ class Worker:
         self.on_websocket_pong: Callback = None
         #: ``(connection, code, reason)`` when the client sends a Close frame
         self.on_websocket_close: Callback = None
-        #: subprotocols this server speaks, in order of preference
-        self.websocket_subprotocols: list[str] = []
-        #: seconds: a client silent this long is pinged, and closed after as long again
-        self.websocket_heartbeat: float = 0
-        #: accept permessage-deflate when a client offers it
-        self.websocket_compression = True
-        self._websocket_beat_loop: Any = None
         self._transport = transport
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None

@@ -12,6 +12,7 @@ from ._frames import CloseCode as CloseCode
 from ._frames import WebSocketError as WebSocketError
 from ._handshake import HandshakeError as HandshakeError
 from ._server import WebSocket as WebSocket
+from ._server import WebSocketOptions as WebSocketOptions
 from ._server import upgrade as upgrade
 from ._state import WebSocketState as WebSocketState
 
@@ -20,6 +21,7 @@ __all__ = [
     "HandshakeError",
     "WebSocket",
     "WebSocketError",
+    "WebSocketOptions",
     "WebSocketState",
     "Ws",
     "upgrade",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import weakref
 from collections.abc import Sequence
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from workerman.core import ConnectionStatus, EventLoop, current_loop, statistics
 from workerman.core.http import Request, RequestError, Response
@@ -45,14 +46,35 @@ def _refuse(
     conn.close(error_bytes(status, reason.encode(), headers), raw=True)
 
 
-def _take_worker_settings(state: WebSocketState, worker: Worker) -> None:
+@dataclasses.dataclass(frozen=True)
+class WebSocketOptions:
+    """The settings of a ``websocket://`` server (and of ``upgrade()``), carried by the
+    protocol class: ``WebSocket.configure(heartbeat=30)`` makes a WebSocket with them,
+    for ``Worker("websocket://...", protocol=...)`` or ``upgrade(..., protocol=...)``.
+
+    Attributes:
+        subprotocols: the subprotocols this server speaks, in order of preference.
+        heartbeat: seconds; a client not heard from for a whole interval is pinged, and
+            closed with 1011 when silent for another (0: off).
+        compression: accept permessage-deflate when a client offers it.
+    """
+
+    subprotocols: tuple[str, ...] = ()
+    heartbeat: float = 0.0
+    compression: bool = True
+
+
+def _take_worker_settings(state: WebSocket, worker: Worker | None) -> None:
+    options = state.options
+    state.compression = options.compression
+    state.subprotocols = list(options.subprotocols)
+    if worker is None:
+        return
     state.on_ping = worker.on_websocket_ping
     state.on_pong = worker.on_websocket_pong
     state.on_close = worker.on_websocket_close
-    state.compression = worker.websocket_compression
-    state.subprotocols = list(worker.websocket_subprotocols)
-    if worker.websocket_heartbeat:
-        _heartbeat(worker)
+    if options.heartbeat:
+        _heartbeat(worker, options.heartbeat)
 
 
 def _handshake(conn: TcpConnection, state: WebSocketState, buffer: bytes) -> None:
@@ -215,24 +237,30 @@ def _send(state: WebSocket, message: Any) -> bool | None:
 # -- heartbeat: one timer per worker closes silent clients --------------------------------
 
 
-_beating: weakref.WeakKeyDictionary[Worker, EventLoop] = weakref.WeakKeyDictionary()
+# per worker: the loop its heartbeats run on, and their intervals there
+_beating: weakref.WeakKeyDictionary[Worker, tuple[EventLoop, set[float]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
-def _heartbeat(worker: Worker) -> None:
-    """Start the worker's heartbeat timer on the running loop, once per loop."""
+def _heartbeat(worker: Worker, interval: float) -> None:
+    """Start the worker's heartbeat timer of ``interval`` on the running loop, once."""
     loop = current_loop()
-    if _beating.get(worker) is loop:
+    running = _beating.get(worker)
+    if running is None or running[0] is not loop:
+        running = _beating[worker] = (loop, set())
+    if interval in running[1]:
         return
-    _beating[worker] = loop
-    loop.repeat(worker.websocket_heartbeat, _beat, worker)
+    running[1].add(interval)
+    loop.repeat(interval, _beat, worker, interval)
 
 
-def _beat(worker: Worker) -> None:
+def _beat(worker: Worker, interval: float) -> None:
     """Every interval: a connection heard from since the last beat is fine; one silent
     for a whole interval gets a Ping; one silent for another interval is closed."""
     for conn in list(worker.connections.values()):
         state = conn.protocol_state
-        if not isinstance(state, WebSocketState):
+        if not isinstance(state, WebSocket) or state.options.heartbeat != interval:
             continue
         if state.alive:
             state.alive = False
@@ -260,13 +288,40 @@ class WebSocket(WebSocketState):
     __slots__ = ()
 
     server_side = True
+    #: this protocol's settings; see :meth:`configure`
+    options: ClassVar[WebSocketOptions] = WebSocketOptions()
 
     def __init__(self, connection: TcpConnection) -> None:
         super().__init__(connection)
         worker = connection.worker
         if worker is not None:
             self.on_connect = worker.on_websocket_connect
-            _take_worker_settings(self, worker)
+        _take_worker_settings(self, worker)
+
+    @classmethod
+    def configure(
+        cls,
+        *,
+        subprotocols: Sequence[str] | None = None,
+        heartbeat: float | None = None,
+        compression: bool | None = None,
+    ) -> type[WebSocket]:
+        """This protocol with other settings (see :class:`WebSocketOptions`); what is not
+        given stays as it is::
+
+            chat = Worker("websocket://0.0.0.0:8000", protocol=WebSocket.configure(heartbeat=30))
+        """
+        changes: dict[str, Any] = {}
+        if subprotocols is not None:
+            changes["subprotocols"] = tuple(subprotocols)
+        if heartbeat is not None:
+            if heartbeat < 0:
+                raise ValueError(f"heartbeat must be 0 or more seconds, got {heartbeat!r}")
+            changes["heartbeat"] = float(heartbeat)
+        if compression is not None:
+            changes["compression"] = bool(compression)
+        options = dataclasses.replace(cls.options, **changes)
+        return type(cls.__name__, (cls,), {"__slots__": (), "options": options})
 
     def data_received(self, data: bytes) -> None:
         stage = self.stage
@@ -285,6 +340,7 @@ def upgrade(
     connection: TcpConnection,
     request: Request,
     *,
+    protocol: type[WebSocket] | None = None,
     subprotocols: Sequence[str] | None = None,
     headers: dict[str, str] | None = None,
     compression: bool | None = None,
@@ -295,11 +351,11 @@ def upgrade(
     The 101 answer goes out now; later messages on the connection are WebSocket
     messages for ``on_message`` (given here, or set on the connection). A request that
     is not a valid upgrade gets its 400 or 426 and False is returned. The worker's
-    ``on_websocket_ping``, ``on_websocket_pong``, ``on_websocket_close`` and
-    ``websocket_heartbeat`` apply, as on a ``websocket://`` port; ``subprotocols`` and
-    ``compression`` default to its ``websocket_subprotocols`` and
-    ``websocket_compression``. Messages are limited to the connection's
-    ``max_package_size`` as it is when this is called.
+    ``on_websocket_ping``, ``on_websocket_pong`` and ``on_websocket_close`` apply, as on
+    a ``websocket://`` port; the settings are those of ``protocol`` (``WebSocket``, or
+    one made by ``WebSocket.configure(...)``), with ``subprotocols`` and ``compression``
+    over them when given. Messages are limited to the connection's ``max_package_size``
+    as it is when this is called.
     """
     http_state = connection.protocol_state
     if not isinstance(http_state, HttpState) or http_state.request is not request:
@@ -309,7 +365,8 @@ def upgrade(
     except HandshakeError as exc:
         connection.send(Response(exc.status, dict(exc.headers), exc.reason))
         return False
-    state = WebSocket(connection)  # the worker's WebSocket callbacks, as on a websocket:// port
+    kind = WebSocket if protocol is None else protocol
+    state = kind(connection)  # the worker's WebSocket callbacks, as on a websocket:// port
     state.on_connect = None
     if compression is not None:
         state.compression = compression
@@ -325,7 +382,7 @@ def upgrade(
     # the HTTP exchange ends here, the connection stays
     http_state.request = None
     http_state.pending = False
-    connection.switch_protocol(WebSocket, state)
+    connection.switch_protocol(kind, state)
     if on_message is not None:
         connection.on_message = on_message
     connection.write(reply)
