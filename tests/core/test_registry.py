@@ -274,3 +274,19 @@ async def test_worker_serves_with_an_entry_point_protocol(
     ):
         await client.send(b"hello\nworld\r\n")
         assert await read_lines(client, 2) == [b"HELLO!\n", b"WORLD!\n"]
+
+
+def test_a_protocol_is_named_by_its_scheme_not_its_class() -> None:
+    from workerman.core.http import Http
+    from workerman.core.protocols._registry import protocol_name
+
+    register_protocol("jsonl", Json)
+    assert protocol_name(Json) == "jsonl"  # what `connections` shows, not "json"
+    assert protocol_name(Text) == "text"
+    get_protocol("http")
+
+    class MyHttp(Http):
+        pass
+
+    assert protocol_name(MyHttp) == "http"  # a worker's own subclass keeps the scheme
+    assert protocol_name(NoEncode) == "noencode"  # never registered: its class name

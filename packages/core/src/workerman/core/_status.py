@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._connection import live_connections
 from ._statistics import component_reports, statistics
+from .protocols._registry import protocol_name
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -74,9 +75,7 @@ def connection_rows(worker: Worker) -> list[dict[str, Any]]:
                 "worker": owner.name if owner is not None else f"{worker.name} (out)",
                 "id": connection.id,
                 "transport": connection.transport,
-                "protocol": getattr(codec, "__name__", type(codec).__name__).lower()
-                if codec is not None
-                else "-",
+                "protocol": protocol_name(codec) if codec is not None else "-",
                 "recv_q": connection.recv_buffer_size,
                 "send_q": connection.send_buffer_size,
                 "bytes_read": connection.bytes_read,

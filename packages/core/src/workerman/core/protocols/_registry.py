@@ -113,5 +113,17 @@ def registered_protocols() -> dict[str, Codec]:
     return dict(_registry)
 
 
+def protocol_name(codec: Any) -> str:
+    """The scheme ``codec`` is registered under (for a subclass of a registered class,
+    its base's: ``MyHttp`` is ``http``); else its lower-cased class or module name.
+    Only what is loaded is searched: naming a protocol imports nothing."""
+    candidates = list(getattr(codec, "__mro__", ())) or [codec]
+    for candidate in candidates:
+        for name, registered in _registry.items():
+            if registered is candidate:
+                return name
+    return str(getattr(codec, "__name__", type(codec).__name__)).lower()
+
+
 def is_transport(scheme: str) -> bool:
     return scheme in _TRANSPORTS
