@@ -10,17 +10,16 @@ import contextlib
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import psutil
-import pytest
+
+from tests.core._supervisor_harness import free_port, wait_until
 
 HEADER = """\
 import os
@@ -71,24 +70,6 @@ def on_message(connection, request):
         GROWN.append(bytearray(160 * 1024 * 1024))  # touched pages: RSS grows at once
     connection.send(f"{{VERSION}} {{os.getpid()}}")
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10, what: str = "") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
-        time.sleep(0.02)
 
 
 class App:
