@@ -142,13 +142,26 @@ def analyse(head: bytes) -> Head:
     return result
 
 
+_TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+_QUOTED = rb'"(?:[\t !#-\[\]-~\x80-\xff]|\\[\t -~\x80-\xff])*"'
+# RFC 9112 7.1.1: chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )
+_CHUNK_EXT = re.compile(
+    rb"(?:[ \t]*;[ \t]*" + _TOKEN + rb"(?:[ \t]*=[ \t]*(?:" + _TOKEN + rb"|" + _QUOTED + rb"))?)*"
+)
+
+
 def dechunk_size(line: bytes) -> int:
-    """The size of a chunk from its size line (extensions ignored).
+    """The size of a chunk from its size line; extensions are checked, then ignored.
 
     Raises:
-        RequestError: 400 when the line is not a hex size.
+        RequestError: 400 when the line is not a hex size, or an extension is malformed
+            (a NUL, a bare LF or CR, a control character: the "funky chunks" that let a
+            proxy and a server disagree on where a body ends).
     """
-    size = line.partition(b";")[0].rstrip(b" \t")
+    size, semicolon, extensions = line.partition(b";")
+    size = size.rstrip(b" \t")
     if not _HEX.fullmatch(size):
         raise RequestError(400, f"invalid chunk size line {line[:40]!r}")
+    if semicolon and not _CHUNK_EXT.fullmatch(b";" + extensions):
+        raise RequestError(400, f"malformed chunk extension in {line[:40]!r}")
     return int(size, 16)

@@ -140,7 +140,15 @@ class Request:
 
     @property
     def host(self) -> str:
-        """The Host header (with its port, if sent)."""
+        """The host the request is for (with its port, if sent): the authority of an
+        absolute-form target (``GET http://a.example/x``), which wins over the Host header
+        (RFC 9112 3.2.2), else the Host header."""
+        target = self.uri
+        if target[0] != "/" and "://" in target:
+            authority = target.partition("://")[2].partition("/")[0]
+            authority = authority.partition("?")[0].rpartition("@")[2]
+            if authority:
+                return authority
         return self.headers.get("host", "")
 
     @property
