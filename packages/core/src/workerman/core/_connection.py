@@ -466,8 +466,7 @@ class TcpConnection(asyncio.Protocol):
         made still leave; nothing more of the input is read."""
         statistics.protocol_errors += 1
         logger.warning("%s closed: %s", self.describe("connection"), reason)
-        self._recv = None
-        self._want = 0
+        self.drop_kept()
         if self._status == _ESTABLISHED:
             self.close()
 
@@ -475,7 +474,7 @@ class TcpConnection(asyncio.Protocol):
         """Tell ``on_error`` (or the log, when there is none) of ``code`` and ``message``."""
         callback = self.on_error
         if callback is not None:
-            invoke(callback, (self, code, message), lambda: self.describe("on_error"))
+            self.call(callback, "on_error", code, message)
         else:
             logger.info("%s: %s", self.describe("error"), message)
 
@@ -499,10 +498,9 @@ class TcpConnection(asyncio.Protocol):
         if self._batch:
             self._flush()
             self._batch = []
-        self._recv = None
-        self._want = 0
+        self.drop_kept()
         self._pstate = Discard(self, self._pstate)
-        if not isinstance(self.protocol, type) or not issubclass(self.protocol, StreamProtocol):
+        if not is_stream_protocol(self.protocol):
             self.protocol = Discard
         try:
             transport.write_eof()
@@ -541,7 +539,7 @@ class TcpConnection(asyncio.Protocol):
             if self._full and transport.get_write_buffer_size() < self._max_send:
                 self.resume_writing()  # the transport did not pause, so it will not resume
         if self.on_connect is not None and self._status == _ESTABLISHED:
-            invoke(self.on_connect, (self,), lambda: self.describe("on_connect"))
+            self.call(self.on_connect, "on_connect")
 
     def data_received(self, data: bytes) -> None:
         self.bytes_read += len(data)
@@ -604,7 +602,7 @@ class TcpConnection(asyncio.Protocol):
             return
         self._full = True
         if self.on_buffer_full is not None:
-            invoke(self.on_buffer_full, (self,), lambda: self.describe("on_buffer_full"))
+            self.call(self.on_buffer_full, "on_buffer_full")
 
     def resume_writing(self) -> None:
         self._unsent = False
@@ -614,7 +612,7 @@ class TcpConnection(asyncio.Protocol):
         if self._pstate is not None:
             self._pstate.drained()
         if self.on_buffer_drain is not None:
-            invoke(self.on_buffer_drain, (self,), lambda: self.describe("on_buffer_drain"))
+            self.call(self.on_buffer_drain, "on_buffer_drain")
 
     # -- flow control ----------------------------------------------------------------
 
@@ -712,7 +710,7 @@ class TcpConnection(asyncio.Protocol):
         self._unsent = False
         callback = self.on_close
         if callback is not None:
-            invoke(callback, (self,), lambda: self.describe("on_close"))
+            self.call(callback, "on_close")
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from time import time as _time
 from typing import TYPE_CHECKING, Any
 
-from workerman.core import ConnectionStatus, ServerError, current_loop
+from workerman.core import ConnectionStatus, current_loop
 
 from ._response import (
     Chunk,
@@ -34,15 +34,6 @@ _CHUNKED = 1
 _CHUNKED_RAW = 2  # an HTTP/1.0 client: chunks go out bare and the close ends the body
 _EVENTS = 3
 _DISCARD = 4  # a chunked answer to HEAD: chunks are dropped, the last one ends it
-
-
-def cancel_timer(timer: int) -> None:
-    """Cancel a timer of the running loop, if one still runs (a connection can be lost
-    as its loop ends)."""
-    try:
-        current_loop().cancel(timer)
-    except ServerError:
-        pass
 
 
 def complete(conn: TcpConnection, state: HttpState) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workerman.core import statistics
 
-from ._answer import _hello, _stream, cancel_timer, complete, error_bytes, fail, send_plain
+from ._answer import _hello, _stream, complete, error_bytes, fail, send_plain
 from ._file import send_file
 from ._response import Response
 
@@ -56,9 +56,7 @@ def reject(conn: TcpConnection, state: HttpState, status: int, reason: str) -> N
     if state.request is not None:
         fail(conn, state, status, reason)
         return
-    if state.timer:
-        cancel_timer(state.timer)
-        state.timer = 0
+    state.stop_timer()
     conn.linger(error_bytes(status, reason.encode()), state.linger_timeout)
 
 

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING
 
 from workerman.core import EventLoop, ServerError, current_loop, statistics
 
+from ._settings import HttpSettings
+
 if TYPE_CHECKING:
     from workerman.core import TcpConnection, Worker
-
-    from ._protocol import HttpState
 
 logger = logging.getLogger("workerman.core")
 
@@ -48,9 +48,9 @@ def watch(connection: TcpConnection, timeout: float) -> None:
 
 def _sweep(worker: Worker, timeout: float) -> None:
     for connection in list(worker.connections.values()):
-        state: HttpState | None = connection.protocol_state  # type: ignore[assignment]
-        if state is None or not hasattr(state, "quiet") or state.idle_timeout <= 0:
-            continue
+        state = connection.protocol_state
+        if not isinstance(state, HttpSettings) or state.idle_timeout <= 0:
+            continue  # upgraded to WebSocket (its heartbeat watches it), or lingering
         if state.seen or state.pending or state.stalled or state.streamer is not None:
             state.seen = False
             state.quiet = 0

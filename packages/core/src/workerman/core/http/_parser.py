@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from workerman.core import ConnectionStatus, current_loop, statistics
 
-from ._answer import cancel_timer
 from ._errors import RequestError
 from ._exchange import dispatch, reject
 from ._head import analyse, dechunk_size
@@ -75,7 +74,7 @@ def parse_http(state: HttpState, data: bytes) -> None:
                 body = b""
                 stop = body_start
             if state.timer:
-                _cancel_timer(state)
+                state.stop_timer()
             start = stop
             delivered += 1
             dispatch(conn, state, Request(conn, head, body, method, uri, version, keep_alive))
@@ -124,7 +123,7 @@ def _more(
     """The head is whole but the body is not: keep the request's bytes, and tell a client
     that waits for it to go on."""
     if state.timer:
-        _cancel_timer(state)
+        state.stop_timer()
     _keep(conn, buffer, start, want)
     if expect and not state.continued:
         state.continued = True
@@ -143,11 +142,6 @@ def _timed_out(conn: TcpConnection, state: HttpState) -> None:
     state.timer = 0
     if conn.status < _CLOSING and conn.recv_buffer_size:
         reject(conn, state, 408, "the request head did not arrive in time")
-
-
-def _cancel_timer(state: HttpState) -> None:
-    cancel_timer(state.timer)
-    state.timer = 0
 
 
 class ChunkCursor:

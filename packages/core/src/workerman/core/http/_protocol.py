@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from workerman.core import Timer
 from workerman.core.protocols import StreamProtocol
 
-from ._answer import cancel_timer, fail
+from ._answer import fail
 from ._errors import RequestError
 from ._exchange import respond
 from ._idle import watch
@@ -83,9 +84,7 @@ class HttpState(StreamProtocol, HttpSettings):
     def connection_lost(self) -> None:
         """The connection is gone: stop timers and streams, drop temporary files."""
         conn = self.connection
-        if self.timer:
-            cancel_timer(self.timer)
-            self.timer = 0
+        self.stop_timer()
         if self.streamer is not None:
             self.streamer.close()
             self.streamer = None
@@ -109,6 +108,12 @@ class HttpState(StreamProtocol, HttpSettings):
             self.close_after = True
         else:
             self.connection.close()
+
+    def stop_timer(self) -> None:
+        """Cancel the head timer, if one runs (and the loop it runs on still does)."""
+        if self.timer:
+            Timer.delete(self.timer)
+            self.timer = 0
 
     def handler_failed(self, exc: Exception) -> None:
         """``on_message`` raised (now, or in its task): its status, or 500, unless the

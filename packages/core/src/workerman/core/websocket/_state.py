@@ -3,11 +3,10 @@ frames in, messages to ``on_message``, control frames, the closing handshake."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workerman.core import ConnectionStatus, ServerError, current_loop, statistics
+from workerman.core import ConnectionStatus, Timer, statistics
 from workerman.core.http._answer import error_bytes
 from workerman.core.protocols import StreamProtocol
 
@@ -30,8 +29,6 @@ if TYPE_CHECKING:
     from workerman.core import TcpConnection
 
 __all__ = ["WebSocketState"]
-
-logger = logging.getLogger("workerman.core")
 
 _CLOSING = ConnectionStatus.CLOSING
 _ESTABLISHED = ConnectionStatus.ESTABLISHED
@@ -238,12 +235,9 @@ class WebSocketState(StreamProtocol):
 
     def fail(self, conn: TcpConnection, code: int, reason: str) -> None:
         """The peer broke the protocol: count, log, close with ``code``."""
-        statistics.protocol_errors += 1
-        logger.warning("%s closed: WebSocket %d %s", conn.describe("connection"), code, reason)
-        conn.drop_kept()
         if self.stage == OPEN and conn.status < _CLOSING:
             self._send_close(conn, code, reason)
-        conn.close()
+        conn.protocol_error(f"WebSocket {code} {reason}")
 
     def ping(self, payload: bytes = b"") -> bool:
         """Send a Ping (at most 125 bytes); False when the WebSocket is not open."""
@@ -293,8 +287,5 @@ class WebSocketState(StreamProtocol):
         self.conn = None
         self.backlog = None
         if self.timer:
-            try:
-                current_loop().cancel(self.timer)
-            except ServerError:  # lost as the loop ended
-                pass
+            Timer.delete(self.timer)  # nothing to do when the loop has ended
             self.timer = 0
