@@ -24,7 +24,7 @@ from workerman.redis import Redis, ResponseError
 
 from ._exceptions import GatewayError, MessageTooLargeError, translate
 from ._names import Names, validate_name
-from ._op import Op
+from ._op import Op, await_or_call
 
 __all__ = ["Channel"]
 
@@ -154,13 +154,13 @@ class Channel:
         """Send ``data`` (JSON-serialisable) to every subscriber of ``event`` (now: await
         for the result, how many processes got it)."""
         payload = self._payload(event, data)
-        return self._run(self._publish(event, payload), callback)
+        return await_or_call(self._publish(event, payload), callback)
 
     def publish_one(self, event: str, data: Any = None, *, callback: Callback = None) -> Any:
         """Queue ``data`` for one subscriber of ``event`` in each consumer group (it waits
         in Redis while none is there). Result: the queued entry's id."""
         payload = self._payload(event, data)
-        return self._run(self._enqueue(event, payload), callback)
+        return await_or_call(self._enqueue(event, payload), callback)
 
     def _publish(self, event: str, payload: str) -> Op:
         reply = self.redis.execute("PUBLISH", self._channel(event), payload)
@@ -181,22 +181,6 @@ class Channel:
         if len(payload.encode()) > self.max_message_size:
             raise MessageTooLargeError(f"event data over {self.max_message_size} bytes")
         return payload
-
-    def _run(self, work: Any, callback: Callback) -> Any:
-        if callback is None:
-            return work
-        done = callback
-
-        async def task() -> None:
-            try:
-                result = await work
-            except Exception as exc:
-                done(None, exc)
-                return
-            done(result, None)
-
-        current_loop().spawn(task)
-        return None
 
     # -- receiving --------------------------------------------------------------------------------
 

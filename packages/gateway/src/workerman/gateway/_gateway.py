@@ -21,7 +21,7 @@ from ._history import append as append_history
 from ._history import read as read_history
 from ._names import Names, node_of, validate_name
 from ._node import Node
-from ._op import Op, script_future
+from ._op import Op, await_or_call, script_future
 from ._scripts import QUERY, ROUTE_ALL, ROUTE_UIDS, SESSION
 
 __all__ = ["Callback", "Gateway"]
@@ -401,20 +401,7 @@ class Gateway:
     def run(self, work: Awaitable[Any], callback: Callback) -> Any:
         """``work`` to await, or (with ``callback``) run as a task that calls
         ``callback(result, error)``."""
-        if callback is None:
-            return work
-        done = callback
-
-        async def task() -> None:
-            try:
-                result = await work
-            except Exception as exc:
-                done(None, exc)
-                return
-            done(result, None)
-
-        current_loop().spawn(task)
-        return None
+        return await_or_call(work, callback)
 
     async def run_script(self, source: str, *args: Any) -> Any:
         return await self._script(source, *args)

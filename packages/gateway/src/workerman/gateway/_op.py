@@ -8,14 +8,35 @@ gives the result, with Redis's errors translated to the gateway's.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any
 
 from workerman.core import Future, current_loop
 
 from ._exceptions import translate
 
-__all__ = ["Op", "script_future"]
+__all__ = ["Op", "await_or_call", "script_future"]
+
+
+def await_or_call(
+    work: Awaitable[Any], callback: Callable[[Any, BaseException | None], Any] | None
+) -> Any:
+    """``work`` to await, or (with ``callback``) run as a task that calls
+    ``callback(result, error)``: the two styles of every gateway and channel call."""
+    if callback is None:
+        return work
+    done = callback
+
+    async def task() -> None:
+        try:
+            result = await work
+        except Exception as exc:
+            done(None, exc)
+            return
+        done(result, None)
+
+    current_loop().spawn(task)
+    return None
 
 
 class Op:
