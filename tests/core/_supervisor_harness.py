@@ -290,17 +290,21 @@ class Server:
                 self.remember(self.master())
                 self.children()  # remembers them
                 self.command("stop", timeout=15)
-        # Last resort: kill the process group of whatever is left (the master's children
-        # share it; never our own group), then each process we saw.
-        own = os.getpgrp()
-        for process in self.alive():
-            with contextlib.suppress(OSError):
-                group = os.getpgid(process.pid)
-                if group != own:
-                    os.killpg(group, signal.SIGKILL)
-        for process in self.alive():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+        kill_left(self.alive)
+
+
+def kill_left(alive: Callable[[], list[psutil.Process]]) -> None:
+    """Last resort after a test's app: kill the process group of whatever ``alive()``
+    still lists (the master's children share it; never our own group), then each one."""
+    own = os.getpgrp()
+    for process in alive():
+        with contextlib.suppress(OSError):
+            group = os.getpgid(process.pid)
+            if group != own:
+                os.killpg(group, signal.SIGKILL)
+    for process in alive():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
 
 
 @pytest.fixture

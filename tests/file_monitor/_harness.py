@@ -19,7 +19,7 @@ from typing import IO
 
 import psutil
 
-from tests.core._supervisor_harness import free_port, wait_until
+from tests.core._supervisor_harness import free_port, kill_left, wait_until
 
 HEADER = """\
 import os
@@ -184,15 +184,7 @@ class App:
         if self.foreground is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.foreground.wait(10)
-        own = os.getpgrp()
-        for process in self.alive():
-            with contextlib.suppress(OSError):
-                group = os.getpgid(process.pid)
-                if group != own:
-                    os.killpg(group, signal.SIGKILL)
-        for process in self.alive():
-            with contextlib.suppress(psutil.NoSuchProcess):
-                process.kill()
+        kill_left(self.alive)
         if self.foreground is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.foreground.wait(5)
