@@ -31,7 +31,7 @@ import resource
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from ._proc import ROOT, log, run_main, save_results
@@ -79,6 +79,34 @@ class Counter:
             self.done.set()
 
 
+async def timed_case(
+    case: str,
+    send: Callable[[int], Awaitable[Any]],
+    jobs: int,
+    consuming: Callable[[], contextlib.AbstractAsyncContextManager[Any]],
+    done: asyncio.Event,
+) -> tuple[float, float]:
+    """One case over one system: ``enqueue`` times sending alone, ``process`` sends first
+    and times the consumers working through the backlog, ``interleaved`` times both at
+    once. ``consuming()`` is a block during which the system's consumers run."""
+    window = Window()
+    if case == "enqueue":
+        window.start()
+        await produce(send, jobs)
+        return window.stop()
+    if case == "process":
+        await produce(send, jobs)
+        window.start()
+        async with consuming():
+            await done.wait()
+            return window.stop()
+    window.start()
+    async with consuming():
+        await produce(send, jobs)
+        await done.wait()
+        return window.stop()
+
+
 # -- the systems (each: an async function running one case, returning (wall, cpu)) --------
 
 
@@ -120,26 +148,9 @@ async def _workerman(
         return queue.send("noop", i)  # type: ignore[no-any-return]
 
     consumer = worker_type(queue, {"noop": noop}, concurrency=CONCURRENCY, name=f"bench-{tag}")
-    window = Window()
     try:
         await queue.sizes("noop")  # connect before measuring
-        if case == "enqueue":
-            window.start()
-            await produce(send, jobs)
-            return window.stop()
-        if case == "process":
-            await produce(send, jobs)
-            window.start()
-            async with serve(consumer):
-                await counter.done.wait()
-                result = window.stop()
-            return result
-        window.start()
-        async with serve(consumer):
-            await produce(send, jobs)
-            await counter.done.wait()
-            result = window.stop()
-        return result
+        return await timed_case(case, send, jobs, lambda: serve(consumer), counter.done)
     finally:
         if redis is None:
             await queue.backend.delete_everything(["noop"])
@@ -161,28 +172,17 @@ async def run_saq(case: str, jobs: int, tag: str) -> tuple[float, float]:
         return queue.enqueue("noop", i=i)
 
     worker = Worker(queue, functions=[("noop", noop)], concurrency=CONCURRENCY)
-    window = Window()
-    await queue.connect()
-    try:
-        if case == "enqueue":
-            window.start()
-            await produce(send, jobs)
-            return window.stop()
-        if case == "process":
-            await produce(send, jobs)
-            window.start()
-            task = asyncio.create_task(worker.start())
-            await counter.done.wait()
-            result = window.stop()
-        else:
-            window.start()
-            task = asyncio.create_task(worker.start())
-            await produce(send, jobs)
-            await counter.done.wait()
-            result = window.stop()
+
+    @contextlib.asynccontextmanager
+    async def consuming() -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.start())
+        yield
         await worker.stop()
         task.cancel()
-        return result
+
+    await queue.connect()
+    try:
+        return await timed_case(case, send, jobs, consuming, counter.done)
     finally:
         await queue.disconnect()
         await _delete_redis(f"saq:*bench-{tag}*")
@@ -214,29 +214,18 @@ async def run_arq(case: str, jobs: int, tag: str) -> tuple[float, float]:
         keep_result=0,
         log_results=False,
     )
-    window = Window()
-    try:
-        if case == "enqueue":
-            window.start()
-            await produce(send, jobs)
-            return window.stop()
-        if case == "process":
-            await produce(send, jobs)
-            window.start()
-            task = asyncio.create_task(worker.main())
-            await counter.done.wait()
-            result = window.stop()
-        else:
-            window.start()
-            task = asyncio.create_task(worker.main())
-            await produce(send, jobs)
-            await counter.done.wait()
-            result = window.stop()
+
+    @contextlib.asynccontextmanager
+    async def consuming() -> AsyncIterator[None]:
+        task = asyncio.create_task(worker.main())
+        yield
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(asyncio.CancelledError):
             await worker.close()
-        return result
+
+    try:
+        return await timed_case(case, send, jobs, consuming, counter.done)
     finally:
         await pool.aclose()
         await _delete_redis("arq:*")
@@ -261,23 +250,13 @@ async def run_aio_pika(case: str, jobs: int, tag: str) -> tuple[float, float]:
         message = aio_pika.Message(body, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
         return channel.default_exchange.publish(message, routing_key=queue.name, mandatory=True)
 
-    window = Window()
-    try:
-        if case == "enqueue":
-            window.start()
-            await produce(send, jobs)
-            return window.stop()
-        if case == "process":
-            await produce(send, jobs)
-            window.start()
-            await queue.consume(on_message)
-            await counter.done.wait()
-            return window.stop()
-        window.start()
+    @contextlib.asynccontextmanager
+    async def consuming() -> AsyncIterator[None]:
         await queue.consume(on_message)
-        await produce(send, jobs)
-        await counter.done.wait()
-        return window.stop()
+        yield
+
+    try:
+        return await timed_case(case, send, jobs, consuming, counter.done)
     finally:
         await queue.delete(if_unused=False, if_empty=False)
         await connection.close()
