@@ -152,7 +152,6 @@ class AsyncioLoop(EventLoop):
         # The loop is someone else's: its exception handler stays theirs, and its end
         # (asyncio.run cancelling what is left) ends our tasks too.
         self._bind()
-        self._adopted = True
 
     def _still_running(self) -> bool:
         return asyncio._get_running_loop() is self._loop

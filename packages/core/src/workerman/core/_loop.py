@@ -127,6 +127,7 @@ def _adopt_running() -> EventLoop:
     global _current
     loop = create_loop(running_driver())
     loop._adopt()
+    loop._adopted = True
     _current = loop
     return loop
 

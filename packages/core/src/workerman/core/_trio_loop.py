@@ -265,7 +265,6 @@ class TrioLoop(EventLoop):
         # No block of ours to hold a nursery: the tasks run as trio system tasks, which
         # trio cancels when the run's main task returns.
         self._bind()
-        self._adopted = True
         self._nursery = _SystemTasks()  # type: ignore[assignment]
         self._nursery.start_soon(self._run_timers)
         self._nursery.start_soon(self._run_soon)
