@@ -207,7 +207,8 @@ RECEIVERS = {
 
 
 # The facades a built-in protocol may import from. WebSocket's opening handshake is an HTTP
-# request, so it shares HTTP's head parser and error answers: the same layer, one package.
+# request, so it shares HTTP's head parser and error answers (and the connection sweeps of
+# heartbeat and idle deadline): the same layer, one package.
 PUBLIC_MODULES = {
     "http": {"workerman.core", "workerman.core.protocols"},
     "websocket": {
@@ -217,6 +218,7 @@ PUBLIC_MODULES = {
         "workerman.core.http._answer",
         "workerman.core.http._head",
         "workerman.core.http._protocol",
+        "workerman.core.http._sweep",
     },
 }
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import weakref
 from collections.abc import Sequence
 from inspect import isawaitable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workerman.core import ConnectionStatus, EventLoop, current_loop, statistics
+from workerman.core import ConnectionStatus, statistics
 from workerman.core.http import Request, RequestError, Response
 from workerman.core.http._answer import error_bytes
 from workerman.core.http._head import analyse
 from workerman.core.http._protocol import HttpState
+from workerman.core.http._sweep import sweep_every
 
 from ._deflate import server_accept
 from ._frames import OP_BINARY, OP_TEXT
@@ -237,22 +237,9 @@ def _send(state: WebSocket, message: Any) -> bool | None:
 # -- heartbeat: one timer per worker closes silent clients --------------------------------
 
 
-# per worker: the loop its heartbeats run on, and their intervals there
-_beating: weakref.WeakKeyDictionary[Worker, tuple[EventLoop, set[float]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def _heartbeat(worker: Worker, interval: float) -> None:
-    """Start the worker's heartbeat timer of ``interval`` on the running loop, once."""
-    loop = current_loop()
-    running = _beating.get(worker)
-    if running is None or running[0] is not loop:
-        running = _beating[worker] = (loop, set())
-    if interval in running[1]:
-        return
-    running[1].add(interval)
-    loop.repeat(interval, _beat, worker, interval)
+    """Start the worker's heartbeat of ``interval`` on the running loop, once."""
+    sweep_every(worker, interval, _beat)
 
 
 def _beat(worker: Worker, interval: float) -> None:
