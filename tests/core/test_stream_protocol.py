@@ -65,11 +65,13 @@ async def test_the_example_greets_logs_in_and_broadcasts(
     async with serve(example["room"]) as (host, port):
         alice = await login(host, port, "alice")
         bob = await login(host, port, "bob")
+        before = statistics.total_request
         await alice.send(b"hello\r\nhow are you")  # the rest of a read is kept
         assert await read_lines(bob, 1) == [b"alice: hello\n"]
         await alice.send(b"?\n")
         assert await read_lines(bob, 1) == [b"alice: how are you?\n"]
         assert await read_lines(alice, 2) == [b"alice: hello\n", b"alice: how are you?\n"]
+        assert statistics.total_request == before + 2  # deliver() counts for any protocol
         state = next(iter(example["room"].connections.values())).protocol_state
         assert isinstance(state, example["Chat"])
         for stream in (alice, bob):

@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 def deliver(
     conn: TcpConnection, message: Any, failed: Callable[[Exception], Any] | None = None
 ) -> None:
-    """Hand one message to ``on_message``: the one dispatch of every protocol. An
-    awaitable result runs as a task with the connection held; what the handler raises is
-    reported, or handed to ``failed``."""
+    """Hand one message to ``on_message``: the one dispatch of every protocol. It is
+    counted in ``statistics.total_request``; an awaitable result runs as a task with the
+    connection held; what the handler raises is reported, or handed to ``failed``."""
+    statistics.total_request += 1
     callback = conn.on_message
     if callback is None:
         return
@@ -149,63 +150,57 @@ def parse_codec(conn: TcpConnection, codec: Codec, buffer: bytes) -> None:
     size = len(buffer)
     start = 0
     window = _WINDOW
-    delivered = 0
-    try:
-        while start < size:
-            stop = min(size, start + window)
-            chunk = buffer if start == 0 and stop == size else buffer[start:stop]
-            try:
-                length = codec.input(chunk, conn)
-            except ProtocolError as exc:
-                conn.protocol_error(str(exc))
+    while start < size:
+        stop = min(size, start + window)
+        chunk = buffer if start == 0 and stop == size else buffer[start:stop]
+        try:
+            length = codec.input(chunk, conn)
+        except ProtocolError as exc:
+            conn.protocol_error(str(exc))
+            return
+        except Exception as exc:
+            report(conn.describe("protocol input"), exc)
+            conn.protocol_error(f"codec input raised {type(exc).__name__}")
+            return
+        if length < 0 or length > limit:
+            conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
+            return
+        if length == 0 or length > len(chunk):
+            if stop < size:  # the window was short of what has arrived: widen it
+                window = max(window * 2, length)
+                continue
+            if length == 0 and size - start >= limit:
+                conn.protocol_error(f"no complete package in {size - start} bytes")
                 return
-            except Exception as exc:
-                report(conn.describe("protocol input"), exc)
-                conn.protocol_error(f"codec input raised {type(exc).__name__}")
-                return
-            if length < 0 or length > limit:
-                conn.protocol_error(f"package of {length} bytes exceeds max_package_size {limit}")
-                return
-            if length == 0 or length > len(chunk):
-                if stop < size:  # the window was short of what has arrived: widen it
-                    window = max(window * 2, length)
-                    continue
-                if length == 0 and size - start >= limit:
-                    conn.protocol_error(f"no complete package in {size - start} bytes")
-                    return
-                conn._want = length
-                conn._recv = bytearray(chunk)
-                return
-            conn._want = 0
-            package = chunk if length == len(chunk) else chunk[:length]
-            start += length
-            window = max(_WINDOW, 2 * length)
-            try:
-                message = codec.decode(package, conn)
-            except ProtocolError as exc:
-                conn.protocol_error(str(exc))
-                return
-            except Exception as exc:
-                report(conn.describe("protocol decode"), exc)
-                conn.protocol_error(f"codec decode raised {type(exc).__name__}")
-                return
-            delivered += 1
-            deliver(conn, message)
-            if conn.holds:
-                if start < size:
-                    conn._recv = bytearray(buffer[start:])
-                return
-            if conn._status >= _CLOSING:
-                return  # closed by a handler or a protocol error: the rest is not read
-    finally:
-        statistics.total_request += delivered
+            conn._want = length
+            conn._recv = bytearray(chunk)
+            return
+        conn._want = 0
+        package = chunk if length == len(chunk) else chunk[:length]
+        start += length
+        window = max(_WINDOW, 2 * length)
+        try:
+            message = codec.decode(package, conn)
+        except ProtocolError as exc:
+            conn.protocol_error(str(exc))
+            return
+        except Exception as exc:
+            report(conn.describe("protocol decode"), exc)
+            conn.protocol_error(f"codec decode raised {type(exc).__name__}")
+            return
+        deliver(conn, message)
+        if conn.holds:
+            if start < size:
+                conn._recv = bytearray(buffer[start:])
+            return
+        if conn._status >= _CLOSING:
+            return  # closed by a handler or a protocol error: the rest is not read
 
 
 def parse(conn: TcpConnection, buffer: bytes) -> None:
     """Decode and deliver every whole package in ``buffer``; keep the rest."""
     codec = conn.protocol
     if codec is None:
-        statistics.total_request += 1
         deliver(conn, buffer)
     elif codec is _TEXT:
         parse_text(conn, buffer)

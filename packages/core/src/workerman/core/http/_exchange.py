@@ -37,6 +37,7 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     state.close_after = not request.keep_alive
     state.continued = False
     if conn.on_message is None:
+        statistics.total_request += 1  # deliver() counts the others
         fail(conn, state, 404, "no handler")
         return
     conn.deliver(request, state.failed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from workerman.core import ConnectionStatus, current_loop, statistics
+from workerman.core import ConnectionStatus, current_loop
 
 from ._errors import RequestError
 from ._exchange import dispatch, reject
@@ -33,7 +33,6 @@ def parse_http(state: HttpState, data: bytes) -> None:
     max_head = state.max_header_size
     size = len(buffer)
     start = 0
-    delivered = 0
     try:
         while start < size:
             if conn.backlogged:
@@ -76,7 +75,6 @@ def parse_http(state: HttpState, data: bytes) -> None:
             if state.timer:
                 state.stop_timer()
             start = stop
-            delivered += 1
             dispatch(conn, state, Request(conn, head, body, method, uri, version, keep_alive))
             if conn.status >= _CLOSING:
                 return
@@ -91,8 +89,6 @@ def parse_http(state: HttpState, data: bytes) -> None:
                 return
     except RequestError as exc:
         reject(conn, state, exc.status, exc.reason)
-    finally:
-        statistics.total_request += delivered
 
 
 def _keep(conn: TcpConnection, buffer: bytes, start: int, want: int = 0) -> None:

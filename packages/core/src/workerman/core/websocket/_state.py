@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from workerman.core import ConnectionStatus, Timer, statistics
+from workerman.core import ConnectionStatus, Timer
 from workerman.core.http._answer import error_bytes
 from workerman.core.protocols import StreamProtocol
 
@@ -151,37 +151,32 @@ class WebSocketState(StreamProtocol):
         if backlog:
             self.backlog = None
             events = backlog + events
-        messages = 0
-        try:
-            for index, (opcode, payload) in enumerate(events):
-                if 0 < opcode < 3:  # OP_TEXT, OP_BINARY
-                    messages += 1
-                    conn.deliver(payload)
-                elif opcode == OP_PING:
-                    if self.stage == OPEN:
-                        conn.write(encode_frame(OP_PONG, payload, mask=not self.server_side))
-                    self._notify(conn, self.on_ping, "on_websocket_ping", payload)
-                elif opcode == OP_PONG:
-                    self._notify(conn, self.on_pong, "on_websocket_pong", payload)
-                elif opcode == OP_CLOSE:
-                    self._peer_closed(conn, *payload)
-                    return
-                else:  # an error found after events an async handler made wait
-                    self.fail(conn, payload.code, payload.reason)
-                    return
-                if conn.status >= _CLOSING:
-                    return
-                if conn.holds:  # an async handler runs: the rest waits for it
-                    rest = events[index + 1 :]
-                    if rest or error is not None:
-                        self.backlog = rest
-                        if error is not None:
-                            self.backlog.append((-1, error))
-                        if not conn.recv_buffer_size:
-                            conn.keep(b"")  # so the connection comes back here
-                    return
-        finally:
-            statistics.total_request += messages
+        for index, (opcode, payload) in enumerate(events):
+            if 0 < opcode < 3:  # OP_TEXT, OP_BINARY
+                conn.deliver(payload)
+            elif opcode == OP_PING:
+                if self.stage == OPEN:
+                    conn.write(encode_frame(OP_PONG, payload, mask=not self.server_side))
+                self._notify(conn, self.on_ping, "on_websocket_ping", payload)
+            elif opcode == OP_PONG:
+                self._notify(conn, self.on_pong, "on_websocket_pong", payload)
+            elif opcode == OP_CLOSE:
+                self._peer_closed(conn, *payload)
+                return
+            else:  # an error found after events an async handler made wait
+                self.fail(conn, payload.code, payload.reason)
+                return
+            if conn.status >= _CLOSING:
+                return
+            if conn.holds:  # an async handler runs: the rest waits for it
+                rest = events[index + 1 :]
+                if rest or error is not None:
+                    self.backlog = rest
+                    if error is not None:
+                        self.backlog.append((-1, error))
+                    if not conn.recv_buffer_size:
+                        conn.keep(b"")  # so the connection comes back here
+                return
         if error is not None:
             self.fail(conn, error.code, error.reason)
 
