@@ -155,6 +155,7 @@ class Wire:
 
 class NoTimerHttp(Http):
     header_timeout: ClassVar[float] = 0  # no loop runs here to time heads out
+    body_timeout: ClassVar[float] = 0  # nor bodies
 
 
 def summary(req: Request) -> bytes:

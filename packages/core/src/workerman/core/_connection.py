@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._callbacks import report
 from ._loop import current_loop, invoke
@@ -99,6 +99,10 @@ class TcpConnection(asyncio.Protocol):
     default_max_send_buffer_size: int = 1024 * 1024
     #: class-wide default for ``max_package_size`` (10 MiB).
     default_max_package_size: int = 10 * 1024 * 1024
+    #: seconds the peer may go on taking nothing of what waits in the send buffer (a
+    #: full buffer, or a close waiting for queued bytes to leave) before the connection
+    #: is dropped (0: never).
+    send_timeout: ClassVar[float] = 60.0
 
     __slots__ = (
         "_batch",
@@ -113,6 +117,8 @@ class TcpConnection(asyncio.Protocol):
         "_pstate",
         "_reading",
         "_recv",
+        "_send_timer",
+        "_sent_mark",
         "_stale",
         "_status",
         "_transport",
@@ -152,6 +158,8 @@ class TcpConnection(asyncio.Protocol):
         self._deferred_close = False
         self._unsent = False
         self._stale = 0
+        self._send_timer = 0
+        self._sent_mark = 0
         self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
@@ -598,6 +606,8 @@ class TcpConnection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self._unsent = True
+        if self._status == _ESTABLISHED:
+            self._watch_send()
         if self._full:
             return
         self._full = True
@@ -662,7 +672,10 @@ class TcpConnection(asyncio.Protocol):
         if self._batch:
             self._flush()
             self._batch = []  # still inside a read: later sends are refused anyway
-        self._transport.close()
+        transport = self._transport
+        transport.close()
+        if transport.get_write_buffer_size():
+            self._watch_send()  # the close waits for the peer to take what is queued
 
     def destroy(self) -> None:
         """Close at once, dropping whatever is queued."""
@@ -678,6 +691,33 @@ class TcpConnection(asyncio.Protocol):
             self._batch_size = 0
             self._closed()
 
+    def _watch_send(self) -> None:
+        """Bytes wait in the send buffer: the peer has ``send_timeout`` seconds to take
+        some of them, and again after each time it does, or it is dropped."""
+        if self._send_timer or self.send_timeout <= 0:
+            return
+        self._sent_mark = self._handed - self._transport.get_write_buffer_size()
+        self._send_timer = current_loop().delay(self.send_timeout, self._send_deadline)
+
+    def _send_deadline(self) -> None:
+        self._send_timer = 0
+        if self._status == _CLOSED:
+            return
+        queued = self._transport.get_write_buffer_size()
+        if not queued:
+            return
+        if self._handed - queued > self._sent_mark:  # it took some: another period
+            self._watch_send()
+            return
+        statistics.timeouts += 1
+        logger.info(
+            "%s dropped: the peer took none of %d queued bytes in %gs",
+            self.describe("connection"),
+            queued,
+            self.send_timeout,
+        )
+        self.destroy()
+
     def _abandon_connect(self) -> None:
         """Overridden by AsyncTcpConnection to cancel a connect in progress."""
 
@@ -689,6 +729,9 @@ class TcpConnection(asyncio.Protocol):
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
         self._set_status(_CLOSED)
+        if self._send_timer:
+            current_loop().cancel(self._send_timer)
+            self._send_timer = 0
         _live.pop(self.id, None)
         statistics.connection_count -= 1
         statistics.bytes_read += self.bytes_read

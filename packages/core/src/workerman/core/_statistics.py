@@ -69,6 +69,8 @@ class Statistics:
         send_fail: sends refused (buffer full, peer gone) or failed mid-write.
         throw_exception: exceptions raised by user callbacks (logged, then survived).
         protocol_errors: connections closed because their bytes broke the protocol or a limit.
+        timeouts: connections closed by a deadline: idle, a head or body that came too
+            slowly, a peer that took nothing of its send buffer, a graceful stop's end.
         accept_errors: accept() failures (EMFILE and kin) that made the listener back off.
         bytes_read / bytes_written: bytes of connections already closed; see :meth:`snapshot`
             for totals that include open connections.
@@ -82,6 +84,7 @@ class Statistics:
         "protocol_errors",
         "send_fail",
         "throw_exception",
+        "timeouts",
         "total_request",
     )
 
@@ -96,6 +99,7 @@ class Statistics:
         self.throw_exception = 0
         self.protocol_errors = 0
         self.accept_errors = 0
+        self.timeouts = 0
         self.bytes_read = 0
         self.bytes_written = 0
 
@@ -113,6 +117,7 @@ class Statistics:
             "throw_exception": self.throw_exception,
             "protocol_errors": self.protocol_errors,
             "accept_errors": self.accept_errors,
+            "timeouts": self.timeouts,
             "bytes_read": read,
             "bytes_written": written,
             "timers": _sources["timers"](),

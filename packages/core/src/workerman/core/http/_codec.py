@@ -45,7 +45,9 @@ class Http(HttpState):
             raise RequestError(431, "request header block too large")
         info = analyse(buffer[:end])
         if info.chunked:
-            body, stop = _dechunk(ChunkCursor(), buffer, 0, end + 4, 1 << 62, cls.max_header_size)
+            body, stop = _dechunk(
+                ChunkCursor(), buffer, 0, end + 4, 1 << 62, cls.max_header_size, cls.max_chunks
+            )
             return 0 if body is None else stop
         return end + 4 + info.length
 
@@ -57,6 +59,8 @@ class Http(HttpState):
         info = analyse(head)
         body = package[end + 4 :]
         if info.chunked:
-            found = _dechunk(ChunkCursor(), package, 0, end + 4, 1 << 62, cls.max_header_size)
+            found = _dechunk(
+                ChunkCursor(), package, 0, end + 4, 1 << 62, cls.max_header_size, cls.max_chunks
+            )
             body = found[0] or b""
         return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)

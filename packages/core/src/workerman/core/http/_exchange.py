@@ -51,7 +51,10 @@ def reject(conn: TcpConnection, state: HttpState, status: int, reason: str) -> N
 
     The answer lingers (see ``TcpConnection.linger``): the client still sending a body
     we refused reads the answer instead of a reset."""
-    statistics.protocol_errors += 1
+    if status == 408:
+        statistics.timeouts += 1
+    else:
+        statistics.protocol_errors += 1
     logger.warning("%s closed: HTTP %d %s", conn.describe("connection"), status, reason)
     conn.drop_kept()
     if state.request is not None:

@@ -50,6 +50,6 @@ def _sweep(worker: Worker, interval: float) -> None:
         state.quiet += 1
         # the first quiet sweep may come just after the last byte: it does not count
         if state.quiet > _SWEEPS:
-            statistics.protocol_errors += 1
+            statistics.timeouts += 1
             logger.info("%s closed: idle for %gs", connection.describe("connection"), timeout)
             connection.close()

@@ -54,7 +54,9 @@ def parse_http(state: HttpState, data: bytes) -> None:
             method, uri, version, keep_alive, length, chunked, expect = analyse(head)
             body_start = end + 4
             if chunked:
-                found, stop = _dechunk(state, buffer, start, body_start, limit, max_head)
+                found, stop = _dechunk(
+                    state, buffer, start, body_start, limit, max_head, state.max_chunks
+                )
                 if found is None:
                     _more(conn, state, buffer, start, expect, stop)
                     return
@@ -116,14 +118,39 @@ def _recheck(conn: TcpConnection, state: HttpState) -> None:
 def _more(
     conn: TcpConnection, state: HttpState, buffer: bytes, start: int, expect: bool, want: int
 ) -> None:
-    """The head is whole but the body is not: keep the request's bytes, and tell a client
-    that waits for it to go on."""
-    if state.timer:
+    """The head is whole but the body is not: keep the request's bytes, give the body its
+    deadline, and tell a client that waits for it to go on."""
+    if state.timer and state.mark < 0:  # the head's deadline: the head is in
         state.stop_timer()
     _keep(conn, buffer, start, want)
+    if not state.timer and state.body_timeout > 0:
+        _body_deadline_in(conn, state)
     if expect and not state.continued:
         state.continued = True
         conn.write(_CONTINUE)
+
+
+def _body_deadline_in(conn: TcpConnection, state: HttpState) -> None:
+    state.mark = conn.bytes_read
+    state.timer = current_loop().delay(state.body_timeout, _body_timed_out, conn, state)
+
+
+def _body_timed_out(conn: TcpConnection, state: HttpState) -> None:
+    """A ``body_timeout`` period of an incomplete body has passed: enough of it came to
+    go on for another, or it is answered 408."""
+    state.timer = 0
+    if conn.status >= _CLOSING or state.pending or not conn.recv_buffer_size:
+        return  # gone, or the request is whole (its handler runs)
+    got = conn.bytes_read - state.mark
+    if got and got >= state.min_body_rate * state.body_timeout:
+        _body_deadline_in(conn, state)
+        return
+    reject(
+        conn,
+        state,
+        408,
+        f"the request body came too slowly ({got} bytes in {state.body_timeout:g}s)",
+    )
 
 
 def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, timeout: float) -> None:
@@ -131,6 +158,7 @@ def _wait(conn: TcpConnection, state: HttpState, buffer: bytes, start: int, time
     to finish it."""
     _keep(conn, buffer, start)
     if not state.timer and timeout > 0:
+        state.mark = -1  # the timer is the head's
         state.timer = current_loop().delay(timeout, _timed_out, conn, state)
 
 
@@ -158,6 +186,7 @@ def _dechunk(
     pos: int,
     limit: int,
     max_trailer: int,
+    max_chunks: int,
 ) -> tuple[bytes | None, int]:
     """A chunked body from ``pos``: (body, where the request ends), or (None, how many
     bytes from ``start`` to wait for, 0 when unknown).
@@ -200,6 +229,8 @@ def _dechunk(
             break
         if buffer[data_end : data_end + 2] != b"\r\n":
             raise RequestError(400, "chunk data is not followed by CRLF")
+        if len(parts) >= max_chunks:
+            raise RequestError(413, f"a chunked request of more than {max_chunks} chunks")
         parts.append(buffer[eol + 2 : data_end])
         state.csize += count
         pos = data_end + 2

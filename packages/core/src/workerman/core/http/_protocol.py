@@ -36,6 +36,7 @@ class HttpState(StreamProtocol, HttpSettings):
         "csize",
         "failed",
         "held",
+        "mark",
         "pending",
         "quiet",
         "request",
@@ -55,7 +56,8 @@ class HttpState(StreamProtocol, HttpSettings):
         self.streaming = 0
         self.close_after = False
         self.continued = False
-        self.timer = 0
+        self.timer = 0  # the head's deadline, or the body's
+        self.mark = 0  # the body's: bytes_read when its period began (-1: the head's timer)
         self.streamer: FileStreamer | None = None
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []
@@ -110,7 +112,7 @@ class HttpState(StreamProtocol, HttpSettings):
             self.connection.close()
 
     def stop_timer(self) -> None:
-        """Cancel the head timer, if one runs (and the loop it runs on still does)."""
+        """Cancel the head's or body's timer, if one runs (and the loop it runs on still does)."""
         if self.timer:
             Timer.delete(self.timer)
             self.timer = 0

@@ -16,6 +16,15 @@ class HttpSettings:
     max_header_size: ClassVar[int] = 16 * 1024
     #: seconds a client has to finish a request head it has begun (then 408 and close).
     header_timeout: ClassVar[float] = 30.0
+    #: a request body must keep coming: while one is incomplete, each ``body_timeout``
+    #: seconds must bring at least ``min_body_rate`` bytes a second of it (and at least a
+    #: byte), or it is answered 408 and closed (``body_timeout`` 0: no deadline).
+    body_timeout: ClassVar[float] = 20.0
+    #: see ``body_timeout``; 240 bytes a second is Kestrel's default.
+    min_body_rate: ClassVar[float] = 240.0
+    #: chunks one chunked request body may have (413 beyond): each costs a parse step,
+    #: so this bounds the CPU a body of tiny chunks takes.
+    max_chunks: ClassVar[int] = 16 * 1024
     #: seconds a connection may stay quiet with no request in progress (between keep-alive
     #: requests, or before its first byte) before it is closed (0: never).
     idle_timeout: ClassVar[float] = 60.0

@@ -1,0 +1,227 @@
+"""Hostile clients against the deadlines of an HTTP connection: bodies that trickle or
+stop, chunked bodies that never end or are made of too many chunks, and clients that do
+not read what they asked for. Each gets its outcome in time, and a good client is served
+meanwhile."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import anyio
+import pytest
+
+from workerman.core import TcpConnection, Worker, statistics
+from workerman.core.http import Http
+
+from ..conftest import port_of, serving
+from ._raw import request, split_replies
+
+pytestmark = pytest.mark.anyio
+
+BODY_TIMEOUT = 0.4
+
+
+class QuickBodies(Http):
+    body_timeout: ClassVar[float] = BODY_TIMEOUT
+    min_body_rate: ClassVar[float] = 100.0  # 40 bytes per period
+
+
+def echo_worker() -> Worker:
+    worker = Worker("http://127.0.0.1:0", protocol=QuickBodies)
+    worker.on_message = lambda connection, req: connection.send(req.raw_body or b"ok")
+    return worker
+
+
+async def read_to_close(stream: anyio.abc.SocketStream, seconds: float) -> bytes:
+    got = b""
+    with anyio.fail_after(seconds):
+        while True:
+            try:
+                got += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return got
+
+
+async def good_client_is_served(port: int) -> None:
+    with anyio.fail_after(5):
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        await stream.send(request("POST", "/", body=b"fine"))
+        got = b""
+        while not split_replies(got)[0]:
+            got += await stream.receive()
+        await stream.aclose()
+    assert split_replies(got)[0][0].body == b"fine"
+
+
+async def trickle(stream: anyio.abc.SocketStream, data: bytes, gap: float) -> None:
+    """Send ``data`` a byte at a time, ``gap`` seconds apart, until the server hangs up."""
+    for byte in data:
+        try:
+            await stream.send(bytes([byte]))
+        except (anyio.BrokenResourceError, OSError):
+            return
+        await anyio.sleep(gap)
+
+
+async def test_a_body_that_trickles_is_a_408_and_others_are_served(anyio_backend: str) -> None:
+    worker = echo_worker()
+    async with serving(anyio_backend, worker):
+        port = port_of(worker)
+        stream = await anyio.connect_tcp("127.0.0.1", port)
+        # a whole head promising 1000 bytes, then one byte every 50 ms: 8 per period
+        await stream.send(request("POST", "/", {"Content-Length": "1000"}))
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(trickle, stream, b"x" * 1000, 0.05)
+            await good_client_is_served(port)
+            got = await read_to_close(stream, 5)
+            tg.cancel_scope.cancel()
+        await stream.aclose()
+    (reply,), _ = split_replies(got)
+    assert reply.status == 408
+    assert statistics.timeouts == 1
+
+
+async def test_a_body_that_stops_is_a_408_within_two_periods(anyio_backend: str) -> None:
+    worker = echo_worker()
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        started = anyio.current_time()
+        await stream.send(request("POST", "/", {"Content-Length": "100"}) + b"half")
+        got = await read_to_close(stream, 5)
+        elapsed = anyio.current_time() - started
+        await stream.aclose()
+    (reply,), _ = split_replies(got)
+    assert reply.status == 408
+    assert BODY_TIMEOUT * 0.9 < elapsed < BODY_TIMEOUT * 2 + 1
+
+
+async def test_a_chunked_body_without_its_final_crlf_is_a_408(anyio_backend: str) -> None:
+    worker = echo_worker()
+    head = request("POST", "/", {"Transfer-Encoding": "chunked"})
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        await stream.send(head + b"3\r\nabc\r\n0\r\n")  # the last chunk, but no blank line
+        got = await read_to_close(stream, 5)
+        await stream.aclose()
+    (reply,), _ = split_replies(got)
+    assert reply.status == 408
+
+
+async def test_a_body_at_a_fair_rate_spans_many_periods(anyio_backend: str) -> None:
+    worker = echo_worker()
+    body = bytes(range(256)) * 4  # 1 KiB at 100 bytes per 50 ms: 2.5 periods
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        await stream.send(request("POST", "/", {"Content-Length": str(len(body))}))
+        for at in range(0, len(body), 100):
+            await stream.send(body[at : at + 100])
+            await anyio.sleep(0.05)
+        got = b""
+        with anyio.fail_after(5):
+            while not split_replies(got)[0]:
+                got += await stream.receive()
+        await stream.aclose()
+    assert split_replies(got)[0][0].body == body
+    assert statistics.timeouts == 0
+
+
+async def test_a_body_of_too_many_chunks_is_a_413(anyio_backend: str) -> None:
+    class FewChunks(QuickBodies):
+        max_chunks: ClassVar[int] = 50
+
+    worker = Worker("http://127.0.0.1:0", protocol=FewChunks)
+    worker.on_message = lambda connection, req: connection.send(req.raw_body)
+    head = request("POST", "/", {"Transfer-Encoding": "chunked"})
+    async with serving(anyio_backend, worker):
+        port = port_of(worker)
+        for count, status in ((50, 200), (51, 413)):
+            stream = await anyio.connect_tcp("127.0.0.1", port)
+            await stream.send(head + b"1\r\nx\r\n" * count + b"0\r\n\r\n")
+            got = b""
+            with anyio.fail_after(5):
+                while not split_replies(got)[0]:
+                    got += await stream.receive()
+            await stream.aclose()
+            assert split_replies(got)[0][0].status == status
+
+
+# -- clients that do not read -----------------------------------------------------------
+
+
+@pytest.fixture
+def quick_send_timeout(monkeypatch: pytest.MonkeyPatch) -> Iterator[float]:
+    monkeypatch.setattr(TcpConnection, "send_timeout", 0.4)
+    yield 0.4
+
+
+def non_reader(port: int, head: bytes) -> socket.socket:
+    """A client with a small receive buffer that asks, then never reads."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(head)
+    return sock
+
+
+async def wait_for(condition: Any, seconds: float = 5) -> None:
+    with anyio.fail_after(seconds):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+async def test_a_client_that_does_not_read_a_big_answer_is_dropped(
+    anyio_backend: str, quick_send_timeout: float
+) -> None:
+    big = b"x" * (8 * 1024 * 1024)  # far more than the kernel's buffers hold
+    worker = Worker("http://127.0.0.1:0")
+    worker.on_message = lambda connection, req: connection.send(
+        big if req.path == "/big" else req.raw_body
+    )
+    async with serving(anyio_backend, worker):
+        port = port_of(worker)
+        sock = non_reader(port, request("GET", "/big"))
+        try:
+            await wait_for(lambda: statistics.timeouts == 1)
+            await wait_for(lambda: not worker.connections)
+            await good_client_is_served(port)
+        finally:
+            sock.close()
+
+
+async def test_a_close_waiting_on_a_client_that_does_not_read_has_a_deadline(
+    anyio_backend: str, quick_send_timeout: float
+) -> None:
+    """Less than the send buffer is queued (so sending never paused), more than the
+    kernel takes, and the close waits for it to leave: the peer must still take it in time."""
+    closer = Worker("text://127.0.0.1:0")
+    closer.on_connect = lambda connection: setattr(
+        connection, "max_send_buffer_size", 64 * 1024 * 1024
+    )
+    closer.on_message = lambda connection, line: connection.close("y" * (16 * 1024 * 1024))
+    async with serving(anyio_backend, closer):
+        sock = non_reader(port_of(closer), b"bye\n")
+        try:
+            await wait_for(lambda: statistics.timeouts == 1)
+            await wait_for(lambda: not closer.connections)
+        finally:
+            sock.close()
+
+
+async def test_a_slow_reader_that_keeps_taking_is_not_dropped(
+    anyio_backend: str, quick_send_timeout: float
+) -> None:
+    size = 4 * 1024 * 1024
+    worker = Worker("text://127.0.0.1:0")
+    worker.on_message = lambda connection, line: connection.send("z" * size)
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        await stream.send(b"go\n")
+        got = 0
+        with anyio.fail_after(20):
+            while got < size + 1:
+                got += len(await stream.receive(65536))
+                await anyio.sleep(0.01)  # ~6 MB/s at most: slower than the server sends
+        await stream.aclose()
+    assert statistics.timeouts == 0
