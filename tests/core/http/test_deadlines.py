@@ -225,3 +225,27 @@ async def test_a_slow_reader_that_keeps_taking_is_not_dropped(
                 await anyio.sleep(0.01)  # ~6 MB/s at most: slower than the server sends
         await stream.aclose()
     assert statistics.timeouts == 0
+
+
+async def test_a_chunked_body_arriving_chunk_by_chunk_decodes_whole(anyio_backend: str) -> None:
+    """Past a few KiB, the decoded part of an incomplete chunked body is no longer kept
+    with its rest (which made a body of small chunks cost quadratic time)."""
+    worker = echo_worker()
+    chunks = [bytes([65 + n % 26]) * (700 + n) for n in range(120)]
+    head = request("POST", "/", {"Transfer-Encoding": "chunked"})
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        await stream.send(head)
+        for chunk in chunks:
+            line = b"%x\r\n%s\r\n" % (len(chunk), chunk)
+            await stream.send(line[:3])  # split inside the size line and inside the data
+            await anyio.sleep(0.001)
+            await stream.send(line[3:])
+            await anyio.sleep(0.001)
+        await stream.send(b"0\r\nX-Trailer: 1\r\n\r\n")
+        got = b""
+        with anyio.fail_after(10):
+            while not split_replies(got)[0]:
+                got += await stream.receive()
+        await stream.aclose()
+    assert split_replies(got)[0][0].body == b"".join(chunks)

@@ -58,6 +58,7 @@ def parse_http(state: HttpState, data: bytes) -> None:
                     state, buffer, start, body_start, limit, max_head, state.max_chunks
                 )
                 if found is None:
+                    buffer, start, stop = _compact(state, buffer, start, body_start, stop)
                     _more(conn, state, buffer, start, expect, stop)
                     return
                 body = found
@@ -91,6 +92,22 @@ def parse_http(state: HttpState, data: bytes) -> None:
                 return
     except RequestError as exc:
         reject(conn, state, exc.status, exc.reason)
+
+
+def _compact(
+    state: HttpState, buffer: bytes, start: int, body_start: int, want: int
+) -> tuple[bytes, int, int]:
+    """An incomplete chunked request: what to keep of it (its head, then what is not
+    decoded yet; the decoded chunks are in ``state.cparts``), where it starts there, and
+    how many bytes of it to wait for. Keeping the decoded bytes too would copy them again
+    at every read: quadratic in a body of small chunks trickling in."""
+    head = body_start - start
+    done = state.cpos - head  # decoded body bytes, chunk lines included
+    if done < 4096:
+        return buffer, start, want
+    state.cpos = head
+    kept = buffer[start:body_start] + buffer[start + head + done :]
+    return kept, 0, want - done if want else 0
 
 
 def _keep(conn: TcpConnection, buffer: bytes, start: int, want: int = 0) -> None:
@@ -222,7 +239,7 @@ def _dechunk(
             state.csize = 0
             return body, stop
         data_end = eol + 2 + count
-        if data_end + 2 - start > limit:
+        if data_end + 2 - start > limit or state.csize + count > limit:
             raise RequestError(413, f"a chunked request over {limit} bytes")
         if data_end + 2 > size:
             want = data_end + 2 - start
