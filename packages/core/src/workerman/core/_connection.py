@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -117,6 +118,7 @@ class TcpConnection(asyncio.Protocol):
         "_pstate",
         "_reading",
         "_recv",
+        "_rest",
         "_send_timer",
         "_sent_mark",
         "_stale",
@@ -160,6 +162,8 @@ class TcpConnection(asyncio.Protocol):
         self._stale = 0
         self._send_timer = 0
         self._sent_mark = 0
+        #: what a send larger than the send buffer has not yet handed to the transport
+        self._rest: deque[memoryview | bytes] | None = None
         self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
@@ -239,8 +243,11 @@ class TcpConnection(asyncio.Protocol):
         """Bytes queued for sending and not yet taken by the kernel."""
         queued = self._batch_size if self._batch else 0
         if self._transport is not None and self._status != _CLOSED:
-            queued += self._transport.get_write_buffer_size()
+            queued += self._transport.get_write_buffer_size() + self._rest_size()
         return queued
+
+    def _rest_size(self) -> int:
+        return sum(map(len, self._rest)) if self._rest is not None else 0
 
     @property
     def recv_buffer_size(self) -> int:
@@ -346,7 +353,7 @@ class TcpConnection(asyncio.Protocol):
             # before the connection is up.
             queued = self._batch_size
             if self._unsent and status == _ESTABLISHED:  # the transport may hold some too
-                queued += self._transport.get_write_buffer_size()
+                queued += self._transport.get_write_buffer_size() + self._rest_size()
             if queued >= self._max_send:
                 return self._refuse()
             if batch is None:
@@ -357,8 +364,11 @@ class TcpConnection(asyncio.Protocol):
                 self.pause_writing()  # no transport yet to say so
             return None
         transport = self._transport
-        if self._unsent and transport.get_write_buffer_size() >= self._max_send:
+        if self._unsent and transport.get_write_buffer_size() + self._rest_size() >= self._max_send:
             return self._refuse()
+        if len(data) > self._max_send or self._rest is not None:
+            self._flush_large([data])
+            return None
         transport.write(data)
         self._handed += len(data)
         if not transport.get_write_buffer_size():
@@ -367,6 +377,39 @@ class TcpConnection(asyncio.Protocol):
         self._unsent = True
         return None
 
+    def _hand_large(self, data: bytes) -> None:
+        """Bytes larger than the send buffer: handed to the transport a buffer's worth at
+        a time as the peer takes them, so the transport never holds (a copy of) more than
+        ``max_send_buffer_size``; what waits is a view of the caller's bytes."""
+        self._unsent = True
+        self._rest = deque((memoryview(data if type(data) is bytes else bytes(data)),))
+        self._pump()
+
+    def _pump(self) -> None:
+        """Hand waiting pieces to the transport until it holds a send buffer's worth (it
+        then pauses, and resume_writing pumps again) or none wait."""
+        rest = self._rest
+        assert rest is not None
+        transport = self._transport
+        limit = self._max_send
+        while rest:
+            room = limit - transport.get_write_buffer_size()
+            if room <= 0:
+                return
+            piece = rest[0]
+            if len(piece) <= room:
+                rest.popleft()
+            else:
+                rest[0] = piece[room:]
+                piece = piece[:room]
+            transport.write(piece)
+            self._handed += len(piece)
+            if self._status == _CLOSED:  # the write failed and lost the connection
+                return
+        self._rest = None
+        if self._status == _CLOSING:
+            transport.close()  # the close waited for the pieces
+
     def _refuse(self) -> bool:
         statistics.send_fail += 1
         self.notify_error(SEND_FAIL, "send buffer full and drop package")
@@ -374,14 +417,30 @@ class TcpConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         batch = self._batch
+        size = self._batch_size
         self._batch = None
         self._batch_size = 0
         if not batch or self._status == _CLOSED:
+            return
+        if self._rest is not None or size > self._max_send:
+            self._flush_large(batch)
             return
         data = batch[0] if len(batch) == 1 else b"".join(batch)
         self._transport.write(data)
         self._handed += len(data)
         self._unsent = self._transport.get_write_buffer_size() > 0
+
+    def _flush_large(self, batch: list[bytes]) -> None:
+        """A batch larger than the send buffer, or one that must wait behind pieces."""
+        for data in batch:
+            if self._rest is not None:
+                self._rest.append(data)
+            elif len(data) > self._max_send:
+                self._hand_large(data)
+            else:
+                self._transport.write(data)
+                self._handed += len(data)
+        self._unsent = True
 
     # -- the protocol side: what a StreamProtocol asks of its connection -------------
 
@@ -498,6 +557,9 @@ class TcpConnection(asyncio.Protocol):
         if self._status != _ESTABLISHED:
             return
         transport = self._transport
+        if self._rest is not None:  # pieces of a large send wait: they go first
+            self.close(data, raw=True)
+            return
         can_write_eof = getattr(transport, "can_write_eof", None)
         if timeout <= 0 or can_write_eof is None or not can_write_eof():
             self.close(data, raw=True)
@@ -568,7 +630,13 @@ class TcpConnection(asyncio.Protocol):
             else:
                 self._consume(data)
         finally:
-            if self._batch is batch and len(batch) == 1 and self._status < _CLOSED:
+            if (
+                self._batch is batch
+                and len(batch) == 1
+                and self._batch_size <= self._max_send
+                and self._rest is None
+                and self._status < _CLOSED
+            ):
                 # one reply: straight out, as _flush would
                 self._batch = None
                 self._batch_size = 0
@@ -615,7 +683,13 @@ class TcpConnection(asyncio.Protocol):
             self.call(self.on_buffer_full, "on_buffer_full")
 
     def resume_writing(self) -> None:
-        self._unsent = False
+        if self._rest is not None:
+            self._pump()
+            if self._rest is not None:
+                return  # full again
+            self._unsent = self._transport.get_write_buffer_size() > 0
+        else:
+            self._unsent = False
         if not self._full:
             return
         self._full = False
@@ -673,8 +747,9 @@ class TcpConnection(asyncio.Protocol):
             self._flush()
             self._batch = []  # still inside a read: later sends are refused anyway
         transport = self._transport
-        transport.close()
-        if transport.get_write_buffer_size():
+        if self._rest is None:
+            transport.close()  # (else once the pieces are out: see _pump)
+        if transport.get_write_buffer_size() or self._rest is not None:
             self._watch_send()  # the close waits for the peer to take what is queued
 
     def destroy(self) -> None:
@@ -703,7 +778,7 @@ class TcpConnection(asyncio.Protocol):
         self._send_timer = 0
         if self._status == _CLOSED:
             return
-        queued = self._transport.get_write_buffer_size()
+        queued = self._transport.get_write_buffer_size() + self._rest_size()
         if not queued:
             return
         if self._handed - queued > self._sent_mark:  # it took some: another period
@@ -729,6 +804,7 @@ class TcpConnection(asyncio.Protocol):
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
         self._set_status(_CLOSED)
+        self._rest = None
         if self._send_timer:
             current_loop().cancel(self._send_timer)
             self._send_timer = 0

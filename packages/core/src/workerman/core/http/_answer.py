@@ -121,14 +121,21 @@ _hello_heads: dict[int, bytes] = {}  # by body length, for the current second
 _hello_until = 0.0
 
 
-def _hello(body: bytes) -> bytes:
-    """A 200 text/html keep-alive response: the head is cached per length and second."""
+#: a body at least this large is written apart from its head, not copied into one piece
+#: with it (the connection hands a large body to the kernel in pieces as the peer reads)
+JOIN_MAX = 64 * 1024
+
+
+def _hello(body: bytes, size: int = -1) -> bytes:
+    """A 200 text/html keep-alive response (or its head, for a body of ``size``): the
+    head is cached per length and second."""
     global _hello_until
     now = _time()
     if now >= _hello_until:
         _hello_heads.clear()
         _hello_until = int(now) + 1.0
-    size = len(body)
+    if size < 0:
+        size = len(body)
     head = _hello_heads.get(size)
     if head is None:
         head = b"".join(
@@ -179,9 +186,14 @@ def send_plain(conn: TcpConnection, state: HttpState, request: Request, response
     else:
         body = response._body
         lines = _head(response, request, state, len(body))
-        if not head_only and response._status not in _NO_BODY:
+        if head_only or response._status in _NO_BODY:
+            conn.write(b"".join(lines))
+        elif len(body) < JOIN_MAX:
             lines.append(body)
-        conn.write(b"".join(lines))
+            conn.write(b"".join(lines))
+        else:
+            conn.write(b"".join(lines))
+            conn.write(body)
         complete(conn, state)
         return
     conn.write(b"".join(lines))
