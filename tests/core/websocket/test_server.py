@@ -671,7 +671,7 @@ async def test_the_heartbeat_pings_a_silent_client_then_closes_it(anyio_backend:
                 frames = await client.frames_until_eof(timeout=2)
     assert ping.opcode == PING
     assert [f.close for f in frames] == [(1011, "heartbeat timeout")]
-    assert statistics.protocol_errors == 1
+    assert statistics.timeouts == 1
 
 
 async def test_the_heartbeat_closes_a_connection_that_never_shakes_hands(
@@ -912,6 +912,7 @@ def test_configure_makes_a_protocol_with_other_settings_and_keeps_the_rest() -> 
     beat = WebSocket.configure(heartbeat=5)
     both = beat.configure(subprotocols=("chat",))
     assert WebSocket.options == WebSocketOptions()  # the default is untouched
+    assert WebSocket.options.heartbeat == 30.0  # on unless turned off
     assert beat.options == WebSocketOptions(heartbeat=5.0)
     assert both.options == WebSocketOptions(subprotocols=("chat",), heartbeat=5.0)
     assert issubclass(both, WebSocket) and both.__slots__ == ()

@@ -54,13 +54,13 @@ class WebSocketOptions:
 
     Attributes:
         subprotocols: the subprotocols this server speaks, in order of preference.
-        heartbeat: seconds; a client not heard from for a whole interval is pinged, and
-            closed with 1011 when silent for another (0: off).
+        heartbeat: seconds (30); a client not heard from for a whole interval is pinged,
+            and closed with 1011 when silent for another (0: off).
         compression: accept permessage-deflate when a client offers it.
     """
 
     subprotocols: tuple[str, ...] = ()
-    heartbeat: float = 0.0
+    heartbeat: float = 30.0
     compression: bool = True
 
 
@@ -255,7 +255,7 @@ def _beat(worker: Worker, interval: float) -> None:
             state.pinged = True
             state.ping()
         else:
-            statistics.protocol_errors += 1
+            statistics.timeouts += 1
             if state.stage == OPEN:
                 state.close(1011, "heartbeat timeout")
             else:
