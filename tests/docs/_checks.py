@@ -20,8 +20,18 @@ RUFF = Path(sys.executable).parent / "ruff"
 def ruff(code: str, select: str) -> str:
     """What ruff's rules ``select`` find in ``code`` (empty when nothing)."""
     done = subprocess.run(
-        [str(RUFF), "check", "--isolated", "--select", select, "--output-format", "concise",
-         "--stdin-filename", "snippet.py", "-"],
+        [
+            str(RUFF),
+            "check",
+            "--isolated",
+            "--select",
+            select,
+            "--output-format",
+            "concise",
+            "--stdin-filename",
+            "snippet.py",
+            "-",
+        ],
         input=code,
         capture_output=True,
         text=True,
@@ -37,7 +47,15 @@ REPLACE: dict[str, dict[str, str]] = {}
 def http_get(port: int, path: str = "/") -> tuple[int, str]:
     """A GET with curl, a client we did not write."""
     done = subprocess.run(
-        ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", f"http://127.0.0.1:{port}{path}"],
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-w",
+            "\n%{http_code}",
+            f"http://127.0.0.1:{port}{path}",
+        ],
         capture_output=True,
         text=True,
         check=True,

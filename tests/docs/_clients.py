@@ -31,7 +31,7 @@ class Mqtt:
         self.client.loop_stop()
 
     def subscribe(self, topic: str) -> None:
-        self.client.subscribe(topic, qos=1)[1]
+        self.client.subscribe(topic, qos=1)
         # a round trip through the broker: once our own message is back, the SUBSCRIBE is in
         self.client.publish(topic, b"\0probe", qos=1).wait_for_publish(10)
         while self.next_message() != (topic, b"\0probe"):
@@ -44,7 +44,9 @@ class Mqtt:
         return self.messages.get(timeout=timeout)
 
 
-def publish_until_heard(mqtt: Mqtt, ws: Any, topic: str, payload: bytes, timeout: float = 10) -> str:
+def publish_until_heard(
+    mqtt: Mqtt, ws: Any, topic: str, payload: bytes, timeout: float = 10
+) -> str:
     """Publish until the WebSocket client hears it (the bridge subscribes as it starts,
     perhaps after our connection was accepted); what the client heard."""
     deadline = time.monotonic() + timeout

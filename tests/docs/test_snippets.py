@@ -23,9 +23,7 @@ SNIPPETS = all_snippets()
 
 
 def _of(*kinds: str, server: bool | None = None) -> list[Snippet]:
-    return [
-        s for s in SNIPPETS if s.kind in kinds and (server is None or s.is_server == server)
-    ]
+    return [s for s in SNIPPETS if s.kind in kinds and (server is None or s.is_server == server)]
 
 
 def _params(found: list[Snippet]) -> list[object]:
@@ -87,4 +85,3 @@ def test_the_test_passes(snippet: Snippet, tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert " passed" in done.stdout and "failed" not in done.stdout, done.stdout
-
