@@ -7,12 +7,15 @@ is what to change in a program before it runs here (a broker elsewhere, say).
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ._programs import Program
+from ..core._supervisor_harness import wait_until
+from ._programs import Program, rewrite
+from ._snippets import snippets
 
 RUFF = Path(sys.executable).parent / "ruff"
 
@@ -40,22 +43,28 @@ def ruff(code: str, select: str) -> str:
     return "" if done.returncode == 0 else done.stdout + done.stderr
 
 
+def run_client(program: Program, name: str) -> str:
+    """Run the page's ``<!-- client: NAME -->`` block against the running ``program``
+    (its ports as the program's); what it printed."""
+    (client,) = [s for s in snippets(program.page) if s.kind == "client" and s.name == name]
+    path = program.folder / "client.py"
+    path.write_text(rewrite(client.code, ports=program.port_map))
+    done = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
 CHECKS: dict[str, Callable[[Program, str], None]] = {}
 REPLACE: dict[str, dict[str, str]] = {}
 
 
-def http_get(port: int, path: str = "/") -> tuple[int, str]:
-    """A GET with curl, a client we did not write."""
+def curl(port: int, path: str = "/", *options: str) -> tuple[int, str]:
+    """A request with curl, a client we did not write: its status and body."""
     done = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "--max-time",
-            "10",
-            "-w",
-            "\n%{http_code}",
-            f"http://127.0.0.1:{port}{path}",
-        ],
+        ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", *options,
+         f"http://127.0.0.1:{port}{path}"],
         capture_output=True,
         text=True,
         check=True,
@@ -65,7 +74,7 @@ def http_get(port: int, path: str = "/") -> tuple[int, str]:
 
 
 def check_file_monitor(program: Program, _: str) -> None:
-    status, body = http_get(program.ports[0])
+    status, body = curl(program.ports[0])
     assert status == 200 and body.startswith("hello from process "), body
 
 
@@ -97,3 +106,82 @@ REPLACE.update(
         "mqtt-bridge": {"mqtts://user:pw@broker:8883": "mqtt://127.0.0.1:1883"},
     }
 )
+
+
+def read_until(sock: socket.socket, end: bytes, timeout: float = 10) -> bytes:
+    sock.settimeout(timeout)
+    data = b""
+    while not data.endswith(end):
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
+def check_first_tcp(program: Program, _: str) -> None:
+    with socket.create_connection(("127.0.0.1", program.ports[0])) as sock:
+        assert read_until(sock, b"\n").startswith(b"hello 127.0.0.1")
+        sock.sendall(b"ping\r\npong\n")
+        assert read_until(sock, b"PONG\n") == b"PING\nPONG\n"
+
+
+def check_first_http(program: Program, _: str) -> None:
+    from websockets.sync.client import connect
+
+    port = program.ports[0]
+    assert curl(port, "/hello?name=you") == (200, "hello you\n")
+    status, page = curl(port, "/")
+    assert status == 200 and "new WebSocket" in page
+    assert curl(port, "/nothing")[0] == 404
+    with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        ws.send("hello")
+        assert ws.recv(timeout=10) == "you said: hello"
+
+
+CHECKS.update({"first-tcp": check_first_tcp, "first-http": check_first_http})
+
+
+def check_chat_room(program: Program, _: str) -> None:
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url = f"ws://127.0.0.1:{program.ports[0]}/"
+    with connect(url + "?name=alice") as alice:
+        assert alice.recv(timeout=10) == "* alice joined"
+        with connect(url + "?name=bob") as bob:
+            assert alice.recv(timeout=10) == "* bob joined"
+            assert bob.recv(timeout=10) == "* bob joined"
+            alice.send("hi bob")
+            assert bob.recv(timeout=10) == "alice: hi bob"
+            assert alice.recv(timeout=10) == "alice: hi bob"
+        assert alice.recv(timeout=10) == "* bob left"
+    try:
+        connect(url + "?name=").close()
+    except InvalidStatus as refused:
+        assert refused.response.status_code == 400
+    else:
+        raise AssertionError("a connection with no name was let in")
+
+
+CHECKS["chat-room"] = check_chat_room
+
+
+def check_web_push(program: Program, _: str) -> None:
+    from websockets.sync.client import connect
+
+    port = program.ports[0]
+    push = ["-H", "Authorization: Bearer change-me"]
+    with connect(f"ws://127.0.0.1:{port}/ws?uid=alice") as alice, connect(
+        f"ws://127.0.0.1:{port}/ws?uid=bob"
+    ) as bob:
+        assert curl(port, "/push?uid=alice&text=hello", *push) == (200, '{"sent": 1}')
+        assert alice.recv(timeout=10) == "hello"
+        assert curl(port, "/push?text=everyone", *push) == (200, '{"sent": 2}')
+        assert alice.recv(timeout=10) == bob.recv(timeout=10) == "everyone"
+        assert curl(port, "/push?uid=alice&text=x")[0] == 401
+    # once the server has seen alice's close, she has no socket left to push to
+    gone = (200, '{"sent": 0}')
+    wait_until(lambda: curl(port, "/push?uid=alice&text=gone", *push) == gone, 10, "0 sent")
+
+
+CHECKS["web-push"] = check_web_push

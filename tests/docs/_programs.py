@@ -30,15 +30,17 @@ _LISTEN = re.compile(r"Worker\(\s*f?[\"']\w+://[^\"']*?:(\d+)")
 _REDIS = re.compile(r"redis://(?:[^@\"'/\s]*@)?127\.0\.0\.1:6379(?:/\d+)?")
 
 
-def rewrite(code: str, replace: dict[str, str] | None = None) -> str:
+def rewrite(code: str, replace: dict[str, str] | None = None, ports: dict[int, int] | None = None) -> str:
     """The program as it runs here: what ``replace`` says, free ports for the ones it
-    names on this machine (the same port everywhere it appears), the docs' Redis db."""
+    names on this machine (the same port everywhere it appears; ``ports`` gathers the
+    choice, and a port already in it keeps its choice), the docs' Redis database."""
     for old, new in (replace or {}).items():
         assert old in code, f"{old!r} is not in the program any more"
         code = code.replace(old, new)
-    ports = {int(port) for port in _LOCAL_PORT.findall(code)} - SERVICE_PORTS
-    for port in ports:
-        code = re.sub(rf"(?<=:){port}(?!\d)", str(free_port()), code)
+    chosen = {} if ports is None else ports
+    for port in {int(port) for port in _LOCAL_PORT.findall(code)} - SERVICE_PORTS:
+        new = chosen.setdefault(port, free_port())
+        code = re.sub(rf"(?<=:){port}(?!\d)", str(new), code)
     return _REDIS.sub(f"redis://127.0.0.1:6379/{REDIS_DB}", code)
 
 
@@ -49,15 +51,24 @@ def listen_ports(code: str) -> list[int]:
 class Program:
     """A code block saved as ``prog.py`` (and its page's files) in ``folder``."""
 
-    def __init__(self, snippet: Snippet, folder: Path, replace: dict[str, str] | None = None):
-        self.code = rewrite(snippet.code, replace)
+    def __init__(
+        self,
+        snippet: Snippet,
+        folder: Path,
+        replace: dict[str, str] | None = None,
+        env: dict[str, str] | None = None,
+    ):
+        self.port_map: dict[int, int] = {}  # the program's ports -> the ones it runs on
+        self.code = rewrite(snippet.code, replace, self.port_map)
         self.folder = folder
+        self.page = snippet.page
+        folder.mkdir(parents=True, exist_ok=True)
         for name, text in files_beside(snippet).items():
             (folder / name).write_text(text)
         self.path = folder / "prog.py"
         self.path.write_text(self.code)
         self.ports = listen_ports(self.code)
-        self.env = {**os.environ, "TMPDIR": str(folder)}  # pid, lock and log files
+        self.env = {**os.environ, "TMPDIR": str(folder), **(env or {})}  # pid, lock, log files
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
 

@@ -9,6 +9,8 @@ A block is what the HTML comment on the line before its fence says it is:
 - ``<!-- fragment: NAME NAME -->``: a piece of a program, compiled and name-checked,
   assuming only the names listed (``connection``, ``redis``...) besides its own;
 - ``<!-- file: NAME -->``: a file the page's programs need beside them (``handlers.py``);
+- ``<!-- client: NAME -->``: a program that talks to the server example NAME: its check
+  runs it while that server runs;
 - ``<!-- not run: WHY -->``: a complete program that needs what this machine has not
   got (hosts outside it); compiled and name-checked only.
 """
@@ -30,16 +32,16 @@ _BLOCK = re.compile(
     r"^```python\n(?P<code>.*?)^```$",
     re.M | re.S,
 )
-KINDS = {"example", "test", "fragment", "file", "not run"}
+KINDS = {"example", "test", "fragment", "file", "client", "not run"}
 
 
 @dataclass(frozen=True)
 class Snippet:
     page: Path
     line: int
-    kind: str  # program, test, fragment, file, not run
+    kind: str  # program, test, fragment, file, client, not run
     code: str
-    name: str = ""  # an example's name, a file's name
+    name: str = ""  # an example's name, a file's name, a client's server
     assumes: tuple[str, ...] = field(default=())  # a fragment's outside names
 
     @property
@@ -64,8 +66,8 @@ def snippets(page: Path) -> list[Snippet]:
                 raise ValueError(f"{page}:{line}: unknown code block marker {marker!r}")
             if marker == "example":
                 name = value
-            elif marker == "file":
-                kind, name = "file", value
+            elif marker in ("file", "client"):
+                kind, name = marker, value
             elif marker == "fragment":
                 kind, assumes = "fragment", tuple(value.split())
             elif marker == "not run" and not value:

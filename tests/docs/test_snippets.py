@@ -35,6 +35,8 @@ def test_the_pages_have_code_blocks_of_every_kind() -> None:
     assert {"program", "fragment", "test", "file"} <= kinds
     named = {s.name for s in SNIPPETS if s.name and s.kind == "program"}
     assert set(CHECKS) <= named, f"checks for examples that are gone: {set(CHECKS) - named}"
+    clients = {s.name for s in SNIPPETS if s.kind == "client"}
+    assert clients <= set(CHECKS), f"clients no check runs: {clients - set(CHECKS)}"
 
 
 @pytest.mark.parametrize("snippet", _params(SNIPPETS))
