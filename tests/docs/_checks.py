@@ -7,9 +7,11 @@ is what to change in a program before it runs here (a broker elsewhere, say).
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -57,6 +59,7 @@ def run_client(program: Program, name: str) -> str:
 
 
 CHECKS: dict[str, Callable[[Program, str], None]] = {}
+TOPICS = f"docs-{uuid.uuid4().hex[:12]}"  # MQTT topics of this run alone: the broker is shared
 REPLACE: dict[str, dict[str, str]] = {}
 
 
@@ -84,10 +87,26 @@ def check_mqtt_bridge(program: Program, _: str) -> None:
     from ._clients import Mqtt, publish_until_heard
 
     with Mqtt() as mqtt, connect(f"ws://127.0.0.1:{program.ports[0]}/") as ws:
-        mqtt.subscribe("devices/all/cmd")
+        telemetry = f"{TOPICS}/devices/7/telemetry"
+        assert publish_until_heard(mqtt, ws, telemetry, b"21.5") == "21.5"
+        mqtt.subscribe(f"{TOPICS}/devices/all/cmd")
         ws.send("lights off")  # a WebSocket user's command reaches MQTT
-        assert mqtt.next_message() == ("devices/all/cmd", b"lights off")
-        assert publish_until_heard(mqtt, ws, "devices/7/telemetry", b"21.5") == "21.5"
+        assert mqtt.next_message() == (f"{TOPICS}/devices/all/cmd", b"lights off")
+
+
+def check_iot_bridge(program: Program, _: str) -> None:
+    from websockets.sync.client import connect
+
+    from ._clients import Mqtt, publish_until_heard
+
+    with Mqtt() as mqtt, connect(f"ws://127.0.0.1:{program.ports[0]}/") as ws:
+        heard = publish_until_heard(mqtt, ws, f"{TOPICS}/7/telemetry", b"21.5")
+        assert json.loads(heard) == {"device": "7", "telemetry": "21.5"}
+        mqtt.subscribe(f"{TOPICS}/+/cmd")
+        ws.send(json.dumps({"device": "7", "set": {"on": True}}))
+        assert mqtt.next_message() == (f"{TOPICS}/7/cmd", b'{"on": true}')
+        ws.send("not json")
+        assert "error" in json.loads(ws.recv(timeout=10))
 
 
 def check_queue_first(program: Program, _: str) -> None:
@@ -99,11 +118,17 @@ CHECKS.update(
         "file-monitor": check_file_monitor,
         "mqtt-bridge": check_mqtt_bridge,
         "queue-first": check_queue_first,
+        "iot-bridge": check_iot_bridge,
     }
 )
 REPLACE.update(
     {
-        "mqtt-bridge": {"mqtts://user:pw@broker:8883": "mqtt://127.0.0.1:1883"},
+        "mqtt-bridge": {
+            "mqtts://user:pw@broker:8883": "mqtt://127.0.0.1:1883",
+            "devices/": f"{TOPICS}/devices/",
+            '"gw-1"': f'"{TOPICS}-gw"',
+        },
+        "iot-bridge": {'"site-1"': f'"{TOPICS}"'},
     }
 )
 

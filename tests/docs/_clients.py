@@ -32,9 +32,10 @@ class Mqtt:
 
     def subscribe(self, topic: str) -> None:
         self.client.subscribe(topic, qos=1)
-        # a round trip through the broker: once our own message is back, the SUBSCRIBE is in
-        self.client.publish(topic, b"\0probe", qos=1).wait_for_publish(10)
-        while self.next_message() != (topic, b"\0probe"):
+        # a round trip through the broker: once our own probe is back, the SUBSCRIBE is in
+        probe = topic.replace("+", "probe")
+        self.client.publish(probe, b"\0probe", qos=1).wait_for_publish(10)
+        while self.next_message() != (probe, b"\0probe"):
             pass
 
     def publish(self, topic: str, payload: bytes) -> None:
