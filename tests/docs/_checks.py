@@ -8,9 +8,12 @@ is what to change in a program before it runs here (a broker elsewhere, say).
 from __future__ import annotations
 
 import json
+import re
 import socket
+import struct
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -50,7 +53,10 @@ def run_client(program: Program, name: str) -> str:
     (its ports as the program's); what it printed."""
     (client,) = [s for s in snippets(program.page) if s.kind == "client" and s.name == name]
     path = program.folder / "client.py"
-    path.write_text(rewrite(client.code, ports=program.port_map))
+    code = rewrite(client.code, ports=program.port_map)
+    for old, new in program.port_map.items():  # a port given as a number, not in a URL
+        code = re.sub(rf"\b{old}\b", str(new), code)
+    path.write_text(code)
     done = subprocess.run(
         [sys.executable, str(path)], capture_output=True, text=True, timeout=30, check=False
     )
@@ -210,3 +216,53 @@ def check_web_push(program: Program, _: str) -> None:
 
 
 CHECKS["web-push"] = check_web_push
+
+
+def check_tcp_proxy(program: Program, _: str) -> None:
+    port = program.ports[0]
+    with socket.create_connection(("127.0.0.1", port)) as sock:  # what nc does
+        sock.sendall(b"hello\nworld\n")
+        assert read_until(sock, b"WORLD\n") == b"HELLO\nWORLD\n"
+    big = b"x" * 3_000_000 + b"\n"  # more than a send buffer: backpressure both ways
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sender = threading.Thread(target=sock.sendall, args=(big,))
+        sender.start()
+        assert read_until(sock, b"\n", timeout=30) == big.upper()
+        sender.join()
+
+
+CHECKS["tcp-proxy"] = check_tcp_proxy
+
+
+def check_json_rpc(program: Program, _: str) -> None:
+    assert run_client(program, "json-rpc").splitlines() == [
+        "{'jsonrpc': '2.0', 'id': 1, 'result': 5}",
+        "{'jsonrpc': '2.0', 'id': 2, 'result': 'hi bob'}",
+        "{'jsonrpc': '2.0', 'id': 3, 'error': {'code': -32601, 'message': 'Method not found'}}",
+    ]
+    with socket.create_connection(("127.0.0.1", program.ports[0])) as sock:
+        for body in (b"{not json", b'{"jsonrpc": "2.0", "method": "add", "params": [1]}'):
+            sock.sendall(struct.pack(">I", 4 + len(body)) + body)  # the second: a notification
+        body = b'{"jsonrpc": "2.0", "id": 9, "method": "add", "params": [1]}'
+        sock.sendall(struct.pack(">I", 4 + len(body)) + body)
+        replies = [json.loads(read_frame(sock)) for _ in range(2)]
+    assert [reply["error"]["code"] for reply in replies] == [-32700, -32602]
+    assert replies[1]["id"] == 9
+
+
+def read_frame(sock: socket.socket) -> bytes:
+    head = read_exactly(sock, 4)
+    return read_exactly(sock, struct.unpack(">I", head)[0] - 4)
+
+
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    sock.settimeout(10)
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
+
+
+CHECKS["json-rpc"] = check_json_rpc
