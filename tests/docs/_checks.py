@@ -266,3 +266,23 @@ def read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 CHECKS["json-rpc"] = check_json_rpc
+
+
+def check_custom_protocol(program: Program, _: str) -> None:
+    frame = b"\xa5\x5a\x01\x00\x0521.5C" + b"\xa5\x5a\x02\x00\x04fire"
+    with socket.create_connection(("127.0.0.1", program.ports[0])) as sock:
+        for piece in (frame[:3], frame[3:12], frame[12:]):  # frames split across reads
+            sock.sendall(piece)
+        acks = read_exactly(sock, 10 + 9)
+    assert acks == b"\xa5\x5a\x03\x00\x0521.5C" + b"\xa5\x5a\x03\x00\x04fire"
+    program.wait_for(": alarm fire")
+    assert ": reading 21.5C" in program.output
+    with socket.create_connection(("127.0.0.1", program.ports[0])) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
+        sock.settimeout(10)
+        assert sock.recv(100) == b""  # garbage: closed
+    program.wait_for("not a sensor frame: 474554202f")
+    assert "WARNING" in program.output
+
+
+CHECKS["custom-protocol"] = check_custom_protocol

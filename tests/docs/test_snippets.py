@@ -17,7 +17,7 @@ import pytest
 
 from ._checks import CHECKS, REPLACE, ruff
 from ._programs import Program
-from ._snippets import Snippet, all_snippets
+from ._snippets import Snippet, all_snippets, files_beside
 
 SNIPPETS = all_snippets()
 
@@ -75,10 +75,12 @@ def test_the_server_starts_answers_and_stops(snippet: Snippet, tmp_path: Path) -
 
 @pytest.mark.parametrize("snippet", _params(_of("test")))
 def test_the_test_passes(snippet: Snippet, tmp_path: Path) -> None:
+    for name, text in files_beside(snippet).items():
+        (tmp_path / name).write_text(text)
     module = tmp_path / "test_snippet.py"
     module.write_text(snippet.code)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(module)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(module)],
         cwd=tmp_path,
         capture_output=True,
         text=True,
