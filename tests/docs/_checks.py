@@ -286,3 +286,35 @@ def check_custom_protocol(program: Program, _: str) -> None:
 
 
 CHECKS["custom-protocol"] = check_custom_protocol
+
+
+def command(program: Program, *args: str) -> str:
+    """``python prog.py ARGS`` beside the running program: its output (it must exit 0)."""
+    done = subprocess.run(
+        [sys.executable, str(program.path), *args],
+        cwd=program.folder,
+        env=program.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def check_deploying(program: Program, _: str) -> None:
+    port = program.ports[0]
+    status, body = curl(port)
+    assert status == 200 and body.startswith("v1 from process"), body
+    status_table = command(program, "status")
+    assert "web" in status_table and "http://0.0.0.0:" in status_table, status_table
+    handlers = program.folder / "handlers.py"
+    handlers.write_text(handlers.read_text().replace('"v1"', '"v2 (new)"'))
+    command(program, "reload", "-g")
+    wait_until(lambda: curl(port)[1].startswith("v2 (new) from"), 15, "the new code answering")
+    log = (program.folder / "workerman.log").read_text()
+    assert "reload" in log.lower(), log
+
+
+CHECKS["deploying"] = check_deploying
