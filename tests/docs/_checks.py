@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from ..core._supervisor_harness import wait_until
+from ..core._supervisor_harness import free_port, wait_until
 from ._programs import Program, rewrite
 from ._snippets import snippets
 
@@ -53,7 +53,7 @@ def run_client(program: Program, name: str) -> str:
     (its ports as the program's); what it printed."""
     (client,) = [s for s in snippets(program.page) if s.kind == "client" and s.name == name]
     path = program.folder / "client.py"
-    code = rewrite(client.code, ports=program.port_map)
+    code = rewrite(client.code, REPLACE.get(name), program.port_map)
     for old, new in program.port_map.items():  # a port given as a number, not in a URL
         code = re.sub(rf"\b{old}\b", str(new), code)
     path.write_text(code)
@@ -72,8 +72,16 @@ REPLACE: dict[str, dict[str, str]] = {}
 def curl(port: int, path: str = "/", *options: str) -> tuple[int, str]:
     """A request with curl, a client we did not write: its status and body."""
     done = subprocess.run(
-        ["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", *options,
-         f"http://127.0.0.1:{port}{path}"],
+        [
+            "curl",
+            "-sS",
+            "--max-time",
+            "10",
+            "-w",
+            "\n%{http_code}",
+            *options,
+            f"http://127.0.0.1:{port}{path}",
+        ],
         capture_output=True,
         text=True,
         check=True,
@@ -202,9 +210,10 @@ def check_web_push(program: Program, _: str) -> None:
 
     port = program.ports[0]
     push = ["-H", "Authorization: Bearer change-me"]
-    with connect(f"ws://127.0.0.1:{port}/ws?uid=alice") as alice, connect(
-        f"ws://127.0.0.1:{port}/ws?uid=bob"
-    ) as bob:
+    with (
+        connect(f"ws://127.0.0.1:{port}/ws?uid=alice") as alice,
+        connect(f"ws://127.0.0.1:{port}/ws?uid=bob") as bob,
+    ):
         assert curl(port, "/push?uid=alice&text=hello", *push) == (200, '{"sent": 1}')
         assert alice.recv(timeout=10) == "hello"
         assert curl(port, "/push?text=everyone", *push) == (200, '{"sent": 2}')
@@ -318,3 +327,37 @@ def check_deploying(program: Program, _: str) -> None:
 
 
 CHECKS["deploying"] = check_deploying
+
+
+def check_scaling_out(program: Program, _: str) -> None:
+    from websockets.sync.client import connect
+
+    (snippet,) = [
+        s for s in snippets(program.page) if s.name == "scaling-out" and s.kind == "program"
+    ]
+    port = free_port()
+    other = Program(snippet, program.folder / "node-b", REPLACE["scaling-out"], {"PORT": str(port)})
+    try:
+        other.start()
+        a, b = program.ports[0], other.ports[0]
+        with (
+            connect(f"ws://127.0.0.1:{a}/?user=alice&room=42") as alice,
+            connect(f"ws://127.0.0.1:{b}/?user=bob&room=42") as bob,
+        ):
+            alice.send("hi")
+            assert bob.recv(timeout=10) == alice.recv(timeout=10) == "alice: hi"
+            bob.send("@alice psst")
+            assert alice.recv(timeout=10) == "bob (private): psst"
+            bob.send("@carol hello?")
+            assert bob.recv(timeout=10) == "* carol is not online"
+            said = run_client(program, "scaling-out")
+            assert said.splitlines()[0] == "alice online: True", said
+            assert alice.recv(timeout=10) == bob.recv(timeout=10) == "server: maintenance at noon"
+        other.stop()
+    finally:
+        other.kill()
+
+
+ENV: dict[str, Callable[[], dict[str, str]]] = {"scaling-out": lambda: {"PORT": str(free_port())}}
+CHECKS["scaling-out"] = check_scaling_out
+REPLACE["scaling-out"] = {'prefix="rooms:"': f'prefix="{TOPICS}:"'}

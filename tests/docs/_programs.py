@@ -30,7 +30,9 @@ _LISTEN = re.compile(r"Worker\(\s*f?[\"']\w+://[^\"']*?:(\d+)")
 _REDIS = re.compile(r"redis://(?:[^@\"'/\s]*@)?127\.0\.0\.1:6379(?:/\d+)?")
 
 
-def rewrite(code: str, replace: dict[str, str] | None = None, ports: dict[int, int] | None = None) -> str:
+def rewrite(
+    code: str, replace: dict[str, str] | None = None, ports: dict[int, int] | None = None
+) -> str:
     """The program as it runs here: what ``replace`` says, free ports for the ones it
     names on this machine (the same port everywhere it appears; ``ports`` gathers the
     choice, and a port already in it keeps its choice), the docs' Redis database."""
@@ -67,7 +69,9 @@ class Program:
             (folder / name).write_text(text)
         self.path = folder / "prog.py"
         self.path.write_text(self.code)
-        self.ports = listen_ports(self.code)
+        self.ports = listen_ports(self.code) or (
+            [int(env["PORT"])] if env and "PORT" in env else []
+        )
         self.env = {**os.environ, "TMPDIR": str(folder), **(env or {})}  # pid, lock, log files
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []

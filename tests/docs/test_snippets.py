@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from ._checks import CHECKS, REPLACE, ruff
+from ._checks import CHECKS, ENV, REPLACE, ruff
 from ._programs import Program
 from ._snippets import Snippet, all_snippets, files_beside
 
@@ -61,7 +61,8 @@ def test_the_program_runs_to_its_end(snippet: Snippet, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("snippet", _params(_of("program", server=True)))
 def test_the_server_starts_answers_and_stops(snippet: Snippet, tmp_path: Path) -> None:
-    program = Program(snippet, tmp_path, REPLACE.get(snippet.name))
+    env = ENV[snippet.name]() if snippet.name in ENV else None
+    program = Program(snippet, tmp_path, REPLACE.get(snippet.name), env)
     try:
         program.start()
         check = CHECKS.get(snippet.name)
@@ -80,7 +81,17 @@ def test_the_test_passes(snippet: Snippet, tmp_path: Path) -> None:
     module = tmp_path / "test_snippet.py"
     module.write_text(snippet.code)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(module)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            str(module),
+        ],
         cwd=tmp_path,
         capture_output=True,
         text=True,
