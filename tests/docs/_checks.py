@@ -361,3 +361,23 @@ def check_scaling_out(program: Program, _: str) -> None:
 ENV: dict[str, Callable[[], dict[str, str]]] = {"scaling-out": lambda: {"PORT": str(free_port())}}
 CHECKS["scaling-out"] = check_scaling_out
 REPLACE["scaling-out"] = {'prefix="rooms:"': f'prefix="{TOPICS}:"'}
+
+
+def check_readme_tcp(program: Program, _: str) -> None:
+    with socket.create_connection(("127.0.0.1", program.ports[0])) as sock:
+        sock.sendall(b"hello\n")
+        assert read_until(sock, b"\n") == b"HELLO\n"
+
+
+def check_readme_http(program: Program, _: str) -> None:
+    from websockets.sync.client import connect
+
+    port = program.ports[0]
+    assert curl(port, "/?name=you") == (200, "hello you\n")
+    assert curl(port, "/elsewhere") == (404, "not found\n")
+    with connect(f"ws://127.0.0.1:{port}/ws") as ws:
+        ws.send("echo?")
+        assert ws.recv(timeout=10) == "echo?"
+
+
+CHECKS.update({"readme-tcp": check_readme_tcp, "readme-http": check_readme_http})
