@@ -143,6 +143,7 @@ REPLACE.update(
             '"gw-1"': f'"{TOPICS}-gw"',
         },
         "iot-bridge": {'"site-1"': f'"{TOPICS}"'},
+        "queue-first": {'"email"': f'"{TOPICS}-email"'},  # the run's own queue on db 12
     }
 )
 
