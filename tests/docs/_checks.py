@@ -176,6 +176,27 @@ def check_first_http(program: Program, _: str) -> None:
     with connect(f"ws://127.0.0.1:{port}/ws") as ws:
         ws.send("hello")
         assert ws.recv(timeout=10) == "you said: hello"
+    in_a_browser(f"http://127.0.0.1:{port}/", "#out", "you said: hello")
+
+
+def in_a_browser(url: str, selector: str, text: str) -> None:
+    """Open ``url`` in headless Chromium and wait until ``selector`` shows ``text``."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from ..examples.test_chat import CHROMIUM_ARGS, require_chromium
+
+    chromium = require_chromium()
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(url)
+            expect(page.locator(selector)).to_have_text(text)
+        finally:
+            browser.close()
+    assert not errors, errors
 
 
 CHECKS.update({"first-tcp": check_first_tcp, "first-http": check_first_http})
