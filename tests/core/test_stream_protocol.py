@@ -3,7 +3,6 @@ block is read from the README and run, so the README shows what works."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from workerman.core import TcpConnection, Worker, serve, statistics
 from workerman.core.protocols import StreamProtocol, get_protocol
 from workerman.core.protocols._registry import _registry
 
+from ..docs._snippets import snippets
 from .conftest import read_lines
 
 pytestmark = pytest.mark.anyio
@@ -23,14 +23,9 @@ README = Path(__file__).parents[2] / "packages" / "core" / "README.md"
 
 
 def example_source() -> str:
-    text = README.read_text()
-    found = re.search(
-        r"<!-- example: stream-protocol -->\n```python\n(.*?)```\n<!-- end example -->",
-        text,
-        re.S,
-    )
+    found = [s.code for s in snippets(README) if s.name == "stream-protocol"]
     assert found, "the stream-protocol example is missing from the core README"
-    return found.group(1)
+    return found[0]
 
 
 @pytest.fixture

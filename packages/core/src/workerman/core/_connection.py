@@ -47,8 +47,10 @@ logger = logging.getLogger("workerman.core")
 
 #: ``on_error`` code: an outgoing connection could not be established.
 CONNECT_FAIL = 1
+"""``on_error`` code: an outgoing connection could not be established."""
 #: ``on_error`` code: data could not be sent (buffer full, or the peer went away).
 SEND_FAIL = 2
+"""``on_error`` code: data could not be sent (buffer full, or the peer went away)."""
 
 _ids = itertools.count(1)
 _live: dict[int, TcpConnection] = {}

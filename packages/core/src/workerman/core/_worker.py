@@ -269,7 +269,8 @@ class Worker:
     @classmethod
     def run_all(cls, argv: Sequence[str] | None = None) -> None:
         """Run every worker, driven by the command line (``python app.py <command>``):
-        start [-d], stop [-g], restart [-d] [-g], reload [-g], status [-d], connections.
+        ``start [-d]``, ``stop [-g]``, ``restart [-d] [-g]``, ``reload [-g]``,
+        ``status [-d]``, ``connections``.
 
         A master process forks ``count`` processes per worker and supervises them;
         see the package README for each command, its signals and exit codes.

@@ -65,6 +65,7 @@ class Client:
         return self._gateway.run(self._gateway.node.join(self._local, group), callback)
 
     def leave_group(self, group: str, *, callback: Callback = None) -> Any:
+        """Leave ``group``; this node unsubscribes once the group has no members here."""
         group = validate_name("group", group, self._gateway.max_name_size)
         return self._gateway.run(self._gateway.node.leave(self._local, group), callback)
 
@@ -73,6 +74,7 @@ class Client:
         return self._local.connection.send(message)
 
     def close(self, message: str | bytes | None = None) -> None:
+        """Close the connection, after sending ``message`` when given."""
         self._local.connection.close(message)
 
     def get_session(self, *, callback: Callback = None) -> Any:

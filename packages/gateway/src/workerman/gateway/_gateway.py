@@ -164,6 +164,7 @@ class Gateway:
             self._stop_when_idle = True
 
     async def aclose(self) -> None:
+        """Leave the cluster: what :meth:`stop` does, for ``async with`` and awaiting code."""
         await self.stop()
 
     async def __aenter__(self) -> Gateway:
@@ -404,6 +405,8 @@ class Gateway:
         return await_or_call(work, callback)
 
     async def run_script(self, source: str, *args: Any) -> Any:
+        """Run the Lua script ``source`` with ``args`` on the gateway's Redis (registered
+        once, then run by its SHA1): the plumbing the nodes use."""
         return await self._script(source, *args)
 
     def _script(self, source: str, *args: Any) -> Future:

@@ -91,8 +91,10 @@ class HttpClient:
         base_url: joined with relative URLs given to the methods.
         headers: sent with every request (a request's own headers override them).
         timeout: a :class:`Timeout`, or seconds for every phase but ``total``.
-        max_connections, max_connections_per_host, keepalive_expiry: pool limits (see
-            :class:`Limits`); ``limits`` sets all of them and the response limits at once.
+        max_connections: a pool limit (see :class:`Limits`); ``limits`` sets all of
+            them and the response limits at once.
+        max_connections_per_host: a pool limit (see :class:`Limits`).
+        keepalive_expiry: a pool limit (see :class:`Limits`).
         follow_redirects: follow 301, 302, 303, 307 and 308 (up to ``max_redirects``).
         verify: True (the system's CA store), a CA bundle path, an ``ssl.SSLContext``, or
             False (no certificate checks; a warning is logged once).

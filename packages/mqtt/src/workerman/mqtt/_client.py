@@ -74,7 +74,8 @@ class MqttClient(Publishing, Receiving):
         session_expiry: MQTT 5: seconds the broker keeps the session after a disconnect.
         keepalive: seconds; the client pings when idle, the broker drops it after 1.5x.
         will: a :class:`Will` or a tuple ``(topic, payload, qos, retain)``.
-        username, password: override those in the URL.
+        username: overrides the one in the URL.
+        password: overrides the one in the URL.
         ssl: an ``ssl.SSLContext`` (for a test CA, client certificates); mqtts and wss
             use the system's verified default when None.
         connect_properties: MQTT 5 CONNECT properties (paho ``Properties``).

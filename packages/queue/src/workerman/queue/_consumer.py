@@ -95,7 +95,8 @@ class QueueWorker(Worker):
             leases (Redis), in seconds.
         on_failure: ``fn(job, exception)``, plain or async, when a job goes to the
             failed store.
-        name, count: as for :class:`workerman.core.Worker`.
+        name: as for :class:`workerman.core.Worker`.
+        count: as for :class:`workerman.core.Worker`.
     """
 
     def __init__(

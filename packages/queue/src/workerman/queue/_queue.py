@@ -64,7 +64,8 @@ class Queue:
             url: ``redis://``, ``rediss://`` or ``unix://`` (needs the ``redis`` extra;
                 see workerman-redis for the URL forms), or ``amqp://`` / ``amqps://``
                 (the ``amqp`` extra).
-            serializer, max_payload_size: as for the constructor.
+            serializer: as for the constructor.
+            max_payload_size: as for the constructor.
             prefix: Redis: the start of every key; AMQP: of every exchange and queue name.
             options: passed to the client (``workerman.redis.Redis`` keywords such as
                 ``command_timeout``; for AMQP, ``connect_timeout``,

@@ -64,8 +64,12 @@ class Redis(Commands):
     first command and reopens after a loss, with a capped, jittered backoff.
 
     Args:
-        host, port, path: where the server is (``path``: a Unix socket).
-        db, username, password: selected and authenticated on every (re)connect.
+        host: where the server is.
+        port: where the server is.
+        path: a Unix socket, instead of ``host`` and ``port``.
+        db: selected on every (re)connect.
+        username: authenticated on every (re)connect.
+        password: authenticated on every (re)connect.
         ssl: an ``ssl.SSLContext``, or True for the system's verified default.
         decode_responses: str replies (UTF-8) instead of bytes.
         protocol: 2 (RESP2) or 3 (RESP3, through HELLO 3).

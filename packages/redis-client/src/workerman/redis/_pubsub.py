@@ -101,9 +101,11 @@ class PubSub:
         await self._unsubscribe("UNSUBSCRIBE", channels)
 
     async def punsubscribe(self, *patterns: Any) -> None:
+        """Unsubscribe from ``patterns`` (from every pattern when none is given)."""
         await self._unsubscribe("PUNSUBSCRIBE", patterns)
 
     async def sunsubscribe(self, *channels: Any) -> None:
+        """Unsubscribe from the shard ``channels`` (from every one when none is given)."""
         await self._unsubscribe("SUNSUBSCRIBE", channels)
 
     async def _subscribe(
@@ -230,6 +232,7 @@ class PubSub:
         self._confirming.clear()
 
     async def aclose(self) -> None:
+        """Close the connection (as :meth:`close`), for ``async with`` and awaiting code."""
         self.close()
 
     async def __aenter__(self) -> PubSub:

@@ -102,6 +102,7 @@ class Response:
         return self._reason or reason_of(self._status)
 
     def with_status(self, status: int, reason: str = "") -> Response:
+        """Set the status code (100-999) and, optionally, the reason phrase."""
         if not 100 <= status <= 999:
             raise ValueError(f"status {status} is not a three-digit HTTP status")
         self._status = status
@@ -132,15 +133,18 @@ class Response:
     with_header = header
 
     def with_headers(self, headers: dict[str, Any]) -> Response:
+        """Set every header of ``headers`` (as :meth:`header` does, one by one)."""
         for name, value in headers.items():
             self.header(name, value)
         return self
 
     def without_header(self, name: str) -> Response:
+        """Remove the header ``name`` (any case), if set."""
         self._headers.pop(name.lower(), None)
         return self
 
     def get_header(self, name: str, default: Any = None) -> Any:
+        """The value of the header ``name`` (any case), or ``default``."""
         entry = self._headers.get(name.lower())
         return default if entry is None else entry[1]
 
@@ -189,6 +193,7 @@ class Response:
         return self._body
 
     def with_body(self, body: str | bytes) -> Response:
+        """Replace the body (a ``str`` is encoded as UTF-8)."""
         self._body = body.encode() if isinstance(body, str) else bytes(body)
         return self
 

@@ -16,6 +16,7 @@ from ._text import Text
 __all__ = ["ENTRY_POINT_GROUP", "get_protocol", "register_protocol", "registered_protocols"]
 
 ENTRY_POINT_GROUP = "workerman.protocols"
+"""The entry point group through which installed packages register their schemes."""
 
 # Schemes that name a transport, never a protocol.
 _TRANSPORTS = frozenset({"tcp", "udp", "unix", "ssl"})
