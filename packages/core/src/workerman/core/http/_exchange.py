@@ -57,6 +57,7 @@ def reject(conn: TcpConnection, state: HttpState, status: int, reason: str) -> N
         statistics.protocol_errors += 1
     logger.warning("%s closed: HTTP %d %s", conn.describe("connection"), status, reason)
     conn.drop_kept()
+    state.drop_spool()
     if state.request is not None:
         fail(conn, state, status, reason)
         return

@@ -10,6 +10,7 @@ from ._errors import RequestError
 from ._exchange import dispatch, reject
 from ._head import analyse, dechunk_size
 from ._request import Request
+from ._spool import Spool
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
@@ -28,6 +29,11 @@ def parse_http(state: HttpState, data: bytes) -> None:
     It is HttpState.data_received itself (no call in between on the per-request path)."""
     conn = state.connection
     state.seen = True  # not idle (see _idle)
+    if state.spool is not None:
+        rest = _spooled(conn, state, data)
+        if not rest:
+            return
+        data = rest
     buffer = data
     limit = conn.max_package_size
     max_head = state.max_header_size
@@ -69,7 +75,10 @@ def parse_http(state: HttpState, data: bytes) -> None:
                 if stop - start > limit:
                     raise RequestError(413, f"a request of {stop - start} bytes is over the limit")
                 if stop > size:
-                    _more(conn, state, buffer, start, expect, stop - start)
+                    if 0 < state.body_spool_size < length:
+                        _spool(conn, state, buffer, head, body_start, length, expect)
+                    else:
+                        _more(conn, state, buffer, start, expect, stop - start)
                     return
                 body = buffer[body_start:stop]
             else:
@@ -110,6 +119,62 @@ def _compact(
     return kept, 0, want - done if want else 0
 
 
+def _spool(
+    conn: TcpConnection,
+    state: HttpState,
+    buffer: bytes,
+    head: bytes,
+    body_start: int,
+    length: int,
+    expect: bool,
+) -> None:
+    """A large body has begun: it goes to a temporary file as it arrives."""
+    spool = state.spool = Spool(head, length, state.upload_tmp_dir)
+    try:
+        spool.feed(memoryview(buffer)[body_start:])
+    except OSError as exc:
+        _spool_failed(conn, state, exc)
+        return
+    _awaiting_body(conn, state, expect)
+
+
+def _spooled(conn: TcpConnection, state: HttpState, data: bytes) -> bytes:
+    """More of a spooled body: once it is whole, its request is handled. What follows the
+    body, to parse now (b"" when there is nothing, or when it is kept for later)."""
+    spool = state.spool
+    assert spool is not None
+    try:
+        taken = spool.feed(data)
+    except OSError as exc:
+        _spool_failed(conn, state, exc)
+        return b""
+    if spool.missing:
+        return b""
+    state.spool = None
+    if state.timer:
+        state.stop_timer()
+    method, uri, version, keep_alive, _, _, _ = analyse(spool.head)
+    dispatch(conn, state, Request(conn, spool.head, spool, method, uri, version, keep_alive))
+    rest = data[taken:]
+    if not rest or conn.status >= _CLOSING:
+        return b""
+    if conn.protocol is not state.__class__:  # upgraded: the rest is the new protocol's
+        now = conn.protocol_state
+        if now is not None:
+            now.data_received(rest)
+        return b""
+    if conn.holds:
+        conn.keep(rest)
+        return b""
+    return rest
+
+
+def _spool_failed(conn: TcpConnection, state: HttpState, exc: OSError) -> None:
+    conn.report("spooling a request body", exc)
+    state.drop_spool()
+    reject(conn, state, 500, "the request body could not be stored")
+
+
 def _keep(conn: TcpConnection, buffer: bytes, start: int, want: int = 0) -> None:
     """Hold the bytes from ``start`` on: they are read again when more arrive (``want``
     of them, when known) or when the connection may go on."""
@@ -137,9 +202,13 @@ def _more(
 ) -> None:
     """The head is whole but the body is not: keep the request's bytes, give the body its
     deadline, and tell a client that waits for it to go on."""
+    _keep(conn, buffer, start, want)
+    _awaiting_body(conn, state, expect)
+
+
+def _awaiting_body(conn: TcpConnection, state: HttpState, expect: bool) -> None:
     if state.timer and state.mark < 0:  # the head's deadline: the head is in
         state.stop_timer()
-    _keep(conn, buffer, start, want)
     if not state.timer and state.body_timeout > 0:
         _body_deadline_in(conn, state)
     if expect and not state.continued:
@@ -156,7 +225,7 @@ def _body_timed_out(conn: TcpConnection, state: HttpState) -> None:
     """A ``body_timeout`` period of an incomplete body has passed: enough of it came to
     go on for another, or it is answered 408."""
     state.timer = 0
-    if conn.status >= _CLOSING or state.pending or not conn.recv_buffer_size:
+    if conn.status >= _CLOSING or state.pending or not (conn.recv_buffer_size or state.spool):
         return  # gone, or the request is whole (its handler runs)
     got = conn.bytes_read - state.mark
     if got and got >= state.min_body_rate * state.body_timeout:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ._file import FileStreamer
     from ._request import Request
+    from ._spool import Spool
 
 __all__ = ["HttpState"]
 
@@ -41,6 +42,7 @@ class HttpState(StreamProtocol, HttpSettings):
         "quiet",
         "request",
         "seen",
+        "spool",
         "stalled",
         "streamer",
         "streaming",
@@ -59,6 +61,7 @@ class HttpState(StreamProtocol, HttpSettings):
         self.timer = 0  # the head's deadline, or the body's
         self.mark = 0  # the body's: bytes_read when its period began (-1: the head's timer)
         self.streamer: FileStreamer | None = None
+        self.spool: Spool | None = None  # a large body arriving into a temporary file
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []
         self.csize = 0
@@ -87,6 +90,7 @@ class HttpState(StreamProtocol, HttpSettings):
         """The connection is gone: stop timers and streams, drop temporary files."""
         conn = self.connection
         self.stop_timer()
+        self.drop_spool()
         if self.streamer is not None:
             self.streamer.close()
             self.streamer = None
@@ -110,6 +114,12 @@ class HttpState(StreamProtocol, HttpSettings):
             self.close_after = True
         else:
             self.connection.close()
+
+    def drop_spool(self) -> None:
+        """Forget a body being spooled (and its file)."""
+        if self.spool is not None:
+            self.spool.close()
+            self.spool = None
 
     def stop_timer(self) -> None:
         """Cancel the head's or body's timer, if one runs (and the loop it runs on still does)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import io
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
 from ._cookies import parse_cookies
@@ -10,6 +11,7 @@ from ._errors import RequestError
 from ._form import boundary_of, parse_json, parse_multipart, parse_query
 from ._session import Session
 from ._settings import HttpSettings
+from ._spool import Spool
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
@@ -61,7 +63,7 @@ class Request:
         self,
         connection: TcpConnection,
         head: bytes,
-        body: bytes,
+        body: bytes | Spool,
         method: str,
         uri: str,
         version: str,
@@ -158,8 +160,24 @@ class Request:
 
     @property
     def raw_body(self) -> bytes:
-        """The body as received (chunked transfer coding removed)."""
-        return self._body
+        """The body as received (chunked transfer coding removed). A body over
+        ``Http.body_spool_size`` was stored in a temporary file: this reads it all."""
+        body = self._body
+        return body if type(body) is bytes else body.read()  # type: ignore[union-attr]
+
+    @property
+    def body_file(self) -> BinaryIO:
+        """The body as a binary file at its start, to read in pieces: the temporary file
+        of a spooled body (closed when the response is complete), or one over the bytes."""
+        body = self._body
+        if type(body) is bytes:
+            return io.BytesIO(body)
+        return body.rewound()  # type: ignore[union-attr]
+
+    @property
+    def body_spooled(self) -> bool:
+        """Whether the body arrived into a temporary file (see ``Http.body_spool_size``)."""
+        return type(self._body) is not bytes
 
     def cookie(self, name: str | None = None, default: Any = None) -> Any:
         """A cookie's value, or all of them as a dict when ``name`` is None."""
@@ -179,7 +197,7 @@ class Request:
         settings: Any = self.connection.protocol
         if not (isinstance(settings, type) and issubclass(settings, HttpSettings)):
             settings = HttpSettings  # a worker's own Http subclass carries its limits
-        body = self._body
+        body = self.raw_body
         if not body:
             return
         content_type = self.headers.get("content-type", "")
@@ -262,7 +280,9 @@ class Request:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        """Remove upload temporary files still in place."""
+        """Remove upload temporary files still in place, and a spooled body's file."""
+        if type(self._body) is not bytes:
+            self._body.close()  # type: ignore[union-attr]
         if self._files:
             for items in self._files.values():
                 for upload in items:

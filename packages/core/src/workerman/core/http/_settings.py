@@ -22,6 +22,9 @@ class HttpSettings:
     body_timeout: ClassVar[float] = 20.0
     #: see ``body_timeout``; 240 bytes a second is Kestrel's default.
     min_body_rate: ClassVar[float] = 240.0
+    #: a body declared (by Content-Length) larger than this many bytes is written to a
+    #: temporary file in ``upload_tmp_dir`` as it arrives, not held in memory (0: never).
+    body_spool_size: ClassVar[int] = 1024 * 1024
     #: chunks one chunked request body may have (413 beyond): each costs a parse step,
     #: so this bounds the CPU a body of tiny chunks takes.
     max_chunks: ClassVar[int] = 16 * 1024
