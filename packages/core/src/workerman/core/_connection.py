@@ -231,6 +231,8 @@ class TcpConnection(asyncio.Protocol):
         self._max_send = size
         if self._status == _ESTABLISHED:
             self._transport.set_write_buffer_limits(high=size - 1, low=0)
+            if self._rest is not None:
+                self._pump()  # a larger buffer has room for more pieces now
 
     @property
     def bytes_written(self) -> int:
@@ -632,11 +634,12 @@ class TcpConnection(asyncio.Protocol):
             else:
                 self._consume(data)
         finally:
+            # (pieces of a large send never wait here: while they do, the transport holds
+            # a whole send buffer, so every write of this read was refused)
             if (
                 self._batch is batch
                 and len(batch) == 1
                 and self._batch_size <= self._max_send
-                and self._rest is None
                 and self._status < _CLOSED
             ):
                 # one reply: straight out, as _flush would

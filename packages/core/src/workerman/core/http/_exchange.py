@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workerman.core import statistics
 
-from ._answer import JOIN_MAX, _hello, _stream, complete, error_bytes, fail, send_plain
+from ._answer import _hello, _stream, complete, error_bytes, fail, send_plain
 from ._file import send_file
 from ._response import Response
 
@@ -84,7 +84,7 @@ def respond(state: HttpState, message: Any) -> bool | None:
             and request._session is None
             and request.method != "HEAD"
         ):
-            if len(body) < JOIN_MAX:
+            if len(body) < 65536:  # _answer.JOIN_MAX, as a constant on the hot path
                 conn.write(_hello(body))
             else:  # apart, not copied into one piece with its head
                 conn.write(_hello(b"", len(body)))
