@@ -355,3 +355,39 @@ def test_status_lists_a_process_s_outgoing_connections_apart(
     (row,) = rows
     cells = dict(zip(header, row, strict=True))
     assert (cells["connections"], cells["outgoing"]) == ("1", "1")
+
+
+@pytest.mark.parametrize("driver", [None, "asyncio", "trio"])
+def test_out_of_descriptors_accepting_is_counted_logged_and_waits(
+    server: Callable[..., Server], driver: str | None
+) -> None:
+    app = server(
+        """
+        import resource
+
+        def start(worker):
+            used = len(os.listdir("/proc/self/fd"))
+            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            resource.setrlimit(resource.RLIMIT_NOFILE, (used + 4, hard))
+
+        web = answer(Worker(f"text://127.0.0.1:{PORT}", name="web"))
+        web.on_worker_start = start
+        Worker.run_all()
+        """,
+        driver,
+    )
+    app.start(1)
+    clients = [Client(app.port) for _ in range(12)]  # the kernel queues what is not accepted
+    try:
+        for client in clients[:3]:
+            client.ask()
+        log = app.dir / "app.log"
+        wait_until(lambda: "accept() failed: [Errno 24]" in log.read_text(), what="EMFILE")
+        assert "backing off before accepting again" in log.read_text()
+        for client in clients[:3]:  # descriptors come free: the waiting clients are served
+            client.close()
+        for client in clients[3:6]:
+            client.ask()  # not dropped while the process had no descriptor for them
+    finally:
+        for client in clients:
+            client.close()
