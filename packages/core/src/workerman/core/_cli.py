@@ -138,7 +138,7 @@ def _fail(message: str, code: int = 1) -> NoReturn:
 
 def main(worker_class: type[Worker], argv: Sequence[str]) -> NoReturn:
     command = parse_command(argv)
-    paths = paths_for(worker_class, daemon=command.daemon or worker_class.daemonize)
+    paths = paths_for(worker_class)
     tag = f"workerman[{paths.name}]"
     master = read_master_pid(paths)
     if command.verb == "start" and master:

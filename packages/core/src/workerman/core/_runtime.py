@@ -53,15 +53,10 @@ def start_file() -> str:
     return os.path.abspath(path)
 
 
-def paths_for(worker_class: type[Worker], daemon: bool = False) -> Paths:
-    """The files for this start file; each defaults to the temp dir, named after it.
-    Without ``Worker.log_file`` only a daemon logs to a file (a foreground run logs to
-    stderr and leaves nothing behind)."""
+def paths_for(worker_class: type[Worker]) -> Paths:
+    """The files for this start file; each defaults to the temp dir, named after it."""
     return default_paths(
-        start_file(),
-        worker_class.pid_file,
-        worker_class.status_file,
-        worker_class.log_file or ("" if daemon else None),
+        start_file(), worker_class.pid_file, worker_class.status_file, worker_class.log_file
     )
 
 
