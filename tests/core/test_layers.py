@@ -54,7 +54,16 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("workers", {"_worker", "_bind"}),
     (
         "supervisor",
-        {"_supervisor", "_cli", "_process", "_status", "_runtime", "_pytest_plugin", ""},
+        {
+            "_supervisor",
+            "_cli",
+            "_process",
+            "_status",
+            "_runtime",
+            "_pytest_plugin",
+            "__main__",
+            "",
+        },
     ),
 ]
 

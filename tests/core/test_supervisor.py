@@ -222,7 +222,8 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
     assert " GLOBAL STATUS " in status
     assert " PROCESS STATUS " in status
     assert "2 workers   3 processes   DAEMON mode" in status
-    header = "pid memory listening name connections send_fail timers total_request qps status"
+    header = "pid memory listening name connections outgoing send_fail timers total_request qps"
+    header += " status"
     assert header in " ".join(status.split())
     rows = process_rows(status)
     assert sorted(rows) == sorted([*map(str, pids + idler), "Summary"])
@@ -231,7 +232,7 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
         assert rows[str(pid)][-1] == "[idle]"
     assert rows[str(idler[0])][2:4] == ["none", "idler"]
     assert rows["Summary"][-1] == "[Summary]"
-    before = int(rows["Summary"][7])
+    before = int(rows["Summary"][8])
 
     stop = threading.Event()
 
@@ -248,8 +249,8 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
     finally:
         stop.set()
         thread.join(10)
-    assert int(rows["Summary"][7]) > before + 10
-    assert int(rows["Summary"][8]) > 0  # qps, while the client talks
+    assert int(rows["Summary"][8]) > before + 10
+    assert int(rows["Summary"][9]) > 0  # qps, while the client talks
     assert int(rows["Summary"][4]) == 1  # its connection
 
 
@@ -319,7 +320,7 @@ def test_status_shows_a_blocked_process_busy(server: Callable[..., Server]) -> N
         (app.dir / "release").touch()
     assert rows[str(blocked)][1:] == ["N/A", f"text://127.0.0.1:{app.port}", "web"] + [
         "N/A"
-    ] * 5 + ["[busy]"]
+    ] * 6 + ["[busy]"]
     (other,) = set(app.children("web")) - {blocked}
     assert rows[str(other)][-1] == "[idle]"
 

@@ -156,16 +156,22 @@ def test_graceful_reload_lets_open_connections_finish(server: Callable[..., Serv
     (old,) = app.children("web")
     with Client(app.port) as client:
         assert client.ask()[1] == old
-        result = app.command("reload", "-g")
-        assert result.returncode == 0, result.stderr
-        assert "reloading gracefully" in result.stdout
-        deadline = time.monotonic() + 1
-        while time.monotonic() < deadline:  # still served, by the old process
-            assert client.ask()[1] == old
-            time.sleep(0.05)
-        assert app.children("web") == [old]
-    wait_until(lambda: app.children("web") not in ([], [old]), what="the new process")
+        reloading = app.popen("reload", "-g")
+        try:
+            wait_until(lambda: "reloading gracefully" in (app.dir / "app.log").read_text())
+            for _ in range(10):  # still served, by the old process, while reload waits
+                assert client.ask()[1] == old
+            assert reloading.poll() is None
+            assert app.children("web") == [old]
+        except BaseException:
+            reloading.kill()
+            raise
+    out, err = reloading.communicate(timeout=15)  # the client left: the reload finishes
+    assert reloading.returncode == 0, out + err
+    assert "reloading gracefully" in out
+    assert "reload done: 1 processes replaced" in out
     (new,) = app.children("web")
+    assert new != old
     assert ask(app.port)[1] == new
     assert gone(old)
 

@@ -17,7 +17,9 @@ from ._loop import EventLoop, Future, fileno, invoke
 logger = logging.getLogger("workerman.core")
 
 _ACCEPT_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM})
+_ACCEPT_RETRY = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 _ACCEPTS_PER_WAKEUP = 128
+_BACKOFF_FIRST, _BACKOFF_MAX = 0.01, 1.0
 
 
 class AsyncioLoop(EventLoop):
@@ -202,7 +204,9 @@ class AsyncioLoop(EventLoop):
     ) -> Any:
         # asyncio accepts up to `backlog` sockets per wakeup and, on EMFILE, keeps trying
         # that many times; a modest figure there, the full one for the kernel's queue.
-        if sock.family == socket.AF_UNIX:
+        if self._uvloop:
+            server: Any = _Acceptor(self._loop, sock, factory, ssl_context)
+        elif sock.family == socket.AF_UNIX:
             server = await self._loop.create_unix_server(
                 factory, sock=sock, ssl=ssl_context, backlog=_ACCEPTS_PER_WAKEUP
             )
@@ -252,6 +256,74 @@ class AsyncioLoop(EventLoop):
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task.cancel
+
+
+class _Acceptor:
+    """The accept loop on uvloop, ours rather than libuv's: libuv, out of descriptors,
+    accepts each waiting connection and closes it at once, telling no one. Here EMFILE
+    and kin are counted and logged (as asyncio's are) and accepting pauses with a growing
+    delay, so waiting clients stay queued in the kernel.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.Protocol],
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.factory = factory
+        self.ssl = ssl_context
+        self.backoff = _BACKOFF_FIRST
+        self.retry: asyncio.TimerHandle | None = None
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.fd = sock.fileno()
+        loop.add_reader(self.fd, self.accept)
+
+    def accept(self) -> None:
+        for _ in range(_ACCEPTS_PER_WAKEUP):
+            try:
+                conn, _ = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _ACCEPT_ERRNOS:
+                    accept_failed(exc)
+                    self.loop.remove_reader(self.fd)
+                    self.retry = self.loop.call_later(self.backoff, self.resume)
+                    self.backoff = min(self.backoff * 2, _BACKOFF_MAX)
+                    return
+                if exc.errno in _ACCEPT_RETRY:
+                    continue
+                logger.error("accept() on %s failed: %s", self.sock.getsockname(), exc)
+                return
+            self.backoff = _BACKOFF_FIRST
+            conn.setblocking(False)
+            task = self.loop.create_task(self.attach(conn))
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
+
+    async def attach(self, conn: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(self.factory, conn, ssl=self.ssl)
+        except (OSError, ssl.SSLError) as exc:
+            logger.info("a connection accepted failed to open: %s", exc)
+            conn.close()
+
+    def resume(self) -> None:
+        self.retry = None
+        if self.fd >= 0:
+            self.loop.add_reader(self.fd, self.accept)
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            self.loop.remove_reader(self.fd)
+            self.fd = -1
+        if self.retry is not None:
+            self.retry.cancel()
+            self.retry = None
 
 
 class _SafeFuture:

@@ -1,4 +1,9 @@
-"""``python app.py <command>``: start, stop, restart, reload, status, connections."""
+"""``python app.py <command>``: start, stop, restart, reload, status, connections.
+
+Every command but start talks to the running master through its pid file, its signals and
+the state file it keeps, so those also work without importing the app (``python -m
+workerman.core stop app.py``), for an app that no longer imports.
+"""
 
 from __future__ import annotations
 
@@ -21,10 +26,13 @@ from ._runtime import (
     Paths,
     acquire_lock,
     daemonize,
-    is_locked,
+    fd_locked,
+    open_lock,
     package_version,
     paths_for,
+    paths_from_state,
     read_master_pid,
+    read_state,
     setup_logging,
     write_pid,
 )
@@ -49,16 +57,34 @@ commands:
                  --reload: reload the workers when their code changes
   stop           stop; -g: gracefully, letting open connections finish
   restart        stop, then start; -d: as a daemon; -g: stop gracefully; --reload: as for start
-  reload         restart the worker processes one at a time; -g: gracefully
+  reload         restart the worker processes one at a time and wait until the new ones
+                 serve (exit 0) or one fails to start (exit 1); -g: gracefully
   status         show the status of every process; -d: refresh every second
   connections    list the connections of every process
 """
 
 _ANSWER_TIMEOUT = 1.0  # a process that has not answered by then is shown busy
+_STOP_MARGIN = 3.0  # past the master's own deadlines, before `stop` gives up
 
 #: ``--reload`` calls the first entry point of this group (by name) with the Worker class
 #: before anything binds; workerman-file-monitor provides one.
 RELOADER_GROUP = "workerman.reloaders"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """The running master's deadlines (from its state file; else the Worker class's)."""
+
+    stop: float
+    graceful: float
+
+    @classmethod
+    def of(cls, paths: Paths, worker_class: type[Worker]) -> Timeouts:
+        state = read_state(paths) or {}
+        return cls(
+            float(state.get("stop_timeout", worker_class.stop_timeout)),
+            float(state.get("graceful_stop_timeout", worker_class.graceful_stop_timeout)),
+        )
 
 
 @dataclass(frozen=True)
@@ -117,25 +143,29 @@ def main(worker_class: type[Worker], argv: Sequence[str]) -> NoReturn:
     master = read_master_pid(paths)
     if command.verb == "start" and master:
         _fail(f"{tag} already running (master pid {master})")
-    if command.verb not in ("start", "restart") and not master:
-        _fail(f"{tag} not running")
-    if command.verb == "stop":
-        raise SystemExit(stop(worker_class, paths, master, command.graceful))
+    if command.verb not in ("start", "restart"):
+        control(command, paths, master, Timeouts.of(paths, worker_class))
     if command.verb == "restart" and master:
-        code = stop(worker_class, paths, master, command.graceful)
+        code = stop(paths, master, command.graceful, Timeouts.of(paths, worker_class))
         if code:
             raise SystemExit(code)
-    if command.verb == "reload":
-        os.kill(master, GRACEFUL_RELOAD if command.graceful else RELOAD)
-        print(f"{tag} reloading{' gracefully' if command.graceful else ''}")
-        raise SystemExit(0)
-    if command.verb == "status":
-        show_status(paths, master, refresh=command.daemon)
-    if command.verb == "connections":
-        show_connections(paths, master)
     if command.reload_on_change:
         install_reloader(worker_class)
     start(worker_class, paths, daemon=command.daemon or worker_class.daemonize)
+
+
+def control(command: Command, paths: Paths, master: int, timeouts: Timeouts) -> NoReturn:
+    """stop, reload, status, connections: the commands that only talk to the master."""
+    if not master:
+        _fail(f"workerman[{paths.name}] not running")
+    paths = paths_from_state(paths)
+    if command.verb == "stop":
+        raise SystemExit(stop(paths, master, command.graceful, timeouts))
+    if command.verb == "reload":
+        raise SystemExit(reload(paths, master, command.graceful))
+    if command.verb == "status":
+        show_status(paths, master, refresh=command.daemon)
+    show_connections(paths, master)
 
 
 def install_reloader(worker_class: type[Worker]) -> None:
@@ -180,18 +210,64 @@ def start(worker_class: type[Worker], paths: Paths, daemon: bool) -> NoReturn:
     raise SystemExit(code)
 
 
-def stop(worker_class: type[Worker], paths: Paths, master: int, graceful: bool) -> int:
+def stop(paths: Paths, master: int, graceful: bool, timeouts: Timeouts) -> int:
     tag = f"workerman[{paths.name}]"
     print(f"{tag} {'stopping gracefully' if graceful else 'stopping'} ...", flush=True)
+    # The lock goes with the master, even while it is a zombie; the master removes the
+    # file before it exits, so hold it open to see the moment the lock is let go.
+    lock = open_lock(paths)
     os.kill(master, GRACEFUL_STOP if graceful else signal.SIGINT)
-    deadline = None if graceful else time.monotonic() + worker_class.stop_timeout + 3
-    while is_locked(paths):  # the lock goes with the master, even while it is a zombie
-        if deadline is not None and time.monotonic() > deadline:
-            print(f"{tag} stop failed: the master (pid {master}) is still running", flush=True)
-            return 1
-        time.sleep(0.02)
+    wait = timeouts.stop + (timeouts.graceful if graceful else 0) + _STOP_MARGIN
+    deadline = time.monotonic() + wait
+    try:
+        while lock >= 0 and fd_locked(lock):
+            if time.monotonic() > deadline:
+                print(f"{tag} stop failed: the master (pid {master}) is still running", flush=True)
+                return 1
+            time.sleep(0.02)
+    finally:
+        if lock >= 0:
+            os.close(lock)
     print(f"{tag} stop success", flush=True)
     return 0
+
+
+def reload(paths: Paths, master: int, graceful: bool) -> int:
+    """Ask for a reload, then wait for the round that covers it: 0 when every process
+    it restarted serves again, 1 when one failed to start (the message says why)."""
+    tag = f"workerman[{paths.name}]"
+    kind = " gracefully" if graceful else ""
+    state = read_state(paths)
+    if state is None:  # a master that keeps no state: it can only be asked
+        os.kill(master, GRACEFUL_RELOAD if graceful else RELOAD)
+        print(f"{tag} reloading{kind}")
+        return 0
+    if state.get("state") == "shutdown":
+        _fail(f"{tag} is stopping; not reloading")
+    asked = state["reload"]["asked"]
+    busy = state["reload"]["running"] is not None
+    os.kill(master, GRACEFUL_RELOAD if graceful else RELOAD)
+    if busy:
+        print(f"{tag} a reload is under way; this one{kind} runs when it is done", flush=True)
+    else:
+        print(f"{tag} reloading{kind} ...", flush=True)
+    try:
+        while True:
+            state = read_state(paths)
+            if state is None or state.get("state") == "shutdown":
+                print(f"{tag} reload failed: the server stopped", file=sys.stderr)
+                return 1
+            last = state["reload"]["last"]
+            if last is not None and last["covers"] > asked:
+                if last["ok"]:
+                    print(f"{tag} reload done: {last['message']} in {last['took']:g}s")
+                    return 0
+                print(f"{tag} reload failed: {last['message']}", file=sys.stderr)
+                return 1
+            time.sleep(0.02)
+    except KeyboardInterrupt:
+        print(f"\n{tag} no longer waiting; the reload goes on", file=sys.stderr)
+        return 130
 
 
 def _collect(paths_base: Any, master: int, signum: int) -> tuple[Any, dict[int, Any]]:

@@ -4,6 +4,10 @@ SIGINT, SIGTERM, SIGHUP, SIGTSTP stop; SIGQUIT stops gracefully (no new connecti
 open ones finish); SIGUSR1 reloads and SIGUSR2 reloads gracefully (``on_worker_reload``,
 then a reloadable worker stops and the master forks a fresh one); SIGIOT writes a status
 snapshot and SIGIO the connection list, for the `status` and `connections` commands.
+
+A process tells the master through a pipe when it serves (it listens and its
+``on_worker_start`` returned) or that it failed to start (``on_worker_start`` raised: it
+then exits with :data:`EXIT_START_FAILED` instead of running without its setup).
 """
 
 from __future__ import annotations
@@ -33,6 +37,20 @@ GRACEFUL_RELOAD = signal.SIGUSR2
 STATUS = signal.SIGIOT
 CONNECTIONS = signal.SIGIO
 EXIT_ERROR = 250  # a worker process that failed to start or crashed in its loop
+EXIT_START_FAILED = 251  # on_worker_start raised
+_MESSAGE_MAX = 1000  # bytes of an error told to the master (one pipe write stays atomic)
+
+
+def tell_master(fd: int, kind: str, text: str = "") -> None:
+    """One line on the master's pipe: ``kind`` ("ready", "failed"), the pid, ``text``."""
+    if fd < 0:
+        return
+    line = f"{kind} {os.getpid()} {' '.join(text.split())}".rstrip()
+    data = line.encode(errors="replace")[:_MESSAGE_MAX] + b"\n"
+    try:
+        os.write(fd, data)
+    except OSError as exc:  # the master is gone: nothing to tell
+        logger.debug("could not tell the master %r: %s", kind, exc)
 
 
 def switch_user(worker: Worker) -> None:
@@ -62,10 +80,12 @@ def status_path(base: os.PathLike[str] | str, pid: int) -> Any:
 class ChildProcess:
     """Runs one worker in this (forked) process until a stop signal, then exits."""
 
-    def __init__(self, worker: Worker, slot: int, paths: Paths) -> None:
+    def __init__(self, worker: Worker, slot: int, paths: Paths, report_fd: int = -1) -> None:
         self.worker = worker
         self.slot = slot
         self.paths = paths
+        self.report_fd = report_fd
+        self.start_failed = False
         self.loop: EventLoop = create_loop(type(worker).event_loop)
 
     def run(self) -> NoReturn:
@@ -76,12 +96,15 @@ class ChildProcess:
             set_title(f"workerman: worker process  {worker.name} {worker.socket_name}".rstrip())
             switch_user(worker)
             self.loop.run(self._main)
+            if self.start_failed:
+                code = EXIT_START_FAILED
         except SystemExit as exc:  # sys.exit(n) in a callback: exit with n
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
             if code:
                 logger.error("worker %r process exits with status %d", worker.name, code)
         except BaseException as exc:
             logger.critical("worker %r process exits: %r", worker.name, exc, exc_info=exc)
+            tell_master(self.report_fd, "failed", f"{type(exc).__name__}: {exc}")
             code = EXIT_ERROR
         sys.stdout.flush()
         sys.stderr.flush()
@@ -97,8 +120,19 @@ class ChildProcess:
         loop.on_signal(GRACEFUL_RELOAD, lambda _s: self.reload(graceful=True))
         loop.on_signal(STATUS, lambda _s: self.write_status())
         loop.on_signal(CONNECTIONS, lambda _s: self.write_connections())
-        type(self.worker)._running = [self.worker]
-        await self.worker._start()
+        worker = self.worker
+        type(worker)._running = [worker]
+        try:
+            await worker._start(strict=True)
+        except Exception as exc:  # logged and counted by _start
+            self.start_failed = True
+            tell_master(
+                self.report_fd, "failed", f"on_worker_start raised {type(exc).__name__}: {exc}"
+            )
+            worker.unlisten()
+            loop.stop()
+            return
+        tell_master(self.report_fd, "ready")
 
     def stop(self, graceful: bool) -> None:
         type(self.worker).stop_all(graceful=graceful)

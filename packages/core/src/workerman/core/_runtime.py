@@ -1,10 +1,12 @@
 """Where a running server keeps its files, and the process plumbing around them:
-pid file, the lock that keeps one master per start file, daemonizing, logging."""
+pid file, the lock that keeps one master per start file, the state file the master
+keeps for the command line, daemonizing, logging."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import json
 import logging
 import logging.handlers
 import os
@@ -13,7 +15,7 @@ import tempfile
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._worker import Worker
@@ -30,9 +32,15 @@ class Paths:
     start_file: str
     pid_file: Path
     lock_file: Path
-    log_file: Path
+    log_file: Path | None  # None: log to stderr only
     status_file: Path
     connections_file: Path
+
+    @property
+    def state_file(self) -> Path:
+        """What the master tells the command line: its files, its timeouts, and how the
+        last reload went (see :func:`read_state`)."""
+        return self.pid_file.with_name(self.pid_file.name + ".state")
 
     @property
     def name(self) -> str:
@@ -47,12 +55,22 @@ def start_file() -> str:
 
 def paths_for(worker_class: type[Worker]) -> Paths:
     """The files for this start file; each defaults to the temp dir, named after it."""
-    start = start_file()
+    return default_paths(
+        start_file(), worker_class.pid_file, worker_class.status_file, worker_class.log_file
+    )
+
+
+def default_paths(
+    start: str, pid_file: str = "", status_file: str = "", log_file: str | None = ""
+) -> Paths:
+    """The files of the server started from ``start``; empty settings take the temp dir
+    defaults (``log_file=None``: no log file)."""
+    start = os.path.abspath(start)
     prefix = start.strip("/").replace("/", "_")
     base = Path(tempfile.gettempdir())
-    pid = Path(worker_class.pid_file or base / f"workerman.{prefix}.pid")
-    status = Path(worker_class.status_file or base / f"workerman.{prefix}.status")
-    log = Path(worker_class.log_file or base / f"workerman.{prefix}.log")
+    pid = Path(pid_file or base / f"workerman.{prefix}.pid")
+    status = Path(status_file or base / f"workerman.{prefix}.status")
+    log = None if log_file is None else Path(log_file or base / f"workerman.{prefix}.log")
     return Paths(
         start_file=start,
         pid_file=pid,
@@ -60,6 +78,42 @@ def paths_for(worker_class: type[Worker]) -> Paths:
         log_file=log,
         status_file=status,
         connections_file=status.with_name(status.name + ".connections"),
+    )
+
+
+def write_state(paths: Paths, state: dict[str, Any]) -> None:
+    """The master's state file, written whole (a reader never sees half of it)."""
+    tmp = paths.state_file.with_name(f".{paths.state_file.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(paths.state_file)
+
+
+def read_state(paths: Paths) -> dict[str, Any] | None:
+    """What the running master last wrote: ``status_file``, ``connections_file``,
+    ``log_file``, ``stop_timeout``, ``graceful_stop_timeout`` and ``reload`` (``asked``:
+    reload requests received; ``last``: the last finished round, with the number of
+    requests it ``covers``, ``ok`` and a ``message``; ``running``: a round under way)."""
+    try:
+        state = json.loads(paths.state_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return state if isinstance(state, dict) else None
+
+
+def paths_from_state(paths: Paths) -> Paths:
+    """``paths`` with the files the running master says it uses (so a command line
+    that did not import the app, or imported a changed one, finds them)."""
+    state = read_state(paths)
+    if state is None:
+        return paths
+    log = state.get("log_file")
+    return Paths(
+        start_file=paths.start_file,
+        pid_file=paths.pid_file,
+        lock_file=paths.lock_file,
+        log_file=Path(log) if log else None,
+        status_file=Path(state.get("status_file") or paths.status_file),
+        connections_file=Path(state.get("connections_file") or paths.connections_file),
     )
 
 
@@ -81,30 +135,51 @@ def read_master_pid(paths: Paths) -> int:
 
 
 def is_locked(paths: Paths) -> bool:
-    try:
-        fd = os.open(paths.lock_file, os.O_RDONLY)
-    except OSError:
+    fd = open_lock(paths)
+    if fd < 0:
         return False
+    try:
+        return fd_locked(fd)
+    finally:
+        os.close(fd)
+
+
+def open_lock(paths: Paths) -> int:
+    """The lock file opened for :func:`fd_locked`, or -1 when there is none. Kept open, it
+    still tells when the master exits after the master removed the file."""
+    try:
+        return os.open(paths.lock_file, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+def fd_locked(fd: int) -> bool:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return True
-    finally:
-        os.close(fd)
+    fcntl.flock(fd, fcntl.LOCK_UN)
     return False
 
 
 def acquire_lock(paths: Paths) -> int | None:
     """Hold the start file's lock for the life of the master; None if another holds it."""
     paths.lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    while True:
+        fd = os.open(paths.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:  # a master that stopped may have removed the file we locked: lock anew
+            same = os.stat(paths.lock_file).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.set_inheritable(fd, False)
+            return fd
         os.close(fd)
-        return None
-    os.set_inheritable(fd, False)
-    return fd
 
 
 def write_pid(paths: Paths) -> None:
@@ -115,10 +190,11 @@ def write_pid(paths: Paths) -> None:
 
 
 def remove_files(paths: Paths) -> None:
-    """Remove the pid file. The lock file stays: its lock is released when the master
-    exits, which is the moment `stop` waits for."""
-    with contextlib.suppress(OSError):
-        paths.pid_file.unlink()
+    """Remove the pid, state and lock files (the lock is held until the master exits:
+    `stop` waits on the lock file it opened before it asked)."""
+    for path in (paths.pid_file, paths.state_file, paths.lock_file):
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def setup_logging(paths: Paths, max_bytes: int, to_stderr: bool) -> None:
@@ -131,12 +207,13 @@ def setup_logging(paths: Paths, max_bytes: int, to_stderr: bool) -> None:
     for handler in list(root.handlers):
         root.removeHandler(handler)
     formatter = logging.Formatter(_FORMAT)
-    paths.log_file.parent.mkdir(parents=True, exist_ok=True)
-    file_handler = logging.handlers.RotatingFileHandler(
-        paths.log_file, maxBytes=max_bytes, backupCount=1
-    )
-    file_handler.setFormatter(formatter)
-    root.addHandler(file_handler)
+    if paths.log_file is not None:
+        paths.log_file.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(
+            paths.log_file, maxBytes=max_bytes, backupCount=1
+        )
+        file_handler.setFormatter(formatter)
+        root.addHandler(file_handler)
     if to_stderr:
         stream = logging.StreamHandler(sys.stderr)
         stream.setFormatter(formatter)

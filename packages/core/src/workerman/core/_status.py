@@ -53,6 +53,10 @@ def remove_matching(path: Path) -> None:
 
 def process_snapshot(worker: Worker) -> dict[str, Any]:
     counters = statistics.snapshot()
+    # accepted connections and this process's own client connections (to Redis, say)
+    outgoing = sum(1 for c in list(live_connections().values()) if c.worker is None)
+    counters["outgoing"] = outgoing
+    counters["connections"] = max(0, counters["connections"] - outgoing)
     return {
         "pid": os.getpid(),
         "time": time.monotonic(),
@@ -141,15 +145,17 @@ def format_status(
         exits = worker["exits"] or {"0": 0}
         rows += [[worker["name"], master["event_loop"], code, str(n)] for code, n in exits.items()]
     out += [table(rows), " PROCESS STATUS ".center(width, "-")]
-    header = ["pid", "memory", "listening", "name", "connections", "send_fail", "timers"]
-    rows = [[*header, "total_request", "qps", "status"]]
-    totals = {"memory": 0, "connections": 0, "send_fail": 0, "timers": 0, "total_request": 0}
+    header = ["pid", "memory", "listening", "name", "connections", "outgoing", "send_fail"]
+    rows = [[*header, "timers", "total_request", "qps", "status"]]
+    totals = dict.fromkeys(
+        ("memory", "connections", "outgoing", "send_fail", "timers", "total_request"), 0
+    )
     total_qps = 0
     for pid_text, info in sorted(master["processes"].items(), key=lambda kv: int(kv[0])):
         pid = int(pid_text)
         now = second.get(pid)
         if now is None:
-            na = ["N/A"] * 5  # connections, send_fail, timers, total_request, qps
+            na = ["N/A"] * 6  # connections, outgoing, send_fail, timers, total_request, qps
             rows.append([str(pid), "N/A", info["listen"], info["name"], *na, "[busy]"])
             continue
         before = first.get(pid)
@@ -159,7 +165,7 @@ def format_status(
             qps = round(done / (now["time"] - before["time"]))
         total_qps += qps
         for key in totals:
-            totals[key] += now[key]
+            totals[key] += now.get(key, 0)
         rows.append(
             [
                 str(pid),
@@ -167,11 +173,12 @@ def format_status(
                 now["listening"],
                 now["name"],
                 str(now["connections"]),
+                str(now.get("outgoing", 0)),
                 str(now["send_fail"]),
                 str(now["timers"]),
                 str(now["total_request"]),
                 str(qps),
-                "[idle]",
+                "[idle]" if info.get("serving", True) else "[starting]",
             ]
         )
     rows.append(
@@ -181,6 +188,7 @@ def format_status(
             "-",
             "-",
             str(totals["connections"]),
+            str(totals["outgoing"]),
             str(totals["send_fail"]),
             str(totals["timers"]),
             str(totals["total_request"]),

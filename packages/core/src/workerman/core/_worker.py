@@ -66,6 +66,12 @@ class Worker:
     event_loop: ClassVar[str | None] = None
     #: seconds a stopping process gets to flush and close before it is killed.
     stop_timeout: ClassVar[float] = 2.0
+    #: seconds a graceful stop or reload lets open connections finish; then what is
+    #: left is closed (and ``stop_timeout`` later, a process still there is killed).
+    graceful_stop_timeout: ClassVar[float] = 30.0
+    #: seconds a process started by a reload has to start serving (listen and return
+    #: from ``on_worker_start``) before the reload is reported failed.
+    start_timeout: ClassVar[float] = 30.0
     #: run as a daemon (``start -d`` sets it).
     daemonize: ClassVar[bool] = False
     #: where the master's pid is kept (default: the temp dir, named after the start file).
@@ -240,10 +246,11 @@ class Worker:
         if sock is not None:
             close_quietly(sock)
 
-    async def _start(self) -> None:
-        """Listen, then run ``on_worker_start`` (awaited when it is async)."""
+    async def _start(self, strict: bool = False) -> None:
+        """Listen, then run ``on_worker_start`` (awaited when it is async); what it
+        raises is logged, and raised again when ``strict``."""
         await self._listen()
-        await self._run_callback(self.on_worker_start, "on_worker_start")
+        await self._run_callback(self.on_worker_start, "on_worker_start", strict)
 
     async def _stop(self, graceful: bool = False) -> None:
         """Stop accepting and run ``on_worker_stop``; unless ``graceful``, close this
@@ -254,7 +261,7 @@ class Worker:
             for connection in list(self.connections.values()):
                 connection.close()
 
-    async def _run_callback(self, callback: Callback, what: str) -> None:
+    async def _run_callback(self, callback: Callback, what: str, strict: bool = False) -> None:
         if callback is None:
             return
         try:
@@ -263,6 +270,8 @@ class Worker:
                 await result
         except Exception as exc:
             report(f"{what} of worker {self.name!r}", exc)
+            if strict:
+                raise
 
     # -- running every worker ----------------------------------------------------------
 
@@ -308,10 +317,23 @@ class Worker:
                 state = connection.protocol_state
                 if state is not None:  # a stream protocol may end what it can end now
                     state.draining()
-        while graceful and cls._graceful and live:
-            await anyio.sleep(0.05)
+            # Accepted connections, that is: a client connection of ours (to Redis, say)
+            # stays open until the end, and closes with the rest.
+            with anyio.move_on_after(cls.graceful_stop_timeout) as waited:
+                while cls._graceful and _accepted(live):
+                    await anyio.sleep(0.05)
+            if waited.cancelled_caught and (left := _accepted(live)):
+                logger.warning(
+                    "%d connections still open after graceful_stop_timeout (%gs); closing them",
+                    len(left),
+                    cls.graceful_stop_timeout,
+                )
         await close_and_wait(lambda: list(live.values()), cls.stop_timeout)
         loop.stop()
+
+
+def _accepted(live: dict[int, TcpConnection]) -> list[TcpConnection]:
+    return [connection for connection in list(live.values()) if connection.worker is not None]
 
 
 async def close_and_wait(pick: Callable[[], list[TcpConnection]], timeout: float) -> None:

@@ -34,7 +34,7 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     state.request = request
     state.pending = True
     state.streaming = 0
-    state.close_after = not request.keep_alive
+    state.close_after = state.close_after or not request.keep_alive  # or draining
     state.continued = False
     if conn.on_message is None:
         statistics.total_request += 1  # deliver() counts the others

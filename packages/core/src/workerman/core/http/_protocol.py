@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpState"]
 
+_DRAIN_GRACE = 0.5  # seconds an idle connection of a stopping worker may still ask
+
 
 class HttpState(StreamProtocol, HttpSettings):
     """The HTTP side of one connection, and the settings of the ``http://`` protocol
@@ -107,12 +109,16 @@ class HttpState(StreamProtocol, HttpSettings):
             conn.release()
 
     def draining(self) -> None:
-        """A graceful stop: an idle keep-alive connection closes now; one with a request
-        in progress answers it with ``Connection: close`` (unless its head is out) and
-        closes after it."""
-        if self.pending:
-            self.close_after = True
-        else:
+        """A graceful stop: the request in progress, or the next one, is answered with
+        ``Connection: close`` (unless its head is out) and the connection closes after
+        it; an idle keep-alive connection closes once it has stayed idle for a moment
+        (closing it at once would drop a request the client had already sent)."""
+        self.close_after = True
+        if not self.pending:
+            Timer.add(_DRAIN_GRACE, self.close_if_idle, persistent=False)
+
+    def close_if_idle(self) -> None:
+        if not self.pending:
             self.connection.close()
 
     def drop_spool(self) -> None:

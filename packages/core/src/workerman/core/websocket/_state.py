@@ -228,6 +228,13 @@ class WebSocketState(StreamProtocol):
             self.queued = None
             conn.write(error_bytes(403, b"the server refused the WebSocket"))
 
+    def draining(self) -> None:
+        """A graceful stop: an open server WebSocket sends Close 1001 (going away) and
+        closes when the client answers it (or at the worker's graceful deadline)."""
+        conn = self.connection
+        if self.server_side and self.stage == OPEN and conn.status < _CLOSING:
+            self._send_close(conn, CloseCode.GOING_AWAY, "server going away")
+
     def fail(self, conn: TcpConnection, code: int, reason: str) -> None:
         """The peer broke the protocol: count, log, close with ``code``."""
         if self.stage == OPEN and conn.status < _CLOSING:
