@@ -222,7 +222,10 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
     assert " GLOBAL STATUS " in status
     assert " PROCESS STATUS " in status
     assert "2 workers   3 processes   DAEMON mode" in status
-    header = "pid memory listening name connections outgoing send_fail timers total_request qps"
+    header = (
+        "pid memory listening name connections outgoing send_fail timeouts timers total_request"
+    )
+    header += " qps"
     header += " status"
     assert header in " ".join(status.split())
     rows = process_rows(status)
@@ -232,7 +235,7 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
         assert rows[str(pid)][-1] == "[idle]"
     assert rows[str(idler[0])][2:4] == ["none", "idler"]
     assert rows["Summary"][-1] == "[Summary]"
-    before = int(rows["Summary"][8])
+    before = int(rows["Summary"][9])
 
     stop = threading.Event()
 
@@ -249,8 +252,8 @@ def test_status_shows_both_tables_and_counts_requests(server: Callable[..., Serv
     finally:
         stop.set()
         thread.join(10)
-    assert int(rows["Summary"][8]) > before + 10
-    assert int(rows["Summary"][9]) > 0  # qps, while the client talks
+    assert int(rows["Summary"][9]) > before + 10
+    assert int(rows["Summary"][10]) > 0  # qps, while the client talks
     assert int(rows["Summary"][4]) == 1  # its connection
 
 

@@ -87,10 +87,14 @@ async def test_a_spooled_multipart_upload_gives_its_file(anyio_backend: str) -> 
     content = os.urandom(300 * 1024)
     boundary = "b0und"
     body = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhi\r\n"
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"up\"; filename=\"a.bin\"\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\nhi\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="up"; filename="a.bin"\r\n'
+            "Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
     got: list[Any] = []
     worker = Worker("http://127.0.0.1:0", protocol=SmallSpool)
 

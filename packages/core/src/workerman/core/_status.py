@@ -146,16 +146,15 @@ def format_status(
         rows += [[worker["name"], master["event_loop"], code, str(n)] for code, n in exits.items()]
     out += [table(rows), " PROCESS STATUS ".center(width, "-")]
     header = ["pid", "memory", "listening", "name", "connections", "outgoing", "send_fail"]
-    rows = [[*header, "timers", "total_request", "qps", "status"]]
-    totals = dict.fromkeys(
-        ("memory", "connections", "outgoing", "send_fail", "timers", "total_request"), 0
-    )
+    rows = [[*header, "timeouts", "timers", "total_request", "qps", "status"]]
+    counted = ("connections", "outgoing", "send_fail", "timeouts", "timers", "total_request")
+    totals = dict.fromkeys(("memory", *counted), 0)
     total_qps = 0
     for pid_text, info in sorted(master["processes"].items(), key=lambda kv: int(kv[0])):
         pid = int(pid_text)
         now = second.get(pid)
         if now is None:
-            na = ["N/A"] * 6  # connections, outgoing, send_fail, timers, total_request, qps
+            na = ["N/A"] * (len(counted) + 1)  # and qps
             rows.append([str(pid), "N/A", info["listen"], info["name"], *na, "[busy]"])
             continue
         before = first.get(pid)
@@ -172,11 +171,7 @@ def format_status(
                 megabytes(now["memory"]),
                 now["listening"],
                 now["name"],
-                str(now["connections"]),
-                str(now.get("outgoing", 0)),
-                str(now["send_fail"]),
-                str(now["timers"]),
-                str(now["total_request"]),
+                *(str(now.get(key, 0)) for key in counted),
                 str(qps),
                 "[idle]" if info.get("serving", True) else "[starting]",
             ]
@@ -187,11 +182,7 @@ def format_status(
             megabytes(totals["memory"]),
             "-",
             "-",
-            str(totals["connections"]),
-            str(totals["outgoing"]),
-            str(totals["send_fail"]),
-            str(totals["timers"]),
-            str(totals["total_request"]),
+            *(str(totals[key]) for key in counted),
             str(total_qps),
             "[Summary]",
         ]

@@ -18,6 +18,7 @@ from workerman.core import statistics
 from ._answer import _hello, _stream, complete, error_bytes, fail, send_plain
 from ._file import send_file
 from ._response import Response
+from ._source import send_source
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
@@ -109,5 +110,7 @@ def send_response(
 ) -> None:
     if response._file is not None:
         send_file(conn, state, request, response)
+    elif response._source is not None:
+        send_source(conn, state, request, response)
     else:
         send_plain(conn, state, request, response)

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from ._file import FileStreamer
     from ._request import Request
+    from ._source import SourceStreamer
     from ._spool import Spool
 
 __all__ = ["HttpState"]
@@ -62,7 +63,7 @@ class HttpState(StreamProtocol, HttpSettings):
         self.continued = False
         self.timer = 0  # the head's deadline, or the body's
         self.mark = 0  # the body's: bytes_read when its period began (-1: the head's timer)
-        self.streamer: FileStreamer | None = None
+        self.streamer: FileStreamer | SourceStreamer | None = None
         self.spool: Spool | None = None  # a large body arriving into a temporary file
         self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
         self.cparts: list[bytes] = []

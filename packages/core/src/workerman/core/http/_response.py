@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable, Iterator
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -64,19 +65,31 @@ class Response:
     names keep the case they were given in and are matched without case. Every
     ``with_*``/``header`` method changes this response and returns it, so calls chain.
 
-    A body of ``str`` is sent as UTF-8. A ``Transfer-Encoding: chunked`` header makes
+    A body of ``str`` is sent as UTF-8. A body that is an iterable of ``str``/``bytes``
+    pieces (a generator) is streamed: a piece is taken each time the client has read the
+    last ones, so the whole never sits in memory; it goes chunked, or as it is under a
+    ``Content-Length`` header the handler gives. A ``Transfer-Encoding: chunked`` header makes
     the response a stream of :class:`Chunk` sends (an empty Chunk ends it); a
     ``Content-Type: text/event-stream`` header makes it a stream of
     :class:`ServerSentEvents` that lasts until the connection closes.
     """
 
-    __slots__ = ("_body", "_cookies", "_file", "_headers", "_reason", "_status", "_version")
+    __slots__ = (
+        "_body",
+        "_cookies",
+        "_file",
+        "_headers",
+        "_reason",
+        "_source",
+        "_status",
+        "_version",
+    )
 
     def __init__(
         self,
         status: int = 200,
         headers: dict[str, str] | None = None,
-        body: str | bytes = b"",
+        body: str | bytes | Iterable[str | bytes] = b"",
     ) -> None:
         self._status = status
         self._reason = ""
@@ -85,7 +98,9 @@ class Response:
         self._headers: dict[str, tuple[str, Any]] = {}
         self._cookies: list[str] | None = None
         self._file: tuple[str, int, int] | None = None
-        self._body = body.encode() if isinstance(body, str) else bytes(body)
+        self._body: bytes = b""
+        self._source: Iterator[str | bytes] | None = None
+        self._set_body(body)
         if headers:
             for name, value in headers.items():
                 self.header(name, value)
@@ -192,10 +207,33 @@ class Response:
     def body(self) -> bytes:
         return self._body
 
-    def with_body(self, body: str | bytes) -> Response:
-        """Replace the body (a ``str`` is encoded as UTF-8)."""
-        self._body = body.encode() if isinstance(body, str) else bytes(body)
+    def with_body(self, body: str | bytes | Iterable[str | bytes]) -> Response:
+        """Replace the body (a ``str`` is encoded as UTF-8; an iterable of pieces is
+        streamed)."""
+        self._set_body(body)
         return self
+
+    def _set_body(self, body: Any) -> None:
+        kind = type(body)
+        self._source = None
+        if kind is bytes:
+            self._body = body
+        elif kind is str:
+            self._body = body.encode()
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            self._body = bytes(body)
+        elif hasattr(body, "__aiter__"):
+            raise TypeError(
+                "a Response body cannot be an async iterable: send Chunk pieces from an "
+                "async handler instead (see Transfer-Encoding: chunked)"
+            )
+        elif hasattr(body, "__iter__") and not isinstance(body, (dict, set, frozenset)):
+            self._body = b""
+            self._source = iter(body)
+        else:
+            raise TypeError(
+                f"a Response body is str, bytes or an iterable of them, not {kind.__name__}"
+            )
 
     def with_file(self, path: str | os.PathLike[str], offset: int = 0, length: int = 0) -> Response:
         """Send the file at ``path`` (from ``offset``, ``length`` bytes; 0: to the end),
