@@ -323,7 +323,7 @@ def test_status_shows_a_blocked_process_busy(server: Callable[..., Server]) -> N
         (app.dir / "release").touch()
     assert rows[str(blocked)][1:] == ["N/A", f"text://127.0.0.1:{app.port}", "web"] + [
         "N/A"
-    ] * 6 + ["[busy]"]
+    ] * 7 + ["[busy]"]
     (other,) = set(app.children("web")) - {blocked}
     assert rows[str(other)][-1] == "[idle]"
 

@@ -75,8 +75,10 @@ def served_by(port: int) -> int:
 
 def requests_served(app: Server) -> int:
     """The Summary row's total_request in `status`."""
-    (summary,) = [line for line in app.status().splitlines() if line.startswith("Summary")]
-    return int(summary.split()[8])
+    lines = app.status().split(" PROCESS STATUS ")[1].splitlines()
+    header = lines[1].split()
+    (summary,) = [line.split() for line in lines if line.startswith("Summary")]
+    return int(summary[header.index("total_request")])
 
 
 def wait_served(port: int, want: int) -> set[int]:

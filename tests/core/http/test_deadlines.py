@@ -249,3 +249,21 @@ async def test_a_chunked_body_arriving_chunk_by_chunk_decodes_whole(anyio_backen
                 got += await stream.receive()
         await stream.aclose()
     assert split_replies(got)[0][0].body == b"".join(chunks)
+
+
+async def test_a_keep_alive_connection_closes_after_max_keepalive_requests(
+    anyio_backend: str,
+) -> None:
+    class ThreePerConnection(Http):
+        max_keepalive_requests: ClassVar[int] = 3
+
+    worker = Worker("http://127.0.0.1:0", protocol=ThreePerConnection)
+    worker.on_message = lambda connection, req: connection.send("ok")
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        await stream.send(request() * 4)  # the fourth is not answered on this connection
+        got = await read_to_close(stream, 5)
+        await stream.aclose()
+    replies, rest = split_replies(got)
+    assert [r.header("connection") for r in replies] == [None, None, "close"]
+    assert rest == b""

@@ -35,7 +35,10 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     state.request = request
     state.pending = True
     state.streaming = 0
-    state.close_after = state.close_after or not request.keep_alive  # or draining
+    left = state.requests_left - 1
+    state.requests_left = left
+    # (close_after is already set when draining)
+    state.close_after = state.close_after or not request.keep_alive or not left
     state.continued = False
     if conn.on_message is None:
         statistics.total_request += 1  # deliver() counts the others

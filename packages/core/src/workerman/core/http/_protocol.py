@@ -44,6 +44,7 @@ class HttpState(StreamProtocol, HttpSettings):
         "pending",
         "quiet",
         "request",
+        "requests_left",
         "seen",
         "spool",
         "stalled",
@@ -60,6 +61,7 @@ class HttpState(StreamProtocol, HttpSettings):
         self.stalled = False  # no request is read until the client takes its answers
         self.streaming = 0
         self.close_after = False
+        self.requests_left = self.max_keepalive_requests or -1  # the last one closes
         self.continued = False
         self.timer = 0  # the head's deadline, or the body's
         self.mark = 0  # the body's: bytes_read when its period began (-1: the head's timer)

@@ -28,6 +28,11 @@ class HttpSettings:
     #: chunks one chunked request body may have (413 beyond): each costs a parse step,
     #: so this bounds the CPU a body of tiny chunks takes.
     max_chunks: ClassVar[int] = 16 * 1024
+    #: requests one keep-alive connection may carry; the last is answered with
+    #: ``Connection: close`` and the client opens a new one (0: no limit). As nginx's
+    #: ``keepalive_requests``: long-lived clients spread again over the worker processes
+    #: (a replacement process gets its share), and per-connection state is renewed.
+    max_keepalive_requests: ClassVar[int] = 1000
     #: seconds a connection may stay quiet with no request in progress (between keep-alive
     #: requests, or before its first byte) before it is closed (0: never).
     idle_timeout: ClassVar[float] = 60.0
