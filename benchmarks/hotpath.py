@@ -99,6 +99,10 @@ def child(workload: str, count: int) -> None:
     address = {"text": "text", "http": "http", "ws": "websocket"}[scheme]
     worker = Worker(f"{address}://127.0.0.1:0")
     if scheme == "http":
+        from workerman.core.http import Http
+
+        # one connection carries every request (older trees ignore the setting)
+        Http.max_keepalive_requests = 0
         worker.on_message = lambda connection, request: connection.send("hello")
     else:
         worker.on_message = lambda connection, message: connection.send(message)

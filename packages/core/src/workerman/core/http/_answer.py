@@ -126,16 +126,15 @@ _hello_until = 0.0
 JOIN_MAX = 64 * 1024
 
 
-def _hello(body: bytes, size: int = -1) -> bytes:
-    """A 200 text/html keep-alive response (or its head, for a body of ``size``): the
-    head is cached per length and second."""
+def write_hello(conn: TcpConnection, body: bytes) -> None:
+    """Write a 200 text/html keep-alive response: the head is cached per length and
+    second (a large body's is not, and it is written apart: see JOIN_MAX)."""
     global _hello_until
     now = _time()
     if now >= _hello_until:
         _hello_heads.clear()
         _hello_until = int(now) + 1.0
-    if size < 0:
-        size = len(body)
+    size = len(body)
     head = _hello_heads.get(size)
     if head is None:
         head = b"".join(
@@ -147,9 +146,13 @@ def _hello(body: bytes, size: int = -1) -> bytes:
                 b"Content-Length: %d\r\n\r\n" % size,
             )
         )
+        if size >= JOIN_MAX:
+            conn.write(head)
+            conn.write(body)
+            return
         if len(_hello_heads) < 64:
             _hello_heads[size] = head
-    return head + body
+    conn.write(head + body)
 
 
 def send_plain(conn: TcpConnection, state: HttpState, request: Request, response: Response) -> None:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from workerman.core import statistics
 
-from ._answer import _hello, _stream, complete, error_bytes, fail, send_plain
+from ._answer import _stream, complete, error_bytes, fail, send_plain, write_hello
 from ._file import send_file
 from ._response import Response
 from ._source import send_source
@@ -35,10 +35,9 @@ def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
     state.request = request
     state.pending = True
     state.streaming = 0
-    left = state.requests_left - 1
+    left = state.requests_left - 1  # (1 once draining: this request is the last)
     state.requests_left = left
-    # (close_after is already set when draining)
-    state.close_after = state.close_after or not request.keep_alive or not left
+    state.close_after = not (request.keep_alive and left)
     state.continued = False
     if conn.on_message is None:
         statistics.total_request += 1  # deliver() counts the others
@@ -88,11 +87,7 @@ def respond(state: HttpState, message: Any) -> bool | None:
             and request._session is None
             and request.method != "HEAD"
         ):
-            if len(body) < 65536:  # _answer.JOIN_MAX, as a constant on the hot path
-                conn.write(_hello(body))
-            else:  # apart, not copied into one piece with its head
-                conn.write(_hello(b"", len(body)))
-                conn.write(body)
+            write_hello(conn, body)
             if state.held or request._files:
                 complete(conn, state)
             else:  # complete() with nothing to clean up and no one waiting

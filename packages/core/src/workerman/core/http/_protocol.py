@@ -116,8 +116,10 @@ class HttpState(StreamProtocol, HttpSettings):
         ``Connection: close`` (unless its head is out) and the connection closes after
         it; an idle keep-alive connection closes once it has stayed idle for a moment
         (closing it at once would drop a request the client had already sent)."""
-        self.close_after = True
-        if not self.pending:
+        if self.pending:
+            self.close_after = True
+        else:
+            self.requests_left = 1  # the next request is the last
             Timer.add(_DRAIN_GRACE, self.close_if_idle, persistent=False)
 
     def close_if_idle(self) -> None:
