@@ -267,3 +267,39 @@ async def test_a_keep_alive_connection_closes_after_max_keepalive_requests(
     replies, rest = split_replies(got)
     assert [r.header("connection") for r in replies] == [None, None, "close"]
     assert rest == b""
+
+
+async def test_a_broadcast_drops_the_client_that_does_not_read_and_serves_the_rest(
+    anyio_backend: str, quick_send_timeout: float
+) -> None:
+    """A push server sends 64 KiB to every client every 10 ms: the one that reads
+    nothing fills its buffer (sends to it are refused, not queued without end) and is
+    dropped at the send deadline; a reading client gets every push meanwhile."""
+    push = b"z" * (64 * 1024 - 1)
+    pusher = Worker("text://127.0.0.1:0")
+    refused: list[int] = []
+    sent = [0]
+
+    def broadcast() -> None:
+        sent[0] += 1
+        everyone = list(pusher.connections.values())
+        refused.extend(c.id for c in everyone if c.send(push.decode()) is False)
+
+    async with serving(anyio_backend, pusher) as loop:
+        port = port_of(pusher)
+        sock = non_reader(port, b"")
+        reader = await anyio.connect_tcp("127.0.0.1", port)
+        await wait_for(lambda: len(pusher.connections) == 2)
+        timer = loop.repeat(0.01, broadcast)
+        try:
+            got = 0
+            with anyio.fail_after(10):
+                while statistics.timeouts == 0 or got < 100 * len(push):
+                    got += len(await reader.receive(1 << 20))
+            await wait_for(lambda: len(pusher.connections) == 1)
+        finally:
+            loop.cancel(timer)
+            sock.close()
+            await reader.aclose()
+    assert refused and statistics.timeouts == 1
+    assert statistics.send_fail >= len(refused)  # (and a push queued when a client went)
