@@ -783,10 +783,11 @@ class TcpConnection(asyncio.Protocol):
         self._send_timer = 0
         if self._status == _CLOSED:
             return
-        queued = self._transport.get_write_buffer_size() + self._rest_size()
+        buffered = self._transport.get_write_buffer_size()
+        queued = buffered + self._rest_size()
         if not queued:
             return
-        if self._handed - queued > self._sent_mark:  # it took some: another period
+        if self._handed - buffered > self._sent_mark:  # it took some: another period
             self._watch_send()
             return
         statistics.timeouts += 1

@@ -21,6 +21,9 @@ _CLOSE_TIMEOUT = 5.0
 _BROKEN = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
+_SEND_PIECE = 256 * 1024  # bytes handed to the stream at once
+
+
 class StreamTransport:
     __slots__ = (
         "_buffer",
@@ -126,8 +129,10 @@ class StreamTransport:
         assert scope is not None
         with scope:  # the scope write() made, so an abort before this task ran still counts
             while buffer:
-                data = bytes(buffer)
-                buffer.clear()
+                # a piece at a time, so what the peer takes shows in the buffer's size
+                # (the connection's send deadline watches it) while a large send goes out
+                data = bytes(buffer[:_SEND_PIECE])
+                del buffer[:_SEND_PIECE]
                 self._inflight = len(data)
                 try:
                     await stream.send_all(data)
