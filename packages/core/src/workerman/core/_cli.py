@@ -33,6 +33,7 @@ from ._runtime import (
     paths_from_state,
     read_master_pid,
     read_state,
+    remove_files,
     setup_logging,
     write_pid,
 )
@@ -197,16 +198,21 @@ def start(worker_class: type[Worker], paths: Paths, daemon: bool) -> NoReturn:
     for worker in workers:
         if worker.reuse_port:
             worker._close_inherited()  # each process binds its own
-    loop_name = create_loop(worker_class.event_loop).name
-    print_startup(workers, loop_name, daemon)
-    setup_logging(paths, worker_class.log_file_max_size, to_stderr=not daemon)
-    report = daemonize(worker_class.stdout_file) if daemon else None
-    worker_class.daemonize = daemon
-    write_pid(paths)
-    if report is not None:
-        report.write(b"0")
-        report.close()
-    code = Supervisor(worker_class, workers, paths, daemon).run(lock)
+    try:
+        loop_name = create_loop(worker_class.event_loop).name
+        print_startup(workers, loop_name, daemon)
+        setup_logging(paths, worker_class.log_file_max_size, to_stderr=not daemon)
+        report = daemonize(worker_class.stdout_file) if daemon else None
+        worker_class.daemonize = daemon
+        write_pid(paths)
+        if report is not None:
+            report.write(b"0")
+            report.close()
+        code = Supervisor(worker_class, workers, paths, daemon).run(lock)
+    except KeyboardInterrupt:  # Ctrl+C before the master took over its signals
+        remove_files(paths)
+        print(f"{tag} stopped", flush=True)
+        raise SystemExit(130) from None
     raise SystemExit(code)
 
 
