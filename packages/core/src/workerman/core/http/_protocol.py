@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpState"]
 
-_DRAIN_GRACE = 0.5  # seconds an idle connection of a stopping worker may still ask
+_DRAIN_GRACE = 2.0  # seconds an idle connection of a stopping worker may still ask
 
 
 class HttpState(StreamProtocol, HttpSettings):
@@ -114,16 +114,24 @@ class HttpState(StreamProtocol, HttpSettings):
     def draining(self) -> None:
         """A graceful stop: the request in progress, or the next one, is answered with
         ``Connection: close`` (unless its head is out) and the connection closes after
-        it; an idle keep-alive connection closes once it has stayed idle for a moment
-        (closing it at once would drop a request the client had already sent)."""
+        it. An idle keep-alive connection that has been quiet since the last idle sweep
+        closes now; one that spoke lately may have a request on its way (closing then
+        would drop it), so it gets a moment first."""
         if self.pending:
             self.close_after = True
-        else:
-            self.requests_left = 1  # the next request is the last
+            return
+        self.requests_left = 1  # the next request is the last
+        if self.seen or self.busy_arriving():
             Timer.add(_DRAIN_GRACE, self.close_if_idle, persistent=False)
+        else:
+            self.connection.close()
+
+    def busy_arriving(self) -> bool:
+        """Part of a request is in (its head, or a body still coming)."""
+        return bool(self.connection.recv_buffer_size) or self.spool is not None
 
     def close_if_idle(self) -> None:
-        if not self.pending:
+        if not (self.pending or self.busy_arriving()):
             self.connection.close()
 
     def drop_spool(self) -> None:
