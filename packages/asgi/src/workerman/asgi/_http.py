@@ -1,0 +1,219 @@
+"""One HTTP request as an ASGI ``http`` scope: ``receive`` hands the app the request body,
+``send`` turns its response messages into the core's responses.
+
+The core has read the whole request (up to the connection's ``max_package_size``) before
+the app is called, and reads nothing more from the connection until the response is
+complete; ``receive`` gives the body in pieces of at most ``body_chunk_size`` bytes, all
+but the last with ``more_body``. ``http.response.start`` is kept until the first body
+message, so a whole response leaves as one write with a computed ``Content-Length``; a
+response sent in several bodies is a chunked stream, and an awaited ``send`` waits while
+the client is not taking what was sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from workerman.core import current_loop
+from workerman.core.http import Chunk, Response
+
+from ._exceptions import ClientDisconnected
+
+if TYPE_CHECKING:
+    from workerman.core import Future, TcpConnection
+    from workerman.core.http import Request
+
+    from ._worker import AsgiWorker as Host
+
+__all__ = ["HttpCycle", "make_response"]
+
+logger = logging.getLogger("workerman.asgi")
+access_logger = logging.getLogger("workerman.asgi.access")
+
+_DISCONNECT = {"type": "http.disconnect"}
+_PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
+
+
+def make_response(status: int, headers: Any, body: bytes, chunked: bool = False) -> Response:
+    """A core Response from an ASGI status and ``(name, value)`` byte pairs."""
+    response = Response(status, None, body)
+    fields: dict[str, tuple[str, Any]] = {}
+    for raw_name, raw_value in headers:
+        name = raw_name.decode("latin-1")
+        value = raw_value.decode("latin-1")
+        key = name.lower()
+        seen = fields.get(key)
+        if seen is None:
+            fields[key] = (name, value)
+        elif isinstance(seen[1], list):
+            seen[1].append(value)
+        else:
+            fields[key] = (name, [seen[1], value])
+    if chunked:
+        fields.pop("content-length", None)  # the stream's framing is ours
+        fields["transfer-encoding"] = ("Transfer-Encoding", "chunked")
+    for name, value in fields.values():
+        response.header(name, value)
+    return response
+
+
+class HttpCycle:
+    """The ``receive`` and ``send`` of one request, and where its response stands."""
+
+    __slots__ = (
+        "body",
+        "conn",
+        "disconnected",
+        "finished",
+        "headers",
+        "host",
+        "pos",
+        "request",
+        "sent",
+        "status",
+        "streaming",
+        "waiter",
+    )
+
+    def __init__(self, host: Host, conn: TcpConnection, request: Request) -> None:
+        self.host = host
+        self.conn = conn
+        self.request = request
+        self.body: bytes | None = request.raw_body
+        self.pos = 0
+        self.status = 0  # http.response.start's, once it came
+        self.headers: Any = ()
+        self.streaming = False
+        self.finished = False  # the response is complete
+        self.disconnected = False
+        self.sent = 0  # body bytes sent (for the access log)
+        self.waiter: Future | None = None
+
+    # -- receive ---------------------------------------------------------------------
+
+    async def receive(self) -> dict[str, Any]:
+        body = self.body
+        if body is not None:
+            pos = self.pos
+            limit = self.host.body_chunk_size
+            if len(body) - pos <= limit:
+                self.body = None
+                return {"type": "http.request", "body": body[pos:] if pos else body}
+            self.pos = pos + limit
+            return {"type": "http.request", "body": body[pos : pos + limit], "more_body": True}
+        if not (self.disconnected or self.finished):
+            waiter = self.waiter = current_loop().create_future()
+            await waiter
+        return _DISCONNECT
+
+    # -- send --------------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        kind = message["type"]
+        if kind == "http.response.body":
+            if not self.status:
+                raise RuntimeError("ASGI: http.response.body before http.response.start")
+            if self.finished or self.disconnected:
+                if self.disconnected:
+                    raise ClientDisconnected("the client has gone away")
+                raise RuntimeError("ASGI: http.response.body after the response completed")
+            body = message.get("body", b"")
+            more = message.get("more_body", False)
+            conn = self.conn
+            self.sent += len(body)
+            if self.streaming:
+                if body:
+                    conn.send(Chunk(body))
+                if not more:
+                    self.finished = True
+                    conn.send(Chunk())
+            elif more:
+                self.streaming = True
+                conn.send(make_response(self.status, self.headers, bytes(body), chunked=True))
+            else:
+                self.finished = True
+                conn.send(make_response(self.status, self.headers, bytes(body)))
+            if self.finished:
+                self.done()
+            elif conn.writing_paused:  # the client is not reading: wait until it does
+                waiter = self.waiter = current_loop().create_future()
+                await waiter
+                if self.disconnected:
+                    raise ClientDisconnected("the client has gone away")
+        elif kind == "http.response.start":
+            if self.status:
+                raise RuntimeError("ASGI: http.response.start sent twice")
+            if message.get("trailers"):
+                raise RuntimeError("ASGI: response trailers are not supported by this server")
+            status = message["status"]
+            if type(status) is not int or not 100 <= status <= 999:
+                raise RuntimeError(f"ASGI: {status!r} is not an HTTP status")
+            self.headers = message.get("headers", ())
+            self.status = status
+        elif self.disconnected:
+            raise ClientDisconnected("the client has gone away")
+        else:
+            raise RuntimeError(f"ASGI: unexpected message {kind!r} in an http scope")
+
+    # -- the connection's side ------------------------------------------------------------
+
+    def wake(self) -> None:
+        """The client drained its buffer or went: whatever waits goes on."""
+        waiter = self.waiter
+        if waiter is not None:
+            self.waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def lost(self) -> None:
+        self.disconnected = True
+        self.wake()
+
+    def done(self) -> None:
+        """The response is complete: a waiting ``receive`` gets ``http.disconnect``."""
+        self.host.cycle_done(self)
+        if self.host.access_log:
+            request = self.request
+            access_logger.info(
+                '%s - "%s %s HTTP/%s" %d %d',
+                self.conn.remote_address,
+                request.method,
+                request.uri,
+                request.protocol_version,
+                self.status,
+                self.sent,
+            )
+        self.wake()
+
+    def returned(self) -> None:
+        """The app returned: its response should be complete."""
+        if not self.finished:
+            self.failed(None)
+
+    def failed(self, exc: BaseException | None) -> None:
+        """The app raised ``exc`` (None: it returned without completing its response)."""
+        conn = self.conn
+        if exc is not None:
+            conn.report("ASGI app", exc)
+        else:
+            logger.error(
+                "%s: the ASGI app returned without completing its response",
+                conn.describe("request"),
+            )
+        if self.finished:
+            return
+        self.finished = True
+        if self.disconnected:
+            self.host.cycle_done(self)
+            return
+        if self.status and self.streaming:
+            conn.close()  # the head is out: ending the stream early is all that is left
+        else:
+            self.status = 500
+            conn.send(
+                Response(
+                    500, {"Content-Type": "text/plain; charset=utf-8"}, "Internal Server Error"
+                )
+            )
+        self.done()

@@ -1,0 +1,292 @@
+"""AsgiWorker: a Worker whose requests and WebSockets go to an ASGI app."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl as ssl_module
+import sys
+from collections.abc import Callable, Coroutine, Iterable
+from typing import Any
+
+from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
+
+from ._app import load_app
+from ._exceptions import AsgiError, LifespanError
+from ._http import HttpCycle
+from ._lifespan import Lifespan
+from ._scope import Trusted, header_pairs, split_target
+from ._websocket import WebSocketCycle
+
+__all__ = ["AsgiWorker"]
+
+logger = logging.getLogger("workerman.asgi")
+
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
+_WS_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
+_LIFESPAN_MODES = ("auto", "on", "off")
+#: a worker process whose lifespan startup failed exits with this status
+EXIT_STARTUP_FAILED = 3
+
+Cycle = HttpCycle | WebSocketCycle
+
+
+class AsgiWorker(Worker):
+    """A worker that serves an ASGI 3 app (FastAPI, Starlette, Litestar ...) over HTTP/1.1
+    and WebSocket, in each of its ``count`` processes.
+
+    ``AsgiWorker("main:app", "http://0.0.0.0:8000", count=4)`` and ``Worker.run_all()``
+    give the app Workerman's processes and command line. An import string is imported in
+    each worker process when it starts (so ``reload`` picks up new code); the app's
+    lifespan startup runs there before its first request, and shutdown after its last.
+
+    Args:
+        app: an ASGI callable, or ``"module:attribute"``.
+        socket_name: ``http://host:port`` (``https://`` needs ``ssl``), or ``unix://path``.
+        name: shown by ``status`` and in logs.
+        count: worker processes.
+        ssl: a server ``ssl.SSLContext`` for HTTPS (and wss).
+        reuse_port: each process binds its own socket (SO_REUSEPORT).
+        root_path: the ASGI ``root_path`` (the app is mounted below this prefix).
+        lifespan: ``"auto"`` (run it; an app that raises at once has none), ``"on"``
+            (its failure is fatal), ``"off"``.
+        access_log: log one line per request (logger ``workerman.asgi.access``).
+        proxy_headers: believe ``X-Forwarded-For`` and ``X-Forwarded-Proto`` from
+            ``forwarded_allow_ips``.
+        forwarded_allow_ips: trusted proxy addresses or networks, comma-separated or a
+            list; ``"*"`` trusts any.
+        body_chunk_size: the largest piece of request body one ``http.request`` carries.
+        ws_max_queue: WebSocket messages the app has not received yet before the
+            connection stops reading.
+        shutdown_timeout: seconds a stopping process waits for running requests before
+            lifespan shutdown.
+        protocol: the HTTP protocol class (an ``Http`` subclass with other settings).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        socket_name: str = "http://127.0.0.1:8000",
+        *,
+        name: str = "asgi",
+        count: int = 1,
+        ssl: ssl_module.SSLContext | None = None,
+        reuse_port: bool = False,
+        root_path: str = "",
+        lifespan: str = "auto",
+        access_log: bool = False,
+        proxy_headers: bool = True,
+        forwarded_allow_ips: str | Iterable[str] = "127.0.0.1",
+        body_chunk_size: int = 64 * 1024,
+        ws_max_queue: int = 32,
+        shutdown_timeout: float = 30.0,
+        protocol: Any = None,
+    ) -> None:
+        scheme, sep, rest = socket_name.partition("://")
+        if sep and scheme == "https":
+            if ssl is None:
+                raise AsgiError(f"{socket_name}: https:// needs ssl=ssl.SSLContext")
+            socket_name = "http://" + rest
+        elif sep and scheme == "unix":
+            protocol = protocol or "http"
+        elif sep and scheme != "http":
+            raise AsgiError(f"{socket_name}: an ASGI worker listens on http://, https://, unix://")
+        if lifespan not in _LIFESPAN_MODES:
+            raise AsgiError(f"lifespan must be one of {_LIFESPAN_MODES}, not {lifespan!r}")
+        if body_chunk_size < 1 or ws_max_queue < 1:
+            raise AsgiError("body_chunk_size and ws_max_queue must be at least 1")
+        super().__init__(
+            socket_name, name=name, count=count, ssl=ssl, reuse_port=reuse_port, protocol=protocol
+        )
+        self.app = app
+        self.root_path = root_path.rstrip("/")
+        self.lifespan = lifespan
+        self.access_log = access_log
+        self.trusted = Trusted(forwarded_allow_ips) if proxy_headers else Trusted(())
+        self.body_chunk_size = body_chunk_size
+        self.ws_max_queue = ws_max_queue
+        self.shutdown_timeout = shutdown_timeout
+        self.on_worker_start = self._started
+        self.on_worker_stop = self._stopping
+        self.on_message = self._request
+        self.on_close = self._closed
+        self.on_buffer_drain = self._drained
+        self._callable: Any = None
+        self._lifespan: Lifespan | None = None
+        self._state: dict[str, Any] = {}
+        self._secure = ssl is not None
+        self._cycles: dict[int, Cycle] = {}  # connection id -> the request in progress
+        self._peers: dict[int, tuple[tuple[str, int], tuple[str, int] | None]] = {}
+        self._inflight = 0  # app calls not yet returned
+        self._websockets = 0
+        self._ready = False
+        self._waiting: list[Future] = []  # requests waiting for startup, stops for idleness
+        self._tasks: set[Any] = set()
+        self._spawn: Callable[[Coroutine[Any, Any, None]], None] = self._spawn_on_facade
+        self._unregister: Callable[[], None] | None = None
+
+    # -- the worker's life ---------------------------------------------------------------
+
+    async def _started(self, worker: Worker) -> None:
+        self._choose_spawn()
+        self._unregister = register_status("asgi", self._status)
+        try:
+            app = self._callable = load_app(self.app)
+            if self.lifespan != "off":
+                self._lifespan = Lifespan(app, self.lifespan)
+                await self._lifespan.startup()
+                self._state = self._lifespan.state
+        except (AsgiError, ImportError, SyntaxError) as exc:
+            logger.error("worker %r: %s", self.name, exc, exc_info=not isinstance(exc, AsgiError))
+            if not isinstance(exc, LifespanError) and self._callable is None:
+                logger.error("worker %r cannot load its app", self.name)
+            raise SystemExit(EXIT_STARTUP_FAILED) from exc
+        self._ready = True
+        self._wake_all()
+
+    async def _stopping(self, worker: Worker) -> None:
+        for connection in list(self.connections.values()):
+            cycle = self._cycles.get(connection.id)
+            if isinstance(cycle, WebSocketCycle) and cycle.stage == 1:
+                connection.websocket.close(1012, "")  # service restart
+            elif (state := connection.protocol_state) is not None:
+                state.draining()
+        if self._inflight:
+            waiter = current_loop().create_future()
+            self._waiting.append(waiter)
+            timer = current_loop().delay(self.shutdown_timeout, self._wake_all)
+            await waiter
+            current_loop().cancel(timer)
+        if self._unregister is not None:
+            self._unregister()
+        lifespan, self._lifespan = self._lifespan, None
+        if lifespan is not None:
+            try:
+                await lifespan.shutdown()
+            except LifespanError as exc:
+                logger.error("worker %r: %s", self.name, exc)
+
+    def _choose_spawn(self) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio
+            return
+        tasks = self._tasks
+        done = tasks.discard
+        # from 3.12 the task runs at once, and one that ends without waiting for anything
+        # is never scheduled
+        eager: dict[str, Any] = {"eager_start": True} if sys.version_info >= (3, 12) else {}
+
+        def spawn(coro: Coroutine[Any, Any, None]) -> None:
+            task = asyncio.Task(coro, loop=loop, **eager)
+            if not task.done():
+                tasks.add(task)
+                task.add_done_callback(done)
+
+        self._spawn = spawn
+
+    def _spawn_on_facade(self, coro: Coroutine[Any, Any, None]) -> None:
+        current_loop().spawn_awaitable(coro, lambda: f"ASGI app of worker {self.name!r}")
+
+    def _wake_all(self) -> None:
+        waiting, self._waiting = self._waiting, []
+        for waiter in waiting:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _status(self) -> dict[str, Any]:
+        return {"running": self._inflight, "websockets": self._websockets}
+
+    # -- connections -------------------------------------------------------------------
+
+    def _request(self, conn: TcpConnection, request: Any) -> None:
+        headers, upgrade = header_pairs(request.raw_head)
+        path, raw_path, query = split_target(request.uri)
+        peers = self._peers.get(conn.id)
+        if peers is None:
+            peers = self._peers[conn.id] = self._peers_of(conn)
+        client = peers[0]
+        secure = self._secure
+        if client[0] in self.trusted:
+            for name, value in headers:
+                if name == b"x-forwarded-for":
+                    client = (self.trusted.client(value.decode("latin-1")), 0)
+                elif name == b"x-forwarded-proto":
+                    secure = value.decode("latin-1").strip().lower() in ("https", "wss")
+        scope: dict[str, Any] = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": request.protocol_version,
+            "server": peers[1],
+            "client": client,
+            "scheme": "https" if secure else "http",
+            "method": request.method,
+            "root_path": self.root_path,
+            "path": self.root_path + path,
+            "raw_path": raw_path,
+            "query_string": query,
+            "headers": headers,
+            "state": self._state.copy(),
+        }
+        cycle: Cycle
+        if upgrade:
+            scope["type"] = "websocket"
+            scope["scheme"] = "wss" if secure else "ws"
+            scope["subprotocols"] = [
+                token.strip().decode("latin-1")
+                for name, value in headers
+                if name == b"sec-websocket-protocol"
+                for token in value.split(b",")
+                if token.strip()
+            ]
+            scope["extensions"] = _WS_EXTENSIONS
+            del scope["method"]
+            cycle = WebSocketCycle(self, conn, request)
+            self._websockets += 1
+        else:
+            cycle = HttpCycle(self, conn, request)
+        self._cycles[conn.id] = cycle
+        self._inflight += 1
+        self._spawn(self._call(cycle, scope))
+
+    @staticmethod
+    def _peers_of(conn: TcpConnection) -> tuple[tuple[str, int], tuple[str, int] | None]:
+        if conn.transport == "unix":
+            return ("", 0), None
+        return (conn.remote_ip, conn.remote_port), (conn.local_ip, conn.local_port)
+
+    async def _call(self, cycle: Cycle, scope: dict[str, Any]) -> None:
+        try:
+            if not self._ready:
+                waiter = current_loop().create_future()
+                self._waiting.append(waiter)
+                await waiter
+            await self._callable(scope, cycle.receive, cycle.send)
+        except Exception as exc:
+            cycle.failed(exc)
+        else:
+            cycle.returned()
+        finally:
+            self._inflight -= 1
+            if not self._inflight and self._waiting and self._ready:
+                self._wake_all()
+
+    def cycle_done(self, cycle: Cycle) -> None:
+        """``cycle``'s exchange is over: it no longer hears of its connection."""
+        key = cycle.conn.id
+        if self._cycles.get(key) is cycle:
+            del self._cycles[key]
+            if type(cycle) is WebSocketCycle:
+                self._websockets -= 1
+
+    def _closed(self, conn: TcpConnection) -> None:
+        self._peers.pop(conn.id, None)
+        cycle = self._cycles.get(conn.id)
+        if cycle is not None:
+            self.cycle_done(cycle)
+            cycle.lost()
+
+    def _drained(self, conn: TcpConnection) -> None:
+        cycle = self._cycles.get(conn.id)
+        if cycle is not None:
+            cycle.wake()
