@@ -503,6 +503,8 @@ class TcpConnection(asyncio.Protocol):
         called again). With ``want``, not before that many bytes are kept."""
         self._recv = bytearray(data)
         self._want = want
+        if self.holds:
+            self._update_reading()
 
     def drop_kept(self) -> None:
         """Forget what :meth:`keep` kept."""
@@ -668,12 +670,15 @@ class TcpConnection(asyncio.Protocol):
             data = bytes(recv)
         elif self.holds:
             self._recv = bytearray(data)
+            self._update_reading()
             return
         parse(self, data)
 
     def eof_received(self) -> bool | None:
         if self.holds:
             self._eof = True  # close once the running handler is done
+            if self._pstate is not None:
+                self._pstate.eof_received()
             return True
         return None
 
@@ -716,7 +721,10 @@ class TcpConnection(asyncio.Protocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        want = not (self._user_paused or self.holds)
+        held = self.holds
+        if held and self._recv is None and self._pstate is not None and self._pstate.watch_eof:
+            held = 0  # reading on, to see the peer go; the first bytes that come pause it
+        want = not (self._user_paused or held)
         if want == self._reading or self._status not in (_ESTABLISHED, _CLOSING):
             return
         self._reading = want
