@@ -65,6 +65,8 @@ class HttpCycle:
         "body",
         "conn",
         "disconnected",
+        "drain",
+        "eof",
         "finished",
         "headers",
         "host",
@@ -87,8 +89,10 @@ class HttpCycle:
         self.streaming = False
         self.finished = False  # the response is complete
         self.disconnected = False
+        self.eof = False  # the client ended its side (it may still read the answer)
         self.sent = 0  # body bytes sent (for the access log)
-        self.waiter: Future | None = None
+        self.waiter: Future | None = None  # a receive waiting for the end
+        self.drain: Future | None = None  # a send waiting for the client to read
 
     # -- receive ---------------------------------------------------------------------
 
@@ -102,7 +106,7 @@ class HttpCycle:
                 return {"type": "http.request", "body": body[pos:] if pos else body}
             self.pos = pos + limit
             return {"type": "http.request", "body": body[pos : pos + limit], "more_body": True}
-        if not (self.disconnected or self.finished):
+        while not (self.disconnected or self.finished or self.eof):
             waiter = self.waiter = current_loop().create_future()
             await waiter
         return _DISCONNECT
@@ -137,8 +141,8 @@ class HttpCycle:
             if self.finished:
                 self.done()
             elif conn.writing_paused:  # the client is not reading: wait until it does
-                waiter = self.waiter = current_loop().create_future()
-                await waiter
+                drain = self.drain = current_loop().create_future()
+                await drain
                 if self.disconnected:
                     raise ClientDisconnected("the client has gone away")
         elif kind == "http.response.start":
@@ -158,17 +162,30 @@ class HttpCycle:
 
     # -- the connection's side ------------------------------------------------------------
 
+    def drained(self) -> None:
+        """The client took what was sent: a waiting ``send`` goes on."""
+        drain = self.drain
+        if drain is not None:
+            self.drain = None
+            if not drain.done():
+                drain.set_result(None)
+
     def wake(self) -> None:
-        """The client drained its buffer or went: whatever waits goes on."""
+        """The response is complete or the client went: a waiting ``receive`` goes on."""
         waiter = self.waiter
         if waiter is not None:
             self.waiter = None
             if not waiter.done():
                 waiter.set_result(None)
 
+    def peer_finished(self) -> None:
+        self.eof = True
+        self.wake()
+
     def lost(self) -> None:
         self.disconnected = True
         self.wake()
+        self.drained()
 
     def done(self) -> None:
         """The response is complete: a waiting ``receive`` gets ``http.disconnect``."""

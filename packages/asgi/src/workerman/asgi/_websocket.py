@@ -43,6 +43,8 @@ class WebSocketCycle:
 
     __slots__ = (
         "conn",
+        "drain",
+        "ended",
         "host",
         "paused",
         "queue",
@@ -59,7 +61,9 @@ class WebSocketCycle:
         self.stage = _CONNECTING
         self.queue: deque[dict[str, Any]] = deque([_CONNECT])
         self.paused = False
-        self.waiter: Future | None = None
+        self.ended = False  # websocket.disconnect is queued
+        self.waiter: Future | None = None  # a receive waiting for a message
+        self.drain: Future | None = None  # a send waiting for the client to read
         self.response: tuple[int, Any, bytearray] | None = None
 
     async def receive(self) -> dict[str, Any]:
@@ -85,8 +89,8 @@ class WebSocketCycle:
             text = message.get("text")
             conn.send(text if text is not None else bytes(message.get("bytes") or b""))
             if conn.writing_paused:
-                waiter = self.waiter = current_loop().create_future()
-                await waiter
+                drain = self.drain = current_loop().create_future()
+                await drain
                 if self.stage == _CLOSED:
                     raise ClientDisconnected("the WebSocket is closed")
         elif kind == "websocket.accept":
@@ -135,7 +139,7 @@ class WebSocketCycle:
         )
         if not accepted:  # not a valid upgrade after all: the core answered 400/426
             self.stage = _CLOSED
-            self.push({"type": "websocket.disconnect", "code": _ABNORMAL, "reason": ""})
+            self.disconnect(_ABNORMAL, "")
             return
         self.stage = _OPEN
         self.conn.websocket.on_close = self.peer_closed
@@ -144,7 +148,7 @@ class WebSocketCycle:
         response = make_response(status, headers, body)
         response.header("Connection", "close")
         self.conn.send(response)
-        self.push({"type": "websocket.disconnect", "code": _ABNORMAL, "reason": ""})
+        self.disconnect(_ABNORMAL, "")
         self.host.cycle_done(self)
 
     # -- the connection's side ------------------------------------------------------------
@@ -160,20 +164,29 @@ class WebSocketCycle:
             conn.pause_recv()
 
     def peer_closed(self, conn: TcpConnection, code: int, reason: str) -> None:
-        if self.stage == _CLOSED:
-            return
         self.stage = _CLOSED
-        self.push({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.disconnect(code, reason)
 
     def lost(self) -> None:
-        if self.stage != _CLOSED:
-            self.stage = _CLOSED
-            self.push({"type": "websocket.disconnect", "code": _ABNORMAL, "reason": ""})
-        self.wake()
+        self.stage = _CLOSED
+        self.disconnect(_ABNORMAL, "")
+        self.drained()
+
+    def disconnect(self, code: int, reason: str) -> None:
+        if not self.ended:
+            self.ended = True
+            self.push({"type": "websocket.disconnect", "code": code, "reason": reason})
 
     def push(self, message: dict[str, Any]) -> None:
         self.queue.append(message)
         self.wake()
+
+    def drained(self) -> None:
+        drain = self.drain
+        if drain is not None:
+            self.drain = None
+            if not drain.done():
+                drain.set_result(None)
 
     def wake(self) -> None:
         waiter = self.waiter

@@ -7,14 +7,16 @@ import logging
 import ssl as ssl_module
 import sys
 from collections.abc import Callable, Coroutine, Iterable
-from typing import Any
+from typing import Any, cast
 
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
+from workerman.core.http import Http
 
 from ._app import load_app
 from ._exceptions import AsgiError, LifespanError
 from ._http import HttpCycle
 from ._lifespan import Lifespan
+from ._protocol import watching
 from ._scope import Trusted, header_pairs, split_target
 from ._websocket import WebSocketCycle
 
@@ -88,15 +90,22 @@ class AsgiWorker(Worker):
                 raise AsgiError(f"{socket_name}: https:// needs ssl=ssl.SSLContext")
             socket_name = "http://" + rest
         elif sep and scheme == "unix":
-            protocol = protocol or "http"
+            pass
         elif sep and scheme != "http":
             raise AsgiError(f"{socket_name}: an ASGI worker listens on http://, https://, unix://")
         if lifespan not in _LIFESPAN_MODES:
             raise AsgiError(f"lifespan must be one of {_LIFESPAN_MODES}, not {lifespan!r}")
         if body_chunk_size < 1 or ws_max_queue < 1:
             raise AsgiError("body_chunk_size and ws_max_queue must be at least 1")
+        if protocol is not None and not (isinstance(protocol, type) and issubclass(protocol, Http)):
+            raise AsgiError(f"protocol must be Http or a subclass of it, not {protocol!r}")
         super().__init__(
-            socket_name, name=name, count=count, ssl=ssl, reuse_port=reuse_port, protocol=protocol
+            socket_name,
+            name=name,
+            count=count,
+            ssl=ssl,
+            reuse_port=reuse_port,
+            protocol=cast(Any, watching(protocol or Http)),
         )
         self.app = app
         self.root_path = root_path.rstrip("/")
@@ -286,7 +295,13 @@ class AsgiWorker(Worker):
             self.cycle_done(cycle)
             cycle.lost()
 
+    def peer_finished(self, conn: TcpConnection) -> None:
+        """The client ended its side mid-request: a waiting ``receive`` hears of it."""
+        cycle = self._cycles.get(conn.id)
+        if type(cycle) is HttpCycle:
+            cycle.peer_finished()
+
     def _drained(self, conn: TcpConnection) -> None:
         cycle = self._cycles.get(conn.id)
         if cycle is not None:
-            cycle.wake()
+            cycle.drained()
