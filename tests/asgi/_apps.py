@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import BackgroundTasks, FastAPI, File, Form, HTTPException, UploadFile, WebSocket
 from fastapi.responses import JSONResponse, PlainTextResponse, StreamingResponse
@@ -65,7 +65,9 @@ async def state(request: Request) -> dict[str, str]:
 
 
 @api.post("/upload")
-async def upload(name: str = Form(...), file: UploadFile = File(...)) -> dict[str, Any]:
+async def upload(
+    name: Annotated[str, Form()], file: Annotated[UploadFile, File()]
+) -> dict[str, Any]:
     data = await file.read()
     return {"name": name, "filename": file.filename, "size": len(data), "head": data[:5].decode()}
 
