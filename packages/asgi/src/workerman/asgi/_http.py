@@ -19,6 +19,7 @@ from workerman.core import current_loop
 from workerman.core.http import Chunk, Response
 
 from ._exceptions import ClientDisconnected
+from ._flow import wait_for_drain
 
 if TYPE_CHECKING:
     from workerman.core import Future, TcpConnection
@@ -140,9 +141,8 @@ class HttpCycle:
                 conn.send(make_response(self.status, self.headers, bytes(body)))
             if self.finished:
                 self.done()
-            elif conn.writing_paused:  # the client is not reading: wait until it does
-                drain = self.drain = current_loop().create_future()
-                await drain
+            elif conn.writing_paused or conn.backlogged:  # the client is not reading
+                await wait_for_drain(self)
                 if self.disconnected:
                     raise ClientDisconnected("the client has gone away")
         elif kind == "http.response.start":

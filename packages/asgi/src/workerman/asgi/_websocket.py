@@ -18,6 +18,7 @@ from workerman.core.http import Response
 from workerman.core.websocket import upgrade
 
 from ._exceptions import ClientDisconnected
+from ._flow import wait_for_drain
 from ._http import make_response
 
 if TYPE_CHECKING:
@@ -88,9 +89,8 @@ class WebSocketCycle:
                 raise RuntimeError("ASGI: websocket.send before websocket.accept")
             text = message.get("text")
             conn.send(text if text is not None else bytes(message.get("bytes") or b""))
-            if conn.writing_paused:
-                drain = self.drain = current_loop().create_future()
-                await drain
+            if conn.writing_paused or conn.backlogged:
+                await wait_for_drain(self)
                 if self.stage == _CLOSED:
                     raise ClientDisconnected("the WebSocket is closed")
         elif kind == "websocket.accept":

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-import sys
 from collections.abc import Callable, Coroutine, Iterable
 from typing import Any, cast
 
@@ -13,6 +12,7 @@ from workerman.core import Future, TcpConnection, Worker, current_loop, register
 from workerman.core.http import Http
 
 from ._app import load_app
+from ._eager import eager_spawner
 from ._exceptions import AsgiError, LifespanError
 from ._http import HttpCycle
 from ._lifespan import Lifespan
@@ -115,6 +115,8 @@ class AsgiWorker(Worker):
         self.body_chunk_size = body_chunk_size
         self.ws_max_queue = ws_max_queue
         self.shutdown_timeout = shutdown_timeout
+        #: seconds a stopping process waits for the request of a just-accepted connection
+        self.first_request_grace = 1.0
         self.on_worker_start = self._started
         self.on_worker_stop = self._stopping
         self.on_message = self._request
@@ -154,6 +156,14 @@ class AsgiWorker(Worker):
         self._wake_all()
 
     async def _stopping(self, worker: Worker) -> None:
+        # a connection accepted just before the stop whose request is still on its way is
+        # not idle: closing it now would reset a client that did nothing wrong
+        loop = current_loop()
+        deadline = loop.time() + self.first_request_grace
+        while loop.time() < deadline and any(map(self._arriving, self.connections.values())):
+            waiter = loop.create_future()
+            loop.delay(0.01, waiter.set_result, None)
+            await waiter
         for connection in list(self.connections.values()):
             cycle = self._cycles.get(connection.id)
             if isinstance(cycle, WebSocketCycle) and cycle.stage == 1:
@@ -175,24 +185,18 @@ class AsgiWorker(Worker):
             except LifespanError as exc:
                 logger.error("worker %r: %s", self.name, exc)
 
+    def _arriving(self, conn: TcpConnection) -> bool:
+        """A request is on its way: nothing read yet, or part of a head."""
+        if conn.id in self._cycles:
+            return False
+        return conn.bytes_read == 0 or conn.recv_buffer_size > 0
+
     def _choose_spawn(self) -> None:
         try:
             loop = asyncio.get_running_loop()
-        except RuntimeError:  # trio
+        except RuntimeError:  # trio: a task per request, through the facade
             return
-        tasks = self._tasks
-        done = tasks.discard
-        # from 3.12 the task runs at once, and one that ends without waiting for anything
-        # is never scheduled
-        eager: dict[str, Any] = {"eager_start": True} if sys.version_info >= (3, 12) else {}
-
-        def spawn(coro: Coroutine[Any, Any, None]) -> None:
-            task = asyncio.Task(coro, loop=loop, **eager)
-            if not task.done():
-                tasks.add(task)
-                task.add_done_callback(done)
-
-        self._spawn = spawn
+        self._spawn = eager_spawner(loop, self._tasks)
 
     def _spawn_on_facade(self, coro: Coroutine[Any, Any, None]) -> None:
         current_loop().spawn_awaitable(coro, lambda: f"ASGI app of worker {self.name!r}")
