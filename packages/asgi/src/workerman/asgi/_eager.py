@@ -1,6 +1,7 @@
 """Start an app call at once, as Python 3.12's eager tasks do, on 3.11 too.
 
-A request whose app answers without waiting for anything (most hello-world and JSON routes)
+Called from inside a running task (a request handed over from a task), it makes an
+ordinary task. A request whose app answers without waiting for anything (most hello-world and JSON routes)
 then writes its response inside the read that brought the request: one write, and no
 hold and release of the connection on the loop. The call still belongs to a real asyncio
 Task made before the first step and current during it, in the task's own context, so
@@ -78,8 +79,13 @@ def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:
     from asyncio.tasks import _enter_task, _leave_task
 
     copy_context = contextvars.copy_context
+    current_task = asyncio.current_task
 
     def spawn(coro: Coroutine[Any, Any, None]) -> None:
+        if current_task(loop) is not None:  # called from a task: this one waits its turn
+            keep.add(task := loop.create_task(coro))
+            task.add_done_callback(done)
+            return
         stepped = _Stepped(coro)
         context = copy_context()
         task = loop.create_task(stepped, context=context)
