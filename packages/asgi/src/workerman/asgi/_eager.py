@@ -1,13 +1,20 @@
-"""Start an app call at once, as Python 3.12's eager tasks do, on 3.11 too.
+"""Run an app call's first step at once, inside a task, without making a task per request.
 
-Called from inside a running task (a request handed over from a task), it makes an
-ordinary task. A request whose app answers without waiting for anything (most hello-world and JSON routes)
-then writes its response inside the read that brought the request: one write, and no
-hold and release of the connection on the loop. The call still belongs to a real asyncio
-Task made before the first step and current during it, in the task's own context, so
-``asyncio.current_task()``, anyio's cancel scopes and context variables see what they
-would in a task; if the app waits for something, that task carries on from where the
-first step stopped. On 3.12 and later this is ``asyncio.Task(..., eager_start=True)``.
+A request whose app answers without waiting for anything (most hello-world and JSON routes)
+then writes its response inside the read that brought the request: one write, no task
+scheduled, no hold and release of the connection on the loop.
+
+The step runs as a *host*: a real asyncio Task, parked, that is current during the step
+(``asyncio.current_task()``, anyio's cancel scopes and sniffio see a task) and whose
+context the step runs in. If the app waits for something, the host carries the call on
+from where the step stopped, so what the step saw stays true (the task a cancel scope was
+entered in, the context its variables were set in), and a new host is parked for the next
+requests. A call that finishes in its step leaves the host as it was; if it left a context
+variable changed, the host is retired, so no request sees another's context.
+
+This is what Python 3.12's eager tasks do (a task made per request, its first step run at
+once); from 3.12 on they are used instead. Called from inside a running task (a request
+handed over from a task), it makes an ordinary task.
 """
 
 from __future__ import annotations
@@ -23,49 +30,68 @@ __all__ = ["eager_spawner"]
 Spawn = Callable[[Coroutine[Any, Any, None]], None]
 
 
-class _Stepped(Coroutine[Any, Any, None]):
-    """The coroutine a task drives after its first step was taken outside the loop: the
-    task's first ``send`` gets what that step yielded (or the end, if it finished)."""
+class _Resume:
+    """Awaitable that goes on with a coroutine suspended at ``yielded``: the task awaiting
+    it sees that value first, then every later one, and sends and throws pass through."""
 
-    __slots__ = ("coro", "finished", "yielded")
+    __slots__ = ("coro", "yielded")
 
-    def __init__(self, coro: Coroutine[Any, Any, None]) -> None:
+    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
         self.coro = coro
-        self.finished = False
-        self.yielded: Any = None
+        self.yielded = yielded
 
-    def first_step(self) -> None:
+    def __await__(self) -> Generator[Any, Any, None]:
+        coro, value = self.coro, self.yielded
+        self.coro = self.yielded = None  # type: ignore[assignment]
+        while True:
+            try:
+                sent = yield value
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as exc:  # a cancellation, most often: the call's own
+                try:
+                    value = coro.throw(exc)
+                except StopIteration:
+                    return
+            else:
+                try:
+                    value = coro.send(sent)
+                except StopIteration:
+                    return
+
+
+class _Host:
+    """A parked task that a step runs as, and that takes the call over if it waits."""
+
+    __slots__ = ("context", "handoff", "snapshot", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.context = contextvars.copy_context()
+        self.snapshot = list(self.context.items())
+        self.handoff: asyncio.Future[_Resume] = loop.create_future()
+        self.task = loop.create_task(self._run(), context=self.context)
+
+    async def _run(self) -> None:
         try:
-            self.yielded = self.coro.send(None)
-        except StopIteration:
-            self.finished = True
+            call = await self.handoff
+        except asyncio.CancelledError:  # cancelled while parked (it is retired then)
+            return
+        await call
 
-    def send(self, value: Any) -> Any:
-        if self.finished:
-            raise StopIteration
-        yielded = self.yielded
-        if yielded is not self:  # the first send: what the step outside the loop yielded
-            self.yielded = self
-            return yielded
-        return self.coro.send(value)
-
-    def throw(self, *args: Any) -> Any:
-        if self.finished:
-            raise args[0] if len(args) == 1 else args[1]
-        self.yielded = self
-        return self.coro.throw(*args)
-
-    def close(self) -> None:
-        self.coro.close()
-
-    def __await__(self) -> Generator[Any, None, None]:
-        return self.coro.__await__()
+    def clean(self) -> bool:
+        """The context is as the host was made with (no variable left changed)."""
+        context = self.context
+        if len(context) != len(self.snapshot):
+            return False
+        return all(context.get(var, None) is value for var, value in self.snapshot)
 
 
 def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:
-    """A function that runs a coroutine as a task of ``loop``, its first step at once;
-    tasks still running are kept in ``keep`` (the loop holds only weak references)."""
+    """A function that runs a coroutine on ``loop``, its first step at once; tasks still
+    running are kept in ``keep`` (the loop holds only weak references to tasks)."""
     done = keep.discard
+    current_task = asyncio.current_task
     if sys.version_info >= (3, 12):
 
         def spawn_312(coro: Coroutine[Any, Any, None]) -> None:
@@ -78,24 +104,29 @@ def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:
 
     from asyncio.tasks import _enter_task, _leave_task
 
-    copy_context = contextvars.copy_context
-    current_task = asyncio.current_task
+    hosts = [_Host(loop)]
 
     def spawn(coro: Coroutine[Any, Any, None]) -> None:
         if current_task(loop) is not None:  # called from a task: this one waits its turn
             keep.add(task := loop.create_task(coro))
             task.add_done_callback(done)
             return
-        stepped = _Stepped(coro)
-        context = copy_context()
-        task = loop.create_task(stepped, context=context)
+        host = hosts[0]
+        if host.task.done():  # cancelled while parked
+            host = hosts[0] = _Host(loop)
+        task = host.task
         _enter_task(loop, task)
         try:
-            context.run(stepped.first_step)
+            yielded = host.context.run(coro.send, None)
+        except StopIteration:
+            if not host.clean():
+                hosts[0] = _Host(loop)
+            return
         finally:
             _leave_task(loop, task)
-        if not stepped.finished:
-            keep.add(task)
-            task.add_done_callback(done)
+        hosts[0] = _Host(loop)  # the host goes on with this call; the next one waits
+        host.handoff.set_result(_Resume(coro, yielded))
+        keep.add(task)
+        task.add_done_callback(done)
 
     return spawn
