@@ -210,3 +210,18 @@ async def test_no_access_log_by_default(app_server: Any, caplog: Any) -> None:
     async with app_server(starlette_app) as url, httpx.AsyncClient() as client:
         await client.get(url + "/hello/log")
     assert not [r for r in caplog.records if r.name == "workerman.asgi.access"]
+
+
+async def test_headers_given_as_lists_and_repeated(app_server: Any) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [[b"x-one", b"1"], [b"Set-Cookie", b"a=1"], [b"set-cookie", b"b=2"]]
+        await send({"type": "http.response.start", "status": 201, "headers": headers})
+        await send({"type": "http.response.body", "body": b"made"})
+
+    async with app_server(app, lifespan="off") as url, httpx.AsyncClient() as client:
+        for _ in range(2):  # the second answer comes from the cache of header lists
+            got = await client.get(url + "/")
+            assert (got.status_code, got.text, got.headers["x-one"]) == (201, "made", "1")
+            assert got.headers.get_list("set-cookie") == ["a=1", "b=2"]

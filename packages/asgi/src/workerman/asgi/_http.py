@@ -36,26 +36,47 @@ _DISCONNECT = {"type": "http.disconnect"}
 _PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-def make_response(status: int, headers: Any, body: bytes, chunked: bool = False) -> Response:
-    """A core Response from an ASGI status and ``(name, value)`` byte pairs."""
-    response = Response(status, None, body)
+_fields_cache: dict[tuple[tuple[bytes, bytes], ...], list[tuple[str, Any]]] = {}
+
+
+def _fields(headers: Any) -> list[tuple[str, Any]]:
+    """ASGI header pairs as (name, value or list of values) strings, repeated names
+    merged; cached for header lists seen before (apps send the same ones again)."""
+    key = tuple(headers)
+    try:
+        known = _fields_cache.get(key)
+    except TypeError:  # [name, value] lists: as valid, but not hashable
+        key = tuple((name, value) for name, value in key)
+        known = _fields_cache.get(key)
+    if known is not None:
+        return known
     fields: dict[str, tuple[str, Any]] = {}
-    for raw_name, raw_value in headers:
+    for raw_name, raw_value in key:
         name = raw_name.decode("latin-1")
         value = raw_value.decode("latin-1")
-        key = name.lower()
-        seen = fields.get(key)
+        seen = fields.get(name.lower())
         if seen is None:
-            fields[key] = (name, value)
+            fields[name.lower()] = (name, value)
         elif isinstance(seen[1], list):
             seen[1].append(value)
         else:
-            fields[key] = (name, [seen[1], value])
+            fields[name.lower()] = (name, [seen[1], value])
+    found = list(fields.values())
+    if len(_fields_cache) >= 256:
+        _fields_cache.clear()
+    _fields_cache[key] = found
+    return found
+
+
+def make_response(status: int, headers: Any, body: bytes, chunked: bool = False) -> Response:
+    """A core Response from an ASGI status and ``(name, value)`` byte pairs."""
+    response = Response(status, None, body)
+    header = response.header
+    for name, value in _fields(headers):
+        header(name, value)
     if chunked:
-        fields.pop("content-length", None)  # the stream's framing is ours
-        fields["transfer-encoding"] = ("Transfer-Encoding", "chunked")
-    for name, value in fields.values():
-        response.header(name, value)
+        response.without_header("content-length")  # the stream's framing is ours
+        header("Transfer-Encoding", "chunked")
     return response
 
 

@@ -14,32 +14,34 @@ __all__ = ["Trusted", "header_pairs", "split_target"]
 
 Headers = list[tuple[bytes, bytes]]
 
-_cache: dict[bytes, tuple[Headers, bool]] = {}
+_cache: dict[bytes, tuple[Headers, bool, bool]] = {}
 _CACHE_SIZE = 1024
 _CACHE_HEAD = 2048  # longer heads are parsed each time
 
 
-def header_pairs(head: bytes) -> tuple[Headers, bool]:
+def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
     """The header fields of a request head as ``(lower-cased name, value)`` byte pairs,
-    in order, and whether it asks for a WebSocket upgrade."""
+    in order; whether it asks for a WebSocket upgrade; whether it has X-Forwarded-*."""
     known = _cache.get(head)
     if known is not None:
-        return known[0].copy(), known[1]
+        return known[0].copy(), known[1], known[2]
     pairs: Headers = []
-    upgrade = False
+    upgrade = forwarded = False
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         name = name.lower()
         value = value.strip(b" \t")
         if name == b"upgrade" and value.lower() == b"websocket":
             upgrade = True
+        elif name.startswith(b"x-forwarded-"):
+            forwarded = True
         pairs.append((name, value))
     if len(head) <= _CACHE_HEAD:
         if len(_cache) >= _CACHE_SIZE:
             _cache.clear()
-        _cache[head] = (pairs, upgrade)
-        return pairs.copy(), upgrade
-    return pairs, upgrade
+        _cache[head] = (pairs, upgrade, forwarded)
+        return pairs.copy(), upgrade, forwarded
+    return pairs, upgrade, forwarded
 
 
 def split_target(uri: str) -> tuple[str, bytes, bytes]:

@@ -213,14 +213,14 @@ class AsgiWorker(Worker):
     # -- connections -------------------------------------------------------------------
 
     def _request(self, conn: TcpConnection, request: Any) -> None:
-        headers, upgrade = header_pairs(request.raw_head)
+        headers, upgrade, forwarded = header_pairs(request.raw_head)
         path, raw_path, query = split_target(request.uri)
         peers = self._peers.get(conn.id)
         if peers is None:
             peers = self._peers[conn.id] = self._peers_of(conn)
         client = peers[0]
         secure = self._secure
-        if client[0] in self.trusted:
+        if forwarded and client[0] in self.trusted:
             for name, value in headers:
                 if name == b"x-forwarded-for":
                     client = (self.trusted.client(value.decode("latin-1")), 0)
