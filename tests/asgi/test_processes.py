@@ -166,3 +166,22 @@ def _pids(app: App, want: int) -> set[int]:
         if len(seen) >= want:
             return seen
     return set()
+
+
+def test_an_app_that_fails_to_import_exits_with_the_error_logged(app: App) -> None:
+    (app.here / "broken.py").write_text('raise RuntimeError("broken at import")\n')
+    command = [sys.executable, "-m", "workerman.asgi", "broken:app"]
+    started = subprocess.run(
+        [*command, "--listen", f"http://127.0.0.1:{app.port}", "start", "-d"],
+        cwd=app.here,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert started.returncode == 0, started.stderr
+    try:
+        wait_until(lambda: "broken at import" in app.log(), what="the import error in the log")
+        wait_until(lambda: "exits with status 3" in app.log(), what="the process exit")
+    finally:
+        subprocess.run([*command, "stop"], cwd=app.here, timeout=30, check=False)

@@ -19,10 +19,10 @@ from workerman.core import current_loop
 from workerman.core.http import Chunk, Response
 
 from ._exceptions import ClientDisconnected
-from ._flow import wait_for_drain
+from ._flow import Waiting, wait_for_drain
 
 if TYPE_CHECKING:
-    from workerman.core import Future, TcpConnection
+    from workerman.core import TcpConnection
     from workerman.core.http import Request
 
     from ._worker import AsgiWorker as Host
@@ -80,14 +80,13 @@ def make_response(status: int, headers: Any, body: bytes, chunked: bool = False)
     return response
 
 
-class HttpCycle:
+class HttpCycle(Waiting):
     """The ``receive`` and ``send`` of one request, and where its response stands."""
 
     __slots__ = (
         "body",
         "conn",
         "disconnected",
-        "drain",
         "eof",
         "finished",
         "headers",
@@ -97,10 +96,10 @@ class HttpCycle:
         "sent",
         "status",
         "streaming",
-        "waiter",
     )
 
     def __init__(self, host: Host, conn: TcpConnection, request: Request) -> None:
+        super().__init__()
         self.host = host
         self.conn = conn
         self.request = request
@@ -113,8 +112,6 @@ class HttpCycle:
         self.disconnected = False
         self.eof = False  # the client ended its side (it may still read the answer)
         self.sent = 0  # body bytes sent (for the access log)
-        self.waiter: Future | None = None  # a receive waiting for the end
-        self.drain: Future | None = None  # a send waiting for the client to read
 
     # -- receive ---------------------------------------------------------------------
 
@@ -182,22 +179,6 @@ class HttpCycle:
             raise RuntimeError(f"ASGI: unexpected message {kind!r} in an http scope")
 
     # -- the connection's side ------------------------------------------------------------
-
-    def drained(self) -> None:
-        """The client took what was sent: a waiting ``send`` goes on."""
-        drain = self.drain
-        if drain is not None:
-            self.drain = None
-            if not drain.done():
-                drain.set_result(None)
-
-    def wake(self) -> None:
-        """The response is complete or the client went: a waiting ``receive`` goes on."""
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     def peer_finished(self) -> None:
         self.eof = True

@@ -18,11 +18,11 @@ from workerman.core.http import Response
 from workerman.core.websocket import upgrade
 
 from ._exceptions import ClientDisconnected
-from ._flow import wait_for_drain
+from ._flow import Waiting, wait_for_drain
 from ._http import make_response
 
 if TYPE_CHECKING:
-    from workerman.core import Future, TcpConnection
+    from workerman.core import TcpConnection
     from workerman.core.http import Request
 
     from ._worker import AsgiWorker as Host
@@ -39,12 +39,11 @@ _RESPONDING = 2  # websocket.http.response.start came: a body follows
 _CLOSED = 3
 
 
-class WebSocketCycle:
+class WebSocketCycle(Waiting):
     """The ``receive`` and ``send`` of one WebSocket connection."""
 
     __slots__ = (
         "conn",
-        "drain",
         "ended",
         "host",
         "paused",
@@ -52,10 +51,10 @@ class WebSocketCycle:
         "request",
         "response",
         "stage",
-        "waiter",
     )
 
     def __init__(self, host: Host, conn: TcpConnection, request: Request) -> None:
+        super().__init__()
         self.host = host
         self.conn = conn
         self.request = request
@@ -63,8 +62,6 @@ class WebSocketCycle:
         self.queue: deque[dict[str, Any]] = deque([_CONNECT])
         self.paused = False
         self.ended = False  # websocket.disconnect is queued
-        self.waiter: Future | None = None  # a receive waiting for a message
-        self.drain: Future | None = None  # a send waiting for the client to read
         self.response: tuple[int, Any, bytearray] | None = None
 
     async def receive(self) -> dict[str, Any]:
@@ -180,20 +177,6 @@ class WebSocketCycle:
     def push(self, message: dict[str, Any]) -> None:
         self.queue.append(message)
         self.wake()
-
-    def drained(self) -> None:
-        drain = self.drain
-        if drain is not None:
-            self.drain = None
-            if not drain.done():
-                drain.set_result(None)
-
-    def wake(self) -> None:
-        waiter = self.waiter
-        if waiter is not None:
-            self.waiter = None
-            if not waiter.done():
-                waiter.set_result(None)
 
     def returned(self) -> None:
         """The app returned: refuse the handshake, or close the socket, if it did not."""

@@ -147,10 +147,11 @@ class AsgiWorker(Worker):
                 self._lifespan = Lifespan(app, self.lifespan)
                 await self._lifespan.startup()
                 self._state = self._lifespan.state
-        except (AsgiError, ImportError, SyntaxError) as exc:
-            logger.error("worker %r: %s", self.name, exc, exc_info=not isinstance(exc, AsgiError))
-            if not isinstance(exc, LifespanError) and self._callable is None:
-                logger.error("worker %r cannot load its app", self.name)
+        except Exception as exc:  # no app to serve: end the process, saying why
+            if isinstance(exc, AsgiError):
+                logger.error("worker %r: %s", self.name, exc)
+            else:
+                logger.error("worker %r cannot load its app %r", self.name, self.app, exc_info=exc)
             raise SystemExit(EXIT_STARTUP_FAILED) from exc
         self._ready = True
         self._wake_all()
