@@ -81,10 +81,10 @@ class _Host:
 
     def clean(self) -> bool:
         """The context is as the host was made with (no variable left changed)."""
-        context = self.context
-        if len(context) != len(self.snapshot):
+        context, snapshot = self.context, self.snapshot
+        if len(context) != len(snapshot):
             return False
-        return all(context.get(var, None) is value for var, value in self.snapshot)
+        return not snapshot or all(context.get(var, None) is value for var, value in snapshot)
 
 
 def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:

@@ -191,8 +191,9 @@ class HttpCycle(Waiting):
 
     def done(self) -> None:
         """The response is complete: a waiting ``receive`` gets ``http.disconnect``."""
-        self.host.cycle_done(self)
-        if self.host.access_log:
+        host = self.host
+        host.cycle_done(self)
+        if host.access_log:
             request = self.request
             access_logger.info(
                 '%s - "%s %s HTTP/%s" %d %d',
@@ -203,7 +204,8 @@ class HttpCycle(Waiting):
                 self.status,
                 self.sent,
             )
-        self.wake()
+        if self.waiter is not None:
+            self.wake()
 
     def returned(self) -> None:
         """The app returned: its response should be complete."""

@@ -11,7 +11,7 @@ connection stops reading until the app catches up.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from workerman.core import current_loop
 from workerman.core.http import Response
@@ -52,6 +52,8 @@ class WebSocketCycle(Waiting):
         "response",
         "stage",
     )
+
+    finished: ClassVar[bool] = False  # returned() always has something to check
 
     def __init__(self, host: Host, conn: TcpConnection, request: Request) -> None:
         super().__init__()

@@ -236,7 +236,7 @@ class AsgiWorker(Worker):
             "scheme": "https" if secure else "http",
             "method": request.method,
             "root_path": self.root_path,
-            "path": self.root_path + path,
+            "path": self.root_path + path if self.root_path else path,
             "raw_path": raw_path,
             "query_string": query,
             "headers": headers,
@@ -279,7 +279,8 @@ class AsgiWorker(Worker):
         except Exception as exc:
             cycle.failed(exc)
         else:
-            cycle.returned()
+            if not cycle.finished:
+                cycle.returned()
         finally:
             self._inflight -= 1
             if not self._inflight and self._waiting and self._ready:
