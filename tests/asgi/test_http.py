@@ -225,3 +225,16 @@ async def test_headers_given_as_lists_and_repeated(app_server: Any) -> None:
             got = await client.get(url + "/")
             assert (got.status_code, got.text, got.headers["x-one"]) == (201, "made", "1")
             assert got.headers.get_list("set-cookie") == ["a=1", "b=2"]
+
+
+async def test_a_body_spooled_to_disk_arrives_in_pieces(app_server: Any) -> None:
+    body = bytes(range(256)) * (12 * 1024)  # 3 MiB: over Http.body_spool_size
+    async with app_server(scope_app) as url, httpx.AsyncClient() as client:
+        scope = (await client.post(url + "/", content=body)).json()
+    async with app_server(starlette_app) as url, httpx.AsyncClient() as client:
+        echoed = await client.post(url + "/echo", content=body)
+    pieces = scope["pieces"]
+    assert sum(size for size, _ in pieces) == len(body)
+    assert all(size <= 65536 for size, _ in pieces)
+    assert [more for _, more in pieces] == [True] * (len(pieces) - 1) + [False]
+    assert echoed.content == body

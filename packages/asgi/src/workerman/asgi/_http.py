@@ -13,7 +13,7 @@ the client is not taking what was sent.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from workerman.core import current_loop
 from workerman.core.http import Chunk, Response
@@ -84,6 +84,7 @@ class HttpCycle(Waiting):
     """The ``receive`` and ``send`` of one request, and where its response stands."""
 
     __slots__ = (
+        "ahead",
         "body",
         "conn",
         "disconnected",
@@ -103,8 +104,12 @@ class HttpCycle(Waiting):
         self.host = host
         self.conn = conn
         self.request = request
-        self.body: bytes | None = request.raw_body
+        # a body the core spooled to a file (over Http.body_spool_size) is read in pieces
+        self.body: bytes | BinaryIO | None = (
+            request.body_file if request.body_spooled else request.raw_body
+        )
         self.pos = 0
+        self.ahead: bytes | None = None  # the next piece of a spooled body, read ahead
         self.status = 0  # http.response.start's, once it came
         self.headers: Any = ()
         self.streaming = False
@@ -117,7 +122,7 @@ class HttpCycle(Waiting):
 
     async def receive(self) -> dict[str, Any]:
         body = self.body
-        if body is not None:
+        if type(body) is bytes:
             pos = self.pos
             limit = self.host.body_chunk_size
             if len(body) - pos <= limit:
@@ -125,10 +130,24 @@ class HttpCycle(Waiting):
                 return {"type": "http.request", "body": body[pos:] if pos else body}
             self.pos = pos + limit
             return {"type": "http.request", "body": body[pos : pos + limit], "more_body": True}
+        if body is not None:
+            return self._spooled_piece(body)  # type: ignore[arg-type]
         while not (self.disconnected or self.finished or self.eof):
             waiter = self.waiter = current_loop().create_future()
             await waiter
         return _DISCONNECT
+
+    def _spooled_piece(self, file: BinaryIO) -> dict[str, Any]:
+        """The next piece of a spooled body; one piece is read ahead, so the last one is
+        known to be the last."""
+        limit = self.host.body_chunk_size
+        piece = self.ahead if self.ahead is not None else file.read(limit)
+        following = file.read(limit) if len(piece) == limit else b""
+        if following:
+            self.ahead = following
+            return {"type": "http.request", "body": piece, "more_body": True}
+        self.body = self.ahead = None
+        return {"type": "http.request", "body": piece}
 
     # -- send --------------------------------------------------------------------------
 
