@@ -1,6 +1,6 @@
 """The FastAPI app of main.py beside a plain WebSocket worker, under one master.
 
-    python app.py start        # http://127.0.0.1:8000 (2 processes), ws://127.0.0.1:8080
+python app.py start        # http://127.0.0.1:8000 (2 processes), ws://127.0.0.1:8080
 """
 
 from workerman.asgi import AsgiWorker

@@ -1,6 +1,7 @@
 """StreamProtocol.watch_eof: a held connection goes on reading until bytes come, so a
-peer that leaves while a message is being handled is seen (eof_received), on both
-drivers (without it, asyncio reads nothing while held); bytes that come while held are kept and handed over on release, as before."""
+peer that leaves while a message is being handled is seen (eof_received), on both drivers
+(without it, asyncio reads nothing while held); bytes that come while held are kept and
+handed over on release, as before."""
 
 from __future__ import annotations
 
