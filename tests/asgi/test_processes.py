@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 from collections.abc import Iterator
@@ -69,9 +69,13 @@ class App:
         finally:
             conn.close()
 
+    def files(self) -> list[Path]:
+        """The pid, status and log files of this app (named after its directory)."""
+        found = Path(tempfile.gettempdir()).glob("workerman.asgi.*")
+        return [p for p in found if self.here.name in p.name]
+
     def log(self) -> str:
-        found = list(Path(os.environ.get("TMPDIR", "/tmp")).glob("workerman.asgi.*"))
-        logs = [p for p in found if p.name.endswith(".log") and self.here.name in p.name]
+        logs = [p for p in self.files() if p.name.endswith(".log")]
         return "".join(p.read_text() for p in logs)
 
 
@@ -93,6 +97,8 @@ def app(tmp_path: Path) -> Iterator[App]:
         return found
 
     kill_left(alive)
+    for path in running.files():
+        path.unlink(missing_ok=True)
 
 
 def test_start_status_reload_under_load_and_stop(app: App) -> None:
