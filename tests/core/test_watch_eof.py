@@ -80,3 +80,38 @@ async def test_bytes_arriving_while_held_are_kept_and_handed_over_on_release(
             connection.release()
             await _wait(lambda: len(seen) == 2)
             assert seen[1] == ("line", b"second\n")
+
+
+class Lines(StreamProtocol):
+    """Lines; a read without a newline is kept until 20 more bytes are there. Each line
+    is handed over held."""
+
+    __slots__ = ()
+    watch_eof = True
+
+    def data_received(self, data: bytes) -> None:
+        if not data.endswith(b"\n"):
+            self.connection.keep(data, want=len(data) + 20)
+            return
+        self.connection.hold()
+        seen.append(("line", data))
+
+
+async def test_bytes_kept_while_held_after_a_met_want_are_handed_over_on_release(
+    anyio_backend: str,
+) -> None:
+    seen.clear()
+    worker = Worker("tcp://127.0.0.1:0", protocol=Lines)
+    async with serve(worker) as (host, port):
+        with socket.create_connection((host, port)) as client:
+            client.sendall(b"a" * 10)  # kept: 20 more bytes wanted
+            await _wait(lambda: worker.connections)
+            connection: TcpConnection = next(iter(worker.connections.values()))
+            await _wait(lambda: connection.recv_buffer_size == 10)
+            client.sendall(b"b" * 19 + b"\n")  # the want is met: one line, held
+            await _wait(lambda: seen)
+            client.sendall(b"x\n")  # shorter than the old want, kept while held
+            await _wait(lambda: connection.recv_buffer_size)
+            connection.release()
+            await _wait(lambda: len(seen) == 2)
+            assert seen == [("line", b"a" * 10 + b"b" * 19 + b"\n"), ("line", b"x\n")]

@@ -667,9 +667,11 @@ class TcpConnection(asyncio.Protocol):
                     self.protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
                 return
             self._recv = None
+            self._want = 0  # met: a later keep says what it waits for
             data = bytes(recv)
         elif self.holds:
             self._recv = bytearray(data)
+            self._want = 0  # these bytes wait for the release only
             self._update_reading()
             return
         parse(self, data)
