@@ -2,9 +2,9 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
-PACKAGES := core redis-client file-monitor gateway http-client mqtt queue
+PACKAGES := core redis-client file-monitor gateway http-client mqtt queue asgi
 
-.PHONY: run test check docs docs-serve bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue sync services
+.PHONY: run test check docs docs-serve bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue bench-asgi sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -61,3 +61,6 @@ bench-mqtt: sync
 
 bench-queue: sync
 	$(UV) run python -m benchmarks.queue $(ARGS)
+
+bench-asgi: sync
+	$(UV) run python -m benchmarks.asgi $(ARGS)

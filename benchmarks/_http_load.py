@@ -21,8 +21,17 @@ HOST = "127.0.0.1"
 WRK = "/usr/bin/wrk"
 FILE_SIZE = 1 << 20
 
-#: wrk script: the exact counts of the run on one line; with depth > 1 every write of a
-#: connection is ``depth`` requests at once (as the TechEmpower plaintext test pipelines)
+#: the end of every wrk script: the exact counts of the run on one line
+DONE_LUA = """\
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\\n", summary.requests,
+    summary.bytes, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
+end
+"""
+
+#: wrk script: with depth > 1 every write of a connection is ``depth`` requests at once (as
+#: the TechEmpower plaintext test pipelines)
 LUA = """\
 local depth, path = {depth}, "{path}"
 local batch
@@ -34,12 +43,7 @@ if depth > 1 then
   end
   function request() return batch end
 end
-function done(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format("RESULT %.0f %.0f %.0f %.0f %.0f %.0f %.0f %.0f\\n", summary.requests,
-    summary.bytes, summary.duration, e.connect, e.read, e.write, e.status, e.timeout))
-end
-"""
+""" + DONE_LUA.replace("{", "{{").replace("}", "}}")
 
 
 @dataclass
@@ -169,10 +173,12 @@ def wrk(
     seconds: int,
     cpu: int | None,
     depth: int = 1,
+    lua: str = "",
 ) -> Sample:
-    """One wrk run (one thread, pinned to ``cpu``) against ``server``; timeouts fail it."""
+    """One wrk run (one thread, pinned to ``cpu``) against ``server``; timeouts fail it.
+    ``lua`` replaces the request part of the script (it should not define ``done``)."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="wm-bench-") as script:
-        script.write(LUA.format(depth=depth, path=path))
+        script.write(lua + DONE_LUA if lua else LUA.format(depth=depth, path=path))
         script.flush()
         args = [WRK, "-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name]
         args.append(f"http://{HOST}:{server.port}{path}")

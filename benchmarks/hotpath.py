@@ -130,7 +130,9 @@ def child(workload: str, count: int) -> None:
     anyio.run(main)
 
 
-def count_instructions(tree: Path, workload: str, count: int) -> int:
+def count_instructions(
+    tree: Path, workload: str, count: int, module: str = "benchmarks.hotpath"
+) -> int:
     paths = [str(p) for p in sorted((tree / "packages").glob("*/src"))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*paths, str(ROOT)]), PYTHONHASHSEED="0")
     with tempfile.TemporaryDirectory() as tmp:
@@ -142,7 +144,7 @@ def count_instructions(tree: Path, workload: str, count: int) -> int:
                 f"--callgrind-out-file={out}",
                 sys.executable,
                 "-m",
-                "benchmarks.hotpath",
+                module,
                 "--child",
                 workload,
                 str(count),
@@ -157,9 +159,9 @@ def count_instructions(tree: Path, workload: str, count: int) -> int:
         return int(summary.group(1))
 
 
-def per_message(tree: Path, workload: str, count: int) -> float:
-    small = count_instructions(tree, workload, count)
-    large = count_instructions(tree, workload, 2 * count)
+def per_message(tree: Path, workload: str, count: int, module: str = "benchmarks.hotpath") -> float:
+    small = count_instructions(tree, workload, count, module)
+    large = count_instructions(tree, workload, 2 * count, module)
     return (large - small) / count
 
 

@@ -33,6 +33,7 @@ SECONDS = {
     "queue": 40,
     "http_client": 25,
     "mqtt": 20,
+    "asgi": 25,
     "docs": 20,
 }
 DEFAULT = 40

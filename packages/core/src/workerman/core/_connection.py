@@ -503,6 +503,8 @@ class TcpConnection(asyncio.Protocol):
         called again). With ``want``, not before that many bytes are kept."""
         self._recv = bytearray(data)
         self._want = want
+        if self.holds:
+            self._update_reading()
 
     def drop_kept(self) -> None:
         """Forget what :meth:`keep` kept."""
@@ -665,15 +667,20 @@ class TcpConnection(asyncio.Protocol):
                     self.protocol_error(f"{len(recv)} bytes pending exceed max_package_size")
                 return
             self._recv = None
+            self._want = 0  # met: a later keep says what it waits for
             data = bytes(recv)
         elif self.holds:
             self._recv = bytearray(data)
+            self._want = 0  # these bytes wait for the release only
+            self._update_reading()
             return
         parse(self, data)
 
     def eof_received(self) -> bool | None:
         if self.holds:
             self._eof = True  # close once the running handler is done
+            if self._pstate is not None:
+                self._pstate.eof_received()
             return True
         return None
 
@@ -716,7 +723,10 @@ class TcpConnection(asyncio.Protocol):
         self._update_reading()
 
     def _update_reading(self) -> None:
-        want = not (self._user_paused or self.holds)
+        held = self.holds
+        if held and self._recv is None and self._pstate is not None and self._pstate.watch_eof:
+            held = 0  # reading on, to see the peer go; the first bytes that come pause it
+        want = not (self._user_paused or held)
         if want == self._reading or self._status not in (_ESTABLISHED, _CLOSING):
             return
         self._reading = want

@@ -13,7 +13,7 @@ connection's protocol-side methods (:meth:`~workerman.core.TcpConnection.hold`,
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from ._connection import TcpConnection
@@ -37,6 +37,7 @@ class StreamProtocol:
     - :meth:`drained` when a full send buffer has emptied;
     - :meth:`closing` when ``connection.close()`` is called (a last write may go out);
     - :meth:`draining` when the worker begins a graceful stop;
+    - :meth:`eof_received` when the peer ends its side while the connection is held;
     - :meth:`connection_lost` when the connection is gone.
 
     Settings of the protocol are class attributes; a subclass with other values is the
@@ -44,6 +45,11 @@ class StreamProtocol:
     """
 
     __slots__ = ("connection",)
+
+    #: keep reading while the connection is held, until bytes arrive (they are kept, and
+    #: reading pauses then), so that a peer leaving in the meantime is seen
+    #: (:meth:`eof_received`). False: a hold stops reading at once.
+    watch_eof: ClassVar[bool] = False
 
     def __init__(self, connection: TcpConnection) -> None:
         self.connection = connection
@@ -87,6 +93,11 @@ class StreamProtocol:
         in progress and close when done. The default leaves the connection to the
         application, as Workerman does for long connections; HTTP closes an idle
         keep-alive connection at once and ends the current response with a close."""
+
+    def eof_received(self) -> None:
+        """The peer ended its side (a FIN) while the connection is held: it sends no more,
+        and the connection closes once released. Seen at once with :attr:`watch_eof`;
+        otherwise only when something else was being read."""
 
     def connection_lost(self) -> None:
         """The connection is gone: stop timers, release resources."""

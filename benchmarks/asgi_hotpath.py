@@ -1,0 +1,91 @@
+"""Instructions per request of the ASGI path, counted by callgrind (repeatable on a busy
+machine where timings are not): ``python -m benchmarks.asgi_hotpath [--only ...]``.
+
+Like ``benchmarks.hotpath``, each workload runs in a fresh Python under
+``valgrind --tool=callgrind`` with N and 2N requests; (instructions of 2N - those of N) / N
+is the cost of one request. One accepted connection (a real worker and TcpConnection, a
+transport that records writes) gets one keep-alive GET per read, on asyncio, and the loop
+runs until the answer is written (the read is handed over by the loop, as a socket's is,
+so each request also costs one turn of the asyncio loop).
+
+    core-sync    Worker("http://"): a plain handler sends a Response (the floor)
+    core-async   the same handler as an async function (one task per request)
+    asgi-bare    AsgiWorker with a bare ASGI hello app
+    asgi-fastapi AsgiWorker with the FastAPI app's plain-text route
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from .hotpath import GET, ROOT, Wire, per_message
+
+WORKLOADS = ("core-sync", "core-async", "asgi-bare", "asgi-fastapi")
+
+
+def child(workload: str, count: int) -> None:
+    import asyncio
+
+    import anyio
+
+    from workerman.asgi import AsgiWorker
+    from workerman.core import TcpConnection, Worker, create_loop
+    from workerman.core.http import Response
+
+    from ._asgi_apps import api, bare
+
+    worker: Any
+    if workload.startswith("core"):
+        worker = Worker("http://127.0.0.1:0")
+        headers = {"Content-Type": "text/plain"}
+
+        def sync(connection: Any, request: Any) -> None:
+            connection.send(Response(200, headers, b"Hello, World!"))
+
+        async def run(connection: Any, request: Any) -> None:
+            sync(connection, request)
+
+        worker.on_message = sync if workload == "core-sync" else run
+    else:
+        worker = AsgiWorker(bare if workload == "asgi-bare" else api, "http://127.0.0.1:0")
+    data = GET.replace(b"/hello", b"/plain")
+
+    async def main() -> None:
+        async with create_loop("asyncio").open():
+            if isinstance(worker, AsgiWorker):
+                await worker.on_worker_start(worker)  # type: ignore[misc]
+            connection = TcpConnection(worker)
+            wire = Wire()
+            connection.connection_made(wire)
+            feed = connection.data_received
+            loop = asyncio.get_running_loop()
+            for _ in range(count):
+                written = wire.written
+                loop.call_soon(feed, data)  # as the loop calls a protocol: outside any task
+                while wire.written == written or connection.holds:
+                    await anyio.sleep(0)
+            assert not wire.closed, "the workload failed"
+
+    anyio.run(main)
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_hotpath", description=__doc__)
+    parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
+    parser.add_argument("--count", type=int, default=1000, help="requests in the first run")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    print("| workload | instructions per request |")
+    print("| --- | --- |")
+    for workload in args.only.split(","):
+        figure = per_message(ROOT, workload, args.count, module="benchmarks.asgi_hotpath")
+        print(f"| {workload} | {figure:,.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
