@@ -687,7 +687,7 @@ class TcpConnection(asyncio.Protocol):
     def pause_writing(self) -> None:
         self._unsent = True
         if self._status == _ESTABLISHED:
-            self._watch_send()
+            self._watch_send(self._transport.get_write_buffer_size())
         if self._full:
             return
         self._full = True
@@ -762,10 +762,16 @@ class TcpConnection(asyncio.Protocol):
             self._flush()
             self._batch = []  # still inside a read: later sends are refused anyway
         transport = self._transport
+        # asked before the close: a closed TLS transport may no longer know its buffer
+        # (nor one whose socket went while the loss is still on its way to us)
+        try:
+            buffered = transport.get_write_buffer_size()
+        except AttributeError:
+            buffered = 0
         if self._rest is None:
             transport.close()  # (else once the pieces are out: see _pump)
-        if transport.get_write_buffer_size() or self._rest is not None:
-            self._watch_send()  # the close waits for the peer to take what is queued
+        if buffered or self._rest is not None:
+            self._watch_send(buffered)  # the close waits for the peer to take what is queued
 
     def destroy(self) -> None:
         """Close at once, dropping whatever is queued."""
@@ -781,12 +787,13 @@ class TcpConnection(asyncio.Protocol):
             self._batch_size = 0
             self._closed()
 
-    def _watch_send(self) -> None:
-        """Bytes wait in the send buffer: the peer has ``send_timeout`` seconds to take
-        some of them, and again after each time it does, or it is dropped."""
+    def _watch_send(self, buffered: int) -> None:
+        """``buffered`` bytes wait in the transport: the peer has ``send_timeout``
+        seconds to take some of them, and again after each time it does, or it is
+        dropped."""
         if self._send_timer or self.send_timeout <= 0:
             return
-        self._sent_mark = self._handed - self._transport.get_write_buffer_size()
+        self._sent_mark = self._handed - buffered
         self._send_timer = current_loop().delay(self.send_timeout, self._send_deadline)
 
     def _send_deadline(self) -> None:
@@ -798,7 +805,7 @@ class TcpConnection(asyncio.Protocol):
         if not queued:
             return
         if self._handed - buffered > self._sent_mark:  # it took some: another period
-            self._watch_send()
+            self._watch_send(buffered)
             return
         statistics.timeouts += 1
         logger.info(
