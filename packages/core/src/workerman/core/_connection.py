@@ -14,7 +14,7 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from types import SimpleNamespace
+from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ._callbacks import report
@@ -511,12 +511,12 @@ class TcpConnection(asyncio.Protocol):
         self._recv = None
         self._want = 0
 
-    #: Hand one message to ``on_message``: the one dispatch every protocol uses. A plain
-    #: handler runs now; an async one runs as a task while the connection is held (later
-    #: messages wait). What the handler raises is logged and counted, or, with
-    #: ``failed``, handed to ``failed(exc)`` instead (sync or async alike).
-    #: ``deliver(message, failed=None)``.
-    deliver = deliver
+    def deliver(self, message: Any, failed: Callable[[Exception], Any] | None = None) -> None:
+        """Hand one message to ``on_message``: the one dispatch every protocol uses. A plain
+        handler runs now; an async one runs as a task while the connection is held (later
+        messages wait). What the handler raises is logged and counted, or, with ``failed``,
+        handed to ``failed(exc)`` instead (sync or async alike)."""
+        deliver(self, message, failed)
 
     def run_held(self, awaitable: Any, failed: Callable[[Exception], Any] | None = None) -> None:
         """Run ``awaitable`` as a task with the connection held until it ends."""
@@ -849,3 +849,9 @@ class TcpConnection(asyncio.Protocol):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"
+
+
+# Pure Python: deliver itself is the method, no call in between per message. A compiled
+# (native) function does not bind to an instance, so there the def above stays.
+if isinstance(deliver, FunctionType):
+    TcpConnection.deliver = deliver  # type: ignore[method-assign]
