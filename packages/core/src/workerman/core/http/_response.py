@@ -145,7 +145,9 @@ class Response:
         self._headers[name.lower()] = (name, value)
         return self
 
-    with_header = header
+    def with_header(self, name: str, value: Any) -> Response:
+        """The same as :meth:`header`."""
+        return self.header(name, value)
 
     def with_headers(self, headers: dict[str, Any]) -> Response:
         """Set every header of ``headers`` (as :meth:`header` does, one by one)."""
