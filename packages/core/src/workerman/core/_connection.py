@@ -17,6 +17,8 @@ from collections.abc import Callable
 from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from ._callbacks import report
 from ._loop import current_loop, invoke
 from ._parsing import deliver, parse, parse_text
@@ -79,6 +81,7 @@ def _format_address(addr: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # AsyncTcpConnection, and users' own
 class TcpConnection(asyncio.Protocol):
     """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
 
