@@ -139,16 +139,19 @@ def loaded() -> dict[str, bool]:
 
 
 def describe() -> str:
-    """``compiled (mypyc, 11 modules)`` or ``pure (why)``: for ``--version`` and the startup
-    table. Reports what is imported, so a module that loaded otherwise than chosen shows."""
+    """``compiled (mypyc, 11 modules)`` or ``pure (why)``, for ``--version`` and the startup
+    table. It imports all of :data:`MODULES` and reports how they loaded, so a module that
+    loaded otherwise than chosen shows as ``mixed``."""
     build = choose()
+    for file in MODULES:
+        importlib.import_module(module_name(file))
     flags = loaded()
-    if build == "compiled" and flags and all(flags.values()):
+    if build == "compiled" and all(flags.values()):
         return f"compiled (mypyc, {len(flags)} modules)"
-    if build == "compiled":
-        pure = sorted(name for name, native in flags.items() if not native)
-        return f"mixed (pure: {', '.join(pure)})"
-    return f"pure ({_decided.get('reason', '')})"
+    if build == "pure" and not any(flags.values()):
+        return f"pure ({_decided.get('reason', '')})"
+    native = sorted(name for name, compiled in flags.items() if compiled)
+    return f"mixed (compiled: {', '.join(native)})"
 
 
 if __name__ == "workerman.core._extensions":
