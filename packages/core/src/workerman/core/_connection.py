@@ -102,9 +102,9 @@ class TcpConnection(asyncio.Protocol):
     """
 
     #: class-wide default for ``max_send_buffer_size`` (1 MiB).
-    default_max_send_buffer_size: int = 1024 * 1024
+    default_max_send_buffer_size: ClassVar[int] = 1024 * 1024
     #: class-wide default for ``max_package_size`` (10 MiB).
-    default_max_package_size: int = 10 * 1024 * 1024
+    default_max_package_size: ClassVar[int] = 10 * 1024 * 1024
     #: seconds the peer may go on taking nothing of what waits in the send buffer (a
     #: full buffer, or a close waiting for queued bytes to leave) before the connection
     #: is dropped (0: never).
