@@ -61,7 +61,8 @@ class Request:
 
     def __init__(
         self,
-        connection: TcpConnection,
+        # `| Any`: unchecked when compiled, as a codec's decode() may be given no connection
+        connection: TcpConnection | Any,
         head: bytes,
         body: bytes | Spool,
         method: str,
