@@ -161,7 +161,13 @@ def build_in_place(force: bool = False) -> str:
 
 
 def install(built: list[tuple[Path, str]], src: Path) -> None:
-    """Copy the built files into ``src``, the manifest last (it vouches for the rest)."""
+    """Copy the built files into ``src``, the manifest last (it vouches for the rest);
+    remove extensions of an older build that this one has not (a module taken off the
+    list), which would otherwise still shadow their sources."""
+    targets = {src / relative for _, relative in built}
+    for old in (src / "workerman" / "core").rglob("*" + suffix()):
+        if old not in targets:
+            old.unlink()
     for path, relative in sorted(built, key=lambda item: item[1].endswith(MANIFEST)):
         target = src / relative
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -130,3 +130,16 @@ def test_usage_without_version() -> None:
     )
     assert result.returncode == 2
     assert "--version" in result.stderr
+
+
+@pytest.mark.skipif(_extensions.stale() is not None, reason="the compiled modules are not built")
+def test_an_extension_of_a_module_off_the_list_is_never_imported(tmp_path: Path) -> None:
+    copy = tmp_path / "src"
+    shutil.copytree(SRC, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    core = copy / "workerman" / "core"
+    (shim,) = [p for p in core.glob("_connection.*") if p.name.endswith(EXTENSION)]
+    # as a build with a longer list of modules would have left it: it shadows _stream.py
+    shutil.copy(shim, core / shim.name.replace("_connection", "_stream"))
+    result = version(path=copy)
+    assert result.returncode == 0, result.stderr
+    assert "compiled (mypyc" in result.stdout.splitlines()[0]

@@ -12,9 +12,10 @@ imported, and decides for all of them at once:
   modules are built again (``make sync``).
 - Otherwise compiled.
 
-Pure means a finder placed first on ``sys.meta_path`` hands out the ``.py`` of each of these
-modules, so a stale extension is never imported. It is all or none: compiled modules call
-each other directly, and one of them pure would split a class in two.
+A finder placed first on ``sys.meta_path`` hands out the ``.py`` of every core module but
+those chosen to load compiled (pure: none), so a stale extension is never imported. It is
+all or none: compiled modules call each other directly, and one of them pure would split a
+class in two.
 
 This module is never compiled itself. Imported as ``workerman.core._extensions`` (the
 package's first import) it decides; the build hook loads it by path under another name, for
@@ -48,6 +49,7 @@ MODULES = (
     "http/_exchange.py",
     "http/_response.py",
     "http/_request.py",
+    "websocket/_frames.py",
 )
 
 MANIFEST = "_compiled.json"
@@ -64,18 +66,24 @@ def source_digest(path: Path) -> str:
 
 
 class _SourceFinder:
-    """Finds the ``.py`` of the compiled modules, ahead of their extensions."""
+    """Finds the ``.py`` of every ``workerman.core`` module but those allowed to load
+    compiled, ahead of any extension beside it (one of a build with another list of
+    modules, say)."""
 
-    def __init__(self, names: dict[str, Path]) -> None:
-        self.names = names
+    def __init__(self, compiled: frozenset[str]) -> None:
+        self.compiled = compiled
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
-        source = self.names.get(fullname)
-        if source is None:
+        if not fullname.startswith("workerman.core.") or fullname in self.compiled:
             return None
-        return importlib.util.spec_from_file_location(fullname, source)
+        name = fullname.rpartition(".")[2]
+        for folder in path or ():
+            source = os.path.join(folder, name + ".py")
+            if os.path.isfile(source):
+                return importlib.util.spec_from_file_location(fullname, source)
+        return None  # a package, or not a module of the core: the usual finders
 
 
 def stale(package: Path = _HERE) -> str | None:
@@ -117,11 +125,12 @@ def choose() -> str:
             )
     if reason is None:
         _decided["build"] = "compiled"
+        compiled = frozenset(module_name(file) for file in MODULES)
     else:
-        sources = {module_name(file): _HERE / file for file in MODULES}
-        sys.meta_path.insert(0, _SourceFinder(sources))
         _decided["build"] = "pure"
         _decided["reason"] = reason
+        compiled = frozenset()
+    sys.meta_path.insert(0, _SourceFinder(compiled))
     return _decided["build"]
 
 
