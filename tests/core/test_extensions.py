@@ -143,3 +143,46 @@ def test_an_extension_of_a_module_off_the_list_is_never_imported(tmp_path: Path)
     result = version(path=copy)
     assert result.returncode == 0, result.stderr
     assert "compiled (mypyc" in result.stdout.splitlines()[0]
+
+
+def test_the_public_classes_take_python_subclasses() -> None:
+    """Compiled, a class must allow interpreted subclasses for these to work (mypyc_attr)."""
+    from workerman.core import TcpConnection
+    from workerman.core.http import Chunk, Request, Response, ServerSentEvents
+    from workerman.core.protocols import Frame, Text
+    from workerman.core.websocket import WebSocketError
+
+    class MyResponse(Response):
+        def tagged(self) -> MyResponse:
+            return self.with_header("X-Tag", "1")
+
+    class MyRequest(Request):
+        @property
+        def shout(self) -> str:
+            return self.method + "!"
+
+    class MyText(Text):
+        pass
+
+    class MyFrame(Frame):
+        pass
+
+    class MyConnection(TcpConnection):
+        pass
+
+    class MyChunk(Chunk):
+        pass
+
+    class MyEvents(ServerSentEvents):
+        pass
+
+    class MyError(WebSocketError):
+        pass
+
+    assert MyResponse(200, body="x").tagged().get_header("x-tag") == "1"
+    request = MyRequest(None, b"GET / HTTP/1.1\r\nHost: a", b"", "GET", "/", "1.1", True)
+    assert request.shout == "GET!" and request.header("host") == "a"
+    assert MyText.decode(b"hi\r\n", None) == "hi" and MyFrame.encode(b"ab", None)[-2:] == b"ab"
+    assert issubclass(MyConnection, TcpConnection)
+    assert isinstance(MyChunk(b"x"), Chunk) and isinstance(MyEvents("x"), ServerSentEvents)
+    assert MyError(1002, "bad").code == 1002
