@@ -40,6 +40,7 @@ from types import ModuleType
 MODULES = (
     "_callbacks.py",
     "_statistics.py",
+    "_stream.py",
     "_parsing.py",
     "_connection.py",
     "protocols/_text.py",
@@ -50,6 +51,7 @@ MODULES = (
     "http/_response.py",
     "http/_request.py",
     "websocket/_frames.py",
+    "websocket/_state.py",
 )
 
 MANIFEST = "_compiled.json"
