@@ -4,7 +4,11 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PACKAGES := core redis-client file-monitor gateway http-client mqtt queue asgi
 
-.PHONY: run test check docs docs-serve bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue bench-asgi sync services
+# The core's per-message modules are compiled with mypyc when `uv sync` installs the core
+# (packages/core/hatch_build.py); `make sync` compiles them again when a source changed since,
+# so a stale extension is never what runs (it would not be: the core then imports the .py).
+
+.PHONY: run test test-pure compile profile check docs docs-serve bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue bench-asgi sync services
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
@@ -12,6 +16,11 @@ $(CURDIR)/.tools/bin/uv:
 
 sync: $(UV)
 	$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
+	@$(UV) run --no-sync python packages/core/hatch_build.py
+
+# compile the core's per-message modules again, even when current
+compile: sync
+	$(UV) run --no-sync python packages/core/hatch_build.py --force
 
 run: sync
 	$(UV) run python examples/chat/app.py start
@@ -21,6 +30,10 @@ services:
 
 test: sync services
 	$(UV) run python tools/run_tests.py -q
+
+# the suite on the pure-Python build of the core (CI runs both)
+test-pure: sync services
+	WORKERMAN_NO_EXTENSIONS=1 $(UV) run python tools/run_tests.py -q
 
 check: sync
 	$(UV) run ruff check .
@@ -34,6 +47,11 @@ docs: sync
 
 docs-serve: sync
 	NO_MKDOCS_2_WARNING=1 $(UV) run mkdocs serve
+
+# where the per-message time goes: callgrind instructions per message, and the functions
+# that take them (benchmarks/hotpath.py; ARGS="--tree ../other-checkout" side by side)
+profile: sync
+	$(UV) run python -m benchmarks.hotpath --profile $(ARGS)
 
 bench: sync
 	$(UV) run python -m benchmarks $(ARGS)

@@ -21,6 +21,7 @@ import uvloop
 from . import _load, _report
 from ._load import run
 from ._proc import (
+    PURE,
     Server,
     Servers,
     attempt,
@@ -34,6 +35,9 @@ from ._proc import (
 )
 from ._servers import BASELINES, KINDS, NOFILE
 from ._settings import QUICK, Settings, describe
+
+#: workerman-uvloop-pure: ours on the core's pure-Python build, beside the compiled one
+SERVERS = (*KINDS, "workerman-uvloop" + PURE)
 
 CASES = ("echo", "echo-rr", "accept", "memory")
 PERLINE = ("baseline-uvloop-perline", "baseline-uvloop-callback")  # echo only
@@ -96,12 +100,12 @@ def run_memory(kinds: list[str], count: int, cpu: int | None) -> list[_report.Re
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = runner_parser("python -m benchmarks", __doc__, "under a minute", CASES, KINDS)
+    parser = runner_parser("python -m benchmarks", __doc__, "under a minute", CASES, SERVERS)
     for name in ("rounds", "connections", "batch", "concurrency", "idle"):
         parser.add_argument(f"--{name}", type=int, help=f"override Settings.{name}")
     parser.add_argument("--duration", type=float, help="seconds measured per case")
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
+    return parse_choices(parser, argv, {"only": CASES, "servers": SERVERS})
 
 
 def main(argv: list[str]) -> None:
@@ -113,7 +117,7 @@ def main(argv: list[str]) -> None:
             setattr(cfg, name, getattr(args, name))
     server_cpu, client_cpu = pin_load_generator()
     cfg.idle = limit_idle(cfg.idle, NOFILE)
-    kinds = [k for k in KINDS if k in args.servers]
+    kinds = [k for k in SERVERS if k in args.servers]
     if not any(k in BASELINES for k in kinds):
         log("note: no baseline server chosen, so no ratios")
     load = os.getloadavg()[0]

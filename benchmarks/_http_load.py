@@ -45,6 +45,27 @@ if depth > 1 then
 end
 """ + DONE_LUA.replace("{", "{{").replace("}", "}}")
 
+#: the request part of the ``unique`` case's script: no two requests alike, as from
+#: browsers: the path, the query and the session cookie vary, with a browser's headers
+UNIQUE_LUA = """\
+local n = 0
+local agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+  .. "Chrome/124.0.0.0 Safari/537.36"
+function request()
+  n = n + 1
+  local path = "/items/" .. (n % 9973) .. "?page=" .. (n % 97) .. "&q=w" .. n
+  return wrk.format("GET", path, {
+    ["User-Agent"] = agent,
+    ["Accept"] = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+    ["Accept-Language"] = "en-US,en;q=0.9,fr;q=0.5",
+    ["Accept-Encoding"] = "gzip, deflate, br",
+    ["Referer"] = "http://127.0.0.1/items/" .. ((n * 7) % 9973),
+    ["Cookie"] = "theme=dark; session=" .. string.format("%08x%08x", n, n * 2654435761 % 4294967296)
+      .. "; lang=en",
+  })
+end
+"""
+
 
 @dataclass
 class Sample:

@@ -19,12 +19,14 @@ from ._report import Rounds, markdown_table
 
 LABELS = {
     "workerman-uvloop": "workerman (uvloop)",
+    "workerman-uvloop-pure": "workerman (uvloop), pure Python",
     "workerman-asyncio": "workerman (asyncio)",
     "workerman-trio": "workerman (trio)",
     "uvicorn": "uvicorn (httptools, uvloop)",
     "ceiling": "ceiling: Protocol + httptools (uvloop)",
+    "ceiling-parse": "ceiling + url, headers, http.cookies (uvloop)",
 }
-UNITS = {"hello": "req/s", "pipelined": "req/s", "file": "MiB/s"}
+UNITS = {"hello": "req/s", "unique": "req/s", "pipelined": "req/s", "file": "MiB/s"}
 GOAL_UVICORN = 3.0
 GOAL_CEILING = 0.9
 
@@ -75,7 +77,8 @@ def table(rows: dict[tuple[str, str], Row]) -> str:
         if errors := sum(s.errors for s in row.samples):
             kinds = "; ".join(s.error_kinds for s in row.samples if s.error_kinds)
             figure += f" ({errors:,} wrk errors: {kinds})"
-        uvicorn, ceiling = rows.get((row.case, "uvicorn")), rows.get((row.case, "ceiling"))
+        uvicorn = rows.get((row.case, "uvicorn"))
+        ceiling = rows.get((row.case, "ceiling")) or rows.get((row.case, "ceiling-parse"))
         body.append(
             [
                 row.case,
@@ -98,11 +101,12 @@ def goals(rows: dict[tuple[str, str], Row]) -> list[str]:
     """The goals for hello world, met or missed, by throughput and by CPU per request; the
     other cases' ratios as information."""
     lines = []
-    for case in ("hello", "pipelined", "file"):
+    for case in ("hello", "unique", "pipelined", "file"):
         mine = rows.get((case, "workerman-uvloop"))
         if mine is None:
             continue
-        for ref_kind, goal in (("uvicorn", GOAL_UVICORN), ("ceiling", GOAL_CEILING)):
+        ceiling = "ceiling-parse" if case == "unique" else "ceiling"
+        for ref_kind, goal in (("uvicorn", GOAL_UVICORN), (ceiling, GOAL_CEILING)):
             ref = rows.get((case, ref_kind))
             if ref is None or not ref.value:
                 continue
@@ -190,6 +194,11 @@ def notes(
         " the servers apart.",
         "- ceiling: a hand-written asyncio.Protocol feeding httptools.HttpRequestParser, fixed"
         " replies (Date refreshed each second), the replies of one read in one write.",
+        "- unique: `wrk -t1 -c50` with no two requests alike (path, query and session cookie"
+        " vary; a browser's User-Agent, Accept, Accept-Language, Accept-Encoding, Referer);"
+        ' workerman\'s handler reads `path` and `cookie("session")`, its ceiling'
+        " (ceiling-parse) keeps the URL and headers and parses the cookie with http.cookies."
+        " workerman (uvloop), pure Python: the same server with WORKERMAN_NO_EXTENSIONS=1.",
     ]
 
 

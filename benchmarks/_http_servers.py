@@ -13,6 +13,10 @@ uvicorn: uvicorn with httptools on uvloop, no access log, a minimal ASGI app; ``
 ceiling: a hand-written asyncio.Protocol on uvloop around httptools.HttpRequestParser, the
     least a pure-Python HTTP server does: fixed replies, those of one read in one write, the
     file read once at start.
+ceiling-parse: the same, keeping the URL and every header of each request and, for
+    ``/items/...`` (the ``unique`` case), splitting the path and reading the ``session``
+    cookie with ``http.cookies``, as the workerman handler reads ``path`` and
+    ``cookie("session")`` there: the least a server does that looks at what it is sent.
 
 With BENCH_PROFILE=PATH, the workerman server profiles its serving process with cProfile
 and writes the stats to PATH when it stops.
@@ -25,12 +29,13 @@ import os
 import sys
 import time
 from email.utils import formatdate
+from http.cookies import SimpleCookie
 from typing import Any, cast
 
 from ._servers import prepare_process, ready, serve_until_stopped, serve_workerman
 
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
-KINDS = (*WORKERMAN, "uvicorn", "ceiling")
+KINDS = (*WORKERMAN, "uvicorn", "ceiling", "ceiling-parse")
 HELLO = b"Hello World"
 CHUNK = 64 * 1024
 
@@ -51,9 +56,12 @@ def run_workerman(kind: str, port: int, path: str) -> None:
     worker = Worker(f"http://127.0.0.1:{port}", name="bench-http")
 
     def on_message(connection: Any, request: Any) -> None:
-        if request.path == "/file":
+        target = request.path
+        if target == "/file":
             connection.send(Response().with_file(path))
         else:
+            if target.startswith("/items/"):  # the unique case: what a handler looks at
+                request.cookie("session")
             connection.send("Hello World")
 
     worker.on_message = on_message
@@ -179,11 +187,33 @@ class HelloProtocol(asyncio.Protocol):
         out.clear()
 
 
-def run_ceiling(port: int, path: str) -> None:
+class ParsingProtocol(HelloProtocol):
+    """HelloProtocol that keeps each request's headers and reads a unique request's path
+    and session cookie."""
+
+    __slots__ = ("headers",)
+
+    def on_message_begin(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers[name.lower()] = value
+
+    def on_message_complete(self) -> None:
+        url = self.url
+        if url.startswith(b"/items/"):
+            _path = url.partition(b"?")[0].decode()
+            cookies = SimpleCookie(self.headers.get(b"cookie", b"").decode())
+            _session = cookies["session"].value if "session" in cookies else None
+        super().on_message_complete()
+
+
+def run_ceiling(port: int, path: str, parse: bool = False) -> None:
     import uvloop
 
     replies = Replies(path)
     HelloProtocol.replies = replies
+    protocol = ParsingProtocol if parse else HelloProtocol
 
     async def serve() -> None:
         loop = asyncio.get_running_loop()
@@ -193,7 +223,7 @@ def run_ceiling(port: int, path: str) -> None:
             loop.call_later(1.0, tick)
 
         loop.call_later(1.0, tick)
-        await serve_until_stopped(HelloProtocol, port)
+        await serve_until_stopped(protocol, port)
 
     uvloop.run(serve())
 
@@ -208,7 +238,7 @@ def main(argv: list[str]) -> None:
     elif kind == "uvicorn":
         run_uvicorn(port, path)
     else:
-        run_ceiling(port, path)
+        run_ceiling(port, path, parse=kind == "ceiling-parse")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,10 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 _used_ports: set[int] = set()
 T = TypeVar("T")
 
+#: a server kind with this suffix runs that server with WORKERMAN_NO_EXTENSIONS=1: the core
+#: as pure Python, beside its compiled build in the same run (the kind without it)
+PURE = "-pure"
+
 
 def log(message: str) -> None:
     """Progress, to stderr: stdout is kept for the table."""
@@ -176,9 +180,12 @@ class Server:
         env = dict(os.environ, **(env or {}), PYTHONUNBUFFERED="1")
         env["BENCH_CPU"] = "" if cpu is None else str(cpu)
         env["BENCH_RUNNER"] = str(os.getpid())
+        env.pop("WORKERMAN_NO_EXTENSIONS", None)
+        if kind.endswith(PURE):  # the same server on the pure-Python build of the core
+            env["WORKERMAN_NO_EXTENSIONS"] = "1"
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", self.module, kind, str(self.port), *args],
+                [sys.executable, "-m", self.module, kind.removesuffix(PURE), str(self.port), *args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -143,7 +143,10 @@ def notes(cfg: Any, cases: list[str], elapsed: float, cores: tuple[Any, Any], lo
         " msg/s: higher is better; CPU, memory and time: lower is better.",
         "websockets": "- websockets library servers: compression=None (except"
         " websockets-deflate), ping_interval=None (ours sends no heartbeat by default"
-        " either), handler `async for message in ws: await ws.send(message)`.",
+        " either), handler `async for message in ws: await ws.send(message)`. picows (Cython,"
+        " uvloop): a WSListener answering each text frame with its text (decoded and encoded"
+        " again, as a handler given a str would), no auto-ping. workerman-uvloop-pure: ours"
+        " with WORKERMAN_NO_EXTENSIONS=1 (the core's pure-Python build).",
     }
     shown = {"", "ratios", "websockets", *cases}
     if set(cases) & {"echo", "echo-rr"}:
@@ -174,6 +177,15 @@ def goals(results: list[Row]) -> list[str]:
             lines.append(
                 f"- {case}: {server} {ratio:.2f}x the msg/s of {other} ({by_cpu:.2f}x by"
                 f" server CPU per message; goal >= {GOAL_ECHO:g}x): {verdict}{context}"
+            )
+    for case in ("echo", "echo-rr"):
+        mine, picows = by_key.get((case, "workerman-uvloop")), by_key.get((case, "picows"))
+        if mine is not None and picows is not None and picows.cost:
+            ratio = mine.cost / picows.cost
+            verdict = "met" if ratio <= 1.0 else "MISSED"
+            lines.append(
+                f"- {case}: workerman-uvloop {ratio:.2f}x the server CPU per message of picows"
+                f" (goal <= 1x): {verdict}"
             )
     for row in results:
         if row.case == "memory" and row.server.startswith("workerman"):

@@ -16,6 +16,9 @@ websockets-*: the ``websockets`` library's asyncio server (on uvloop or asyncio)
     trio server, ``compression=None``; websockets-deflate: on uvloop with its default
     compression. All with ``ping_interval=None``: like ours by default, no keepalive
     pings (and no keepalive task per connection).
+picows: picows (Cython) on uvloop, a WSListener that answers each text frame with the
+    same text (decoded as UTF-8 and encoded again, as a handler given a ``str`` would) and
+    each binary frame with the same bytes; fanout as the others. No auto-ping.
 baseline-uvloop: not WebSocket, the hand-written newline-delimited line echo of
     ``benchmarks._servers`` on uvloop: the pure-Python floor of per-message cost.
 
@@ -36,7 +39,8 @@ from ._servers import prepare_process, ready, run_baseline, serve_workerman
 WORKERMAN = ("workerman-uvloop", "workerman-asyncio", "workerman-trio")
 WEBSOCKETS = ("websockets-uvloop", "websockets-asyncio", "websockets-trio", "websockets-deflate")
 BASELINE = "baseline-uvloop"
-KINDS = (*WORKERMAN, *WEBSOCKETS, BASELINE)
+PICOWS = "picows"
+KINDS = (*WORKERMAN, *WEBSOCKETS, PICOWS, BASELINE)
 MODES = ("echo", "fanout")
 TRIGGER = "broadcast, please"
 BROADCAST = "fan-out message to every client!"  # 32 bytes
@@ -143,6 +147,51 @@ def run_websockets_trio(port: int, mode: str) -> None:
     trio.run(main)
 
 
+# -- picows --------------------------------------------------------------------------------
+
+
+def run_picows(port: int, mode: str) -> None:
+    import uvloop
+    from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_create_server
+
+    clients: set[WSTransport] = set()
+    broadcast = BROADCAST.encode()
+
+    class Listener(WSListener):  # type: ignore[misc]
+        def on_ws_connected(self, transport: WSTransport) -> None:
+            clients.add(transport)
+
+        def on_ws_disconnected(self, transport: WSTransport) -> None:
+            clients.discard(transport)
+
+        def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+            kind = frame.msg_type
+            if kind == WSMsgType.TEXT:
+                text = frame.get_payload_as_utf8_text()
+                if mode == "echo":
+                    transport.send(WSMsgType.TEXT, text.encode())
+                elif text == TRIGGER:
+                    started, cpu_started = time.perf_counter(), time.process_time()
+                    for client in clients:
+                        client.send(WSMsgType.TEXT, broadcast)
+                    transport.send(WSMsgType.TEXT, _loop_report(started, cpu_started).encode())
+            elif kind == WSMsgType.BINARY:
+                transport.send(WSMsgType.BINARY, frame.get_payload_as_bytes())
+            elif kind == WSMsgType.CLOSE:
+                transport.send_close(frame.get_close_code(), frame.get_close_message())
+                transport.disconnect()
+
+    async def main() -> None:
+        server = await ws_create_server(
+            lambda request: Listener(), "127.0.0.1", port, backlog=BACKLOG
+        )
+        ready()
+        async with server:
+            await server.serve_forever()
+
+    uvloop.run(main())
+
+
 def main(argv: list[str]) -> None:
     kind, port, mode = argv[0], int(argv[1]), argv[2]
     if kind not in KINDS or mode not in MODES:
@@ -152,6 +201,8 @@ def main(argv: list[str]) -> None:
         run_workerman(kind, port, mode)
     elif kind == "websockets-trio":
         run_websockets_trio(port, mode)
+    elif kind == PICOWS:
+        run_picows(port, mode)
     elif kind in WEBSOCKETS:
         run_websockets_asyncio(kind, port, mode)
     else:

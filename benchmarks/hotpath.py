@@ -10,7 +10,15 @@ client would send, so what is counted is the user-space path from ``data_receive
 the reply's ``write``: no kernel, no event loop wake-ups.
 
 ``--tree`` points at other checkouts (their ``packages/*/src`` go first on sys.path), so
-an older commit and this one are counted side by side, in one run.
+an older commit and this one are counted side by side, in one run. A tree's core runs as
+built there: compiled when its extensions are current (``make sync``), else pure; the
+table's header says which. ``--pure`` adds this tree's pure build as a column of its own
+(``WORKERMAN_NO_EXTENSIONS=1``).
+
+``--profile`` (``make profile``) also prints, per workload and tree, the functions that
+take the instructions of one message (callgrind_annotate's exclusive counts, the same
+2N - N difference): interpreter internals for pure Python, mypyc's ``CPyDef_<module>___
+<function>`` for compiled code.
 
     text         one line per read, echoed (on_message = send)
     text-batch   100 lines per read, echoed
@@ -130,39 +138,123 @@ def child(workload: str, count: int) -> None:
     anyio.run(main)
 
 
-def count_instructions(
-    tree: Path, workload: str, count: int, module: str = "benchmarks.hotpath"
+def callgrind(
+    tree: Path,
+    workload: str,
+    count: int,
+    out: Path,
+    pure: bool = False,
+    module: str = "benchmarks.hotpath",
 ) -> int:
+    """Run the workload (``module``'s ``--child``) under callgrind into ``out``; its total
+    instruction count."""
     paths = [str(p) for p in sorted((tree / "packages").glob("*/src"))]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([*paths, str(ROOT)]), PYTHONHASHSEED="0")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "callgrind.out"
-        subprocess.run(
-            [
-                "valgrind",
-                "--tool=callgrind",
-                f"--callgrind-out-file={out}",
-                sys.executable,
-                "-m",
-                module,
-                "--child",
-                workload,
-                str(count),
-            ],
-            env=env,
-            check=True,
-            capture_output=True,
-            cwd=tmp,
-        )
-        summary = re.search(r"^summary: (\d+)", out.read_text(), re.M)
-        assert summary, "callgrind wrote no summary"
-        return int(summary.group(1))
+    env.pop("WORKERMAN_NO_EXTENSIONS", None)
+    if pure:
+        env["WORKERMAN_NO_EXTENSIONS"] = "1"
+    subprocess.run(
+        [
+            "valgrind",
+            "--tool=callgrind",
+            f"--callgrind-out-file={out}",
+            sys.executable,
+            "-m",
+            module,
+            "--child",
+            workload,
+            str(count),
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        cwd=out.parent,
+    )
+    summary = re.search(r"^summary: (\d+)", out.read_text(), re.M)
+    assert summary, "callgrind wrote no summary"
+    return int(summary.group(1))
+
+
+_FUNCTION = re.compile(r"^\s*([\d,]+)\s+(?:\(\s*[\d.]+%\)\s+)?(\S.*?)(?: \[.*\])?$")
+
+
+def functions(out: Path) -> dict[str, int]:
+    """Exclusive instructions per function (``file:function``, the file's path dropped)."""
+    text = subprocess.run(
+        ["callgrind_annotate", "--threshold=100", str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    costs: dict[str, int] = {}
+    section = text.partition("file:function")[2]
+    for line in section.splitlines()[2:]:
+        match = _FUNCTION.match(line)
+        if match is None:
+            if line.strip().startswith("--"):
+                break
+            continue
+        where, _, name = match.group(2).rpartition(":")
+        key = f"{Path(where).name}:{name}"
+        costs[key] = costs.get(key, 0) + int(match.group(1).replace(",", ""))
+    return costs
+
+
+def build_of(tree: Path, pure: bool) -> str:
+    if pure:
+        return "pure"
+    manifest = tree / "packages/core/src/workerman/core/_compiled.json"
+    if not manifest.exists():
+        return "pure"
+    paths = [str(p) for p in sorted((tree / "packages").glob("*/src"))]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(paths))
+    env.pop("WORKERMAN_NO_EXTENSIONS", None)
+    code = "from workerman.core import _extensions; print(_extensions.choose())"
+    result = subprocess.run(
+        [sys.executable, "-W", "ignore", "-c", code],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() or "pure"
+
+
+class Measured:
+    """One tree (and build) on one workload: instructions per message, and per function."""
+
+    def __init__(
+        self,
+        tree: Path,
+        workload: str,
+        count: int,
+        pure: bool = False,
+        profile: bool = False,
+        module: str = "benchmarks.hotpath",
+    ):
+        with tempfile.TemporaryDirectory() as tmp:
+            small_out, large_out = Path(tmp) / "small.out", Path(tmp) / "large.out"
+            small = callgrind(tree, workload, count, small_out, pure, module)
+            large = callgrind(tree, workload, 2 * count, large_out, pure, module)
+            self.per_message = (large - small) / count
+            self.functions: dict[str, float] = {}
+            if profile:
+                before, after = functions(small_out), functions(large_out)
+                for name, cost in after.items():
+                    self.functions[name] = (cost - before.get(name, 0)) / count
 
 
 def per_message(tree: Path, workload: str, count: int, module: str = "benchmarks.hotpath") -> float:
-    small = count_instructions(tree, workload, count, module)
-    large = count_instructions(tree, workload, 2 * count, module)
-    return (large - small) / count
+    """Instructions per message of ``module``'s workload (benchmarks.asgi_hotpath uses it)."""
+    return Measured(tree, workload, count, module=module).per_message
+
+
+def print_profile(workload: str, name: str, measured: Measured, top: int) -> None:
+    print(f"\n{workload}, {name}: {measured.per_message:,.0f} instructions per message")
+    ranked = sorted(measured.functions.items(), key=lambda item: -item[1])[:top]
+    for function, cost in ranked:
+        share = cost / measured.per_message if measured.per_message else 0.0
+        print(f"  {cost:10,.0f}  {share:6.1%}  {function}")
 
 
 def main(argv: list[str]) -> None:
@@ -170,26 +262,39 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--tree", action="append", type=Path, default=[], help="other checkout")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--count", type=int, default=2000, help="messages in the first run")
+    parser.add_argument("--pure", action="store_true", help="this tree's pure build as well")
+    parser.add_argument("--profile", action="store_true", help="the costliest functions too")
+    parser.add_argument("--top", type=int, default=25, help="functions shown per profile")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    trees = [*args.tree, ROOT]
-    names = [str(tree) if tree != ROOT else "this tree" for tree in trees]
+    runs = [(tree, False) for tree in args.tree]
+    if args.pure:
+        runs.append((ROOT, True))
+    runs.append((ROOT, False))
+    names = [
+        f"{tree if tree != ROOT else 'this tree'}, {build_of(tree, pure)}" for tree, pure in runs
+    ]
     rows = []
     for workload in args.only.split(","):
-        figures = [per_message(tree, workload, args.count) for tree in trees]
+        measured = [Measured(tree, workload, args.count, pure, args.profile) for tree, pure in runs]
+        figures = [m.per_message for m in measured]
         rows.append((workload, figures))
         print(workload, " ".join(f"{f:,.0f}" for f in figures), file=sys.stderr)
+        if args.profile:
+            for name, one in zip(names, measured, strict=True):
+                print_profile(workload, name, one, args.top)
     header = ["workload", *[f"{name} (instr/msg)" for name in names]]
-    if len(trees) > 1:
-        header.append("this / first")
+    if len(runs) > 1:
+        header.append("last / first")
+    print()
     print("| " + " | ".join(header) + " |")
     print("|" + " --- |" * len(header))
     for workload, figures in rows:
         cells = [workload, *[f"{f:,.0f}" for f in figures]]
-        if len(trees) > 1:
+        if len(runs) > 1:
             cells.append(f"{figures[-1] / figures[0]:.3f}")
         print("| " + " | ".join(cells) + " |")
 

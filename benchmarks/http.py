@@ -2,9 +2,13 @@
 a hand-written pure-Python ceiling, in one run, one markdown table.
 
 Each server is one process pinned to one core; wrk (one thread) runs pinned to another.
-Cases: hello (keep-alive "Hello World", ``wrk -c50``), pipelined (16 requests per write,
-``wrk -c50``) and file (a 1 MiB download, ``wrk -c10``). Progress goes to stderr; the
-table, ready to paste, to stdout.
+Cases: hello (keep-alive "Hello World", ``wrk -c50``), unique (every request differs: path,
+query and session cookie vary, with a browser's headers; the handler reads ``path`` and
+``cookie("session")``, the ``ceiling-parse`` server keeps the URL and headers and parses the
+cookie with http.cookies; ``wrk -c50``), pipelined (16 requests per write, ``wrk -c50``) and
+file (a 1 MiB download, ``wrk -c10``). ``workerman-uvloop-pure`` is workerman (uvloop) on the
+pure-Python build of the core (WORKERMAN_NO_EXTENSIONS=1), beside the compiled one. Progress
+goes to stderr; the table, ready to paste, to stdout.
 
 ``--profile CASE`` instead runs workerman (uvloop) alone under cProfile for one wrk run of
 that case and prints the top of its profile.
@@ -20,10 +24,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from ._http_load import HttpServer, HttpServers, Sample, wrk
+from ._http_load import UNIQUE_LUA, HttpServer, HttpServers, Sample, wrk
 from ._http_report import Row, goals, notes, table, warnings
 from ._http_servers import KINDS
 from ._proc import (
+    PURE,
     attempt,
     handle_signals,
     log,
@@ -33,9 +38,12 @@ from ._proc import (
     save_results,
 )
 
-CASES = ("hello", "pipelined", "file")
-PATHS = {"hello": "/", "pipelined": "/", "file": "/file"}
-CONNECTIONS = {"hello": 50, "pipelined": 50, "file": 10}
+CASES = ("hello", "unique", "pipelined", "file")
+PATHS = {"hello": "/", "unique": "/items/", "pipelined": "/", "file": "/file"}
+CONNECTIONS = {"hello": 50, "unique": 50, "pipelined": 50, "file": 10}
+SERVERS = (*KINDS[:1], KINDS[0] + PURE, *KINDS[1:])  # workerman-uvloop-pure beside it
+#: the ceiling of the unique case looks at the requests; that of the others does not
+SKIP = {("unique", "ceiling")} | {(c, "ceiling-parse") for c in CASES if c != "unique"}
 DEPTH = 16
 Cores = tuple[int | None, int | None]  # (server core, wrk core)
 
@@ -43,10 +51,11 @@ Cores = tuple[int | None, int | None]  # (server core, wrk core)
 def measure(case: str, server: HttpServer, seconds: int, cpu: int | None) -> Sample:
     """One wrk run of ``case``; a failed one fails the benchmark, with the server's log."""
     depth = DEPTH if case == "pipelined" else 1
+    lua = UNIQUE_LUA if case == "unique" else ""
     return attempt(
         f"{case} {server.kind}",
         server,
-        lambda: wrk(server, PATHS[case], CONNECTIONS[case], seconds, cpu, depth),
+        lambda: wrk(server, PATHS[case], CONNECTIONS[case], seconds, cpu, depth, lua),
         lambda sample: sample.requests,
         "no request completed",
     )
@@ -56,7 +65,7 @@ def run(
     cases: list[str], kinds: list[str], rounds: int, seconds: int, warmup: int, cores: Cores
 ) -> dict[tuple[str, str], Row]:
     server_cpu, client_cpu = cores
-    rows = {(case, kind): Row(case, kind) for case in cases for kind in kinds}
+    rows = {(c, k): Row(c, k) for c in cases for k in kinds if (c, k) not in SKIP}
     with HttpServers(kinds, server_cpu) as servers:
         for server in servers.values():
             if warmup:
@@ -64,6 +73,8 @@ def run(
         for round_no in range(1, rounds + 1):
             for case in cases:
                 for kind, server in servers.items():
+                    if (case, kind) in SKIP:
+                        continue
                     sample = measure(case, server, seconds, client_cpu)
                     rows[case, kind].samples.append(sample)
                     figure = (
@@ -109,10 +120,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, help="seconds per wrk run (whole seconds)")
     parser.add_argument("--rounds", type=int, help="rounds over every server and case")
     parser.add_argument("--only", default=",".join(CASES), help="comma-separated cases")
-    parser.add_argument("--servers", default=",".join(KINDS), help="comma-separated servers")
+    parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated servers")
     parser.add_argument("--profile", choices=CASES, help="profile workerman (uvloop) instead")
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
+    return parse_choices(parser, argv, {"only": CASES, "servers": SERVERS})
 
 
 def main(argv: list[str]) -> None:
@@ -125,7 +136,7 @@ def main(argv: list[str]) -> None:
     if args.profile:
         print(profile(args.profile, seconds, cores))
         return
-    kinds = [k for k in KINDS if k in args.servers]
+    kinds = [k for k in SERVERS if k in args.servers]
     cases = [c for c in CASES if c in args.only]
     load = os.getloadavg()[0]
     started = time.monotonic()

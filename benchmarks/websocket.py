@@ -27,6 +27,7 @@ from pathlib import Path
 from . import _ws_load
 from ._load import run
 from ._proc import (
+    PURE,
     attempt,
     handle_signals,
     limit_idle,
@@ -43,9 +44,13 @@ from ._ws_proc import WsServer, WsServers
 from ._ws_report import Row, goals, notes, table, warnings
 from ._ws_servers import BASELINE, KINDS
 
+SERVERS = (*KINDS[:1], KINDS[0] + PURE, *KINDS[1:])  # workerman-uvloop-pure beside it
+
 CASES = ("echo", "echo-rr", "echo-deflate", "memory", "broadcast")
 ECHO_KINDS = (
     "workerman-uvloop",
+    "workerman-uvloop-pure",
+    "picows",
     "websockets-uvloop",
     "workerman-asyncio",
     "websockets-asyncio",
@@ -54,7 +59,7 @@ ECHO_KINDS = (
     BASELINE,
 )
 DEFLATE_KINDS = ("workerman-uvloop", "websockets-deflate")
-FANOUT_KINDS = ("workerman-uvloop", "websockets-uvloop")
+FANOUT_KINDS = ("workerman-uvloop", "picows", "websockets-uvloop")
 
 
 @dataclass
@@ -164,7 +169,7 @@ def profile(case: str, cfg: Settings, cores: tuple[int | None, int | None]) -> N
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = runner_parser("python -m benchmarks.websocket", __doc__, "under 40 s", CASES, KINDS)
+    parser = runner_parser("python -m benchmarks.websocket", __doc__, "under 40 s", CASES, SERVERS)
     for name in ("rounds", "connections", "window", "idle", "broadcasts"):
         parser.add_argument(f"--{name}", type=int, help=f"override Settings.{name}")
     parser.add_argument("--duration", type=float, help="seconds measured per echo round")
@@ -172,7 +177,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--profile", choices=("echo", "echo-rr", "echo-deflate"), help=argparse.SUPPRESS
     )
     parser.add_argument("--no-save", action="store_true", help="do not write results/*.json")
-    return parse_choices(parser, argv, {"only": CASES, "servers": KINDS})
+    return parse_choices(parser, argv, {"only": CASES, "servers": SERVERS})
 
 
 def main(argv: list[str]) -> None:

@@ -36,7 +36,7 @@ from workerman.core._trio_loop import TrioLoop
 ROOT = Path(workerman.core.__file__).parent
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"_exceptions", "_statistics", "_callbacks", "_status_codes"}),
+    ("base", {"_exceptions", "_statistics", "_callbacks", "_status_codes", "_extensions"}),
     ("loop", {"_loop", "_timer", "_asyncio_loop", "_trio_loop", "_trio_transport"}),
     (
         "contracts",

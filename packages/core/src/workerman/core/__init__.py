@@ -1,5 +1,9 @@
 """workerman.core: event loop, workers, connections, protocols and timers."""
 
+# first: it decides compiled or pure before any of the per-message modules is imported
+from . import _extensions  # noqa: F401
+
+# isort: split
 from . import _cli  # noqa: F401 (the command line, which Worker.run_all() hands over to)
 from ._async_connection import AsyncTcpConnection as AsyncTcpConnection
 from ._connection import CONNECT_FAIL as CONNECT_FAIL

@@ -5,18 +5,21 @@ so a server whose code no longer imports (a syntax error in app.py) is still man
 
 from __future__ import annotations
 
+import platform
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from ._cli import FLAGS, Command, Timeouts, control, parse_command
-from ._runtime import default_paths, read_master_pid
+from ._extensions import describe
+from ._runtime import default_paths, package_version, read_master_pid
 from ._worker import Worker
 
 CONTROL = ("stop", "reload", "status", "connections")
 
 USAGE = """\
 usage: python -m workerman.core <command> [flag] <start file> [--pid-file FILE]
+       python -m workerman.core --version   (and whether the core runs compiled or pure)
 
 Talks to the server started from <start file> through its pid file, without importing it.
 --pid-file: the server's pid file, when its app sets Worker.pid_file.
@@ -69,6 +72,10 @@ def split_arguments(argv: Sequence[str]) -> tuple[Command, str, str]:
 
 
 def main(argv: Sequence[str]) -> NoReturn:
+    if list(argv) in (["--version"], ["-V"]):
+        build = describe()  # compiled (mypyc, N modules) or pure (why)
+        print(f"workerman-core {package_version()}  Python {platform.python_version()}  {build}")
+        raise SystemExit(0)
     command, start, pid_file = split_arguments(argv)
     paths = default_paths(start, pid_file)
     control(command, paths, read_master_pid(paths), Timeouts.of(paths, Worker))

@@ -20,6 +20,7 @@ from importlib.metadata import entry_points
 from typing import Any, NoReturn
 
 from ._exceptions import ServerError
+from ._extensions import describe
 from ._loop import create_loop
 from ._process import CONNECTIONS, GRACEFUL_RELOAD, GRACEFUL_STOP, RELOAD, STATUS
 from ._runtime import (
@@ -342,6 +343,7 @@ def print_startup(workers: Sequence[Worker], loop_name: str, daemon: bool) -> No
     line = "  ".join(f"{{:<{w}}}" for w in widths)
     print(
         f"workerman {package_version()}  Python {platform.python_version()}  event loop {loop_name}"
+        f"  {describe()}"  # compiled or pure
     )
     for row in rows:
         print(line.format(*row).rstrip())

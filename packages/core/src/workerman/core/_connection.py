@@ -14,8 +14,10 @@ import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
-from types import SimpleNamespace
+from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from mypy_extensions import mypyc_attr
 
 from ._callbacks import report
 from ._loop import current_loop, invoke
@@ -79,6 +81,7 @@ def _format_address(addr: Any) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # AsyncTcpConnection, and users' own
 class TcpConnection(asyncio.Protocol):
     """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
 
@@ -99,9 +102,9 @@ class TcpConnection(asyncio.Protocol):
     """
 
     #: class-wide default for ``max_send_buffer_size`` (1 MiB).
-    default_max_send_buffer_size: int = 1024 * 1024
+    default_max_send_buffer_size: ClassVar[int] = 1024 * 1024
     #: class-wide default for ``max_package_size`` (10 MiB).
-    default_max_package_size: int = 10 * 1024 * 1024
+    default_max_package_size: ClassVar[int] = 10 * 1024 * 1024
     #: seconds the peer may go on taking nothing of what waits in the send buffer (a
     #: full buffer, or a close waiting for queued bytes to leave) before the connection
     #: is dropped (0: never).
@@ -511,12 +514,12 @@ class TcpConnection(asyncio.Protocol):
         self._recv = None
         self._want = 0
 
-    #: Hand one message to ``on_message``: the one dispatch every protocol uses. A plain
-    #: handler runs now; an async one runs as a task while the connection is held (later
-    #: messages wait). What the handler raises is logged and counted, or, with
-    #: ``failed``, handed to ``failed(exc)`` instead (sync or async alike).
-    #: ``deliver(message, failed=None)``.
-    deliver = deliver
+    def deliver(self, message: Any, failed: Callable[[Exception], Any] | None = None) -> None:
+        """Hand one message to ``on_message``: the one dispatch every protocol uses. A plain
+        handler runs now; an async one runs as a task while the connection is held (later
+        messages wait). What the handler raises is logged and counted, or, with ``failed``,
+        handed to ``failed(exc)`` instead (sync or async alike)."""
+        deliver(self, message, failed)
 
     def run_held(self, awaitable: Any, failed: Callable[[Exception], Any] | None = None) -> None:
         """Run ``awaitable`` as a task with the connection held until it ends."""
@@ -856,3 +859,9 @@ class TcpConnection(asyncio.Protocol):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} id={self.id} {self.status.name} {self.remote_address}>"
+
+
+# Pure Python: deliver itself is the method, no call in between per message. A compiled
+# (native) function does not bind to an instance, so there the def above stays.
+if isinstance(deliver, FunctionType):
+    TcpConnection.deliver = deliver  # type: ignore[method-assign]

@@ -15,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 if TYPE_CHECKING:
     from ._connection import TcpConnection
 
 __all__ = ["StreamProtocol"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # every protocol with state subclasses it
 class StreamProtocol:
     """Base class of a protocol with per-connection state.
 

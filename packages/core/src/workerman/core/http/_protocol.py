@@ -3,7 +3,8 @@ stream-protocol seam."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from types import FunctionType
+from typing import TYPE_CHECKING, Any
 
 from workerman.core import Timer
 from workerman.core.protocols import StreamProtocol
@@ -75,12 +76,14 @@ class HttpState(StreamProtocol, HttpSettings):
         self.quiet = 0  # idle sweeps in a row that found nothing going on
         watch(connection, self.idle_timeout)
 
-    #: Decode and dispatch every whole request; keep the rest.
-    data_received = parse_http
+    def data_received(self, data: bytes) -> None:
+        """Decode and dispatch every whole request; keep the rest."""
+        parse_http(self, data)
 
-    #: Send a message (str, bytes, Response, Chunk, ServerSentEvents) as (part of) the
-    #: response to the current request, in order with completing it.
-    send = respond
+    def send(self, message: Any) -> bool | None:
+        """Send a message (str, bytes, Response, Chunk, ServerSentEvents) as (part of) the
+        response to the current request, in order with completing it."""
+        return respond(self, message)
 
     def drained(self) -> None:
         conn = self.connection
@@ -156,3 +159,10 @@ class HttpState(StreamProtocol, HttpSettings):
         self.connection.report("on_message", exc)
         if self.pending:
             fail(self.connection, self, 500, "")
+
+
+# Pure Python: the functions themselves are the methods, no call in between per request. A
+# compiled (native) function does not bind to an instance, so there the defs above stay.
+if isinstance(parse_http, FunctionType):
+    HttpState.data_received = parse_http  # type: ignore[method-assign]
+    HttpState.send = respond  # type: ignore[method-assign,assignment]

@@ -6,6 +6,8 @@ import io
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
+from mypy_extensions import mypyc_attr
+
 from ._cookies import parse_cookies
 from ._errors import RequestError
 from ._form import boundary_of, parse_json, parse_multipart, parse_query
@@ -23,6 +25,7 @@ __all__ = ["Request"]
 _FORM = "application/x-www-form-urlencoded"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class Request:
     """An HTTP request as ``on_message`` gets it.
 
@@ -61,7 +64,8 @@ class Request:
 
     def __init__(
         self,
-        connection: TcpConnection,
+        # `| Any`: unchecked when compiled, as a codec's decode() may be given no connection
+        connection: TcpConnection | Any,
         head: bytes,
         body: bytes | Spool,
         method: str,

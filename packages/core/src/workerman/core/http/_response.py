@@ -9,6 +9,8 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from ._cookies import format_cookie
 
 __all__ = ["Chunk", "Response", "ServerSentEvents", "date_header", "reason_of", "status_line"]
@@ -58,6 +60,7 @@ def _check_field(text: str, what: str) -> str:
     return text
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class Response:
     """An HTTP response: status, headers and a body, a file, or the head of a stream.
 
@@ -145,7 +148,9 @@ class Response:
         self._headers[name.lower()] = (name, value)
         return self
 
-    with_header = header
+    def with_header(self, name: str, value: Any) -> Response:
+        """The same as :meth:`header`."""
+        return self.header(name, value)
 
     def with_headers(self, headers: dict[str, Any]) -> Response:
         """Set every header of ``headers`` (as :meth:`header` does, one by one)."""
@@ -269,6 +274,7 @@ class Response:
         return f"<Response {self._status} {self.reason}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class Chunk:
     """One piece of a chunked response; ``Chunk(b"")`` (or ``Chunk()``) ends it."""
 
@@ -284,6 +290,7 @@ class Chunk:
         return b"%x\r\n%b\r\n" % (len(data), data)
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class ServerSentEvents:
     """One event of a ``text/event-stream`` response.
 

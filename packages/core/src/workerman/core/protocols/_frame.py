@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from .._exceptions import ProtocolError
 
 __all__ = ["Frame"]
@@ -11,6 +13,7 @@ __all__ = ["Frame"]
 _HEAD = 4
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class Frame:
     """Length-prefixed binary frames, as Workerman's Frame protocol.
 

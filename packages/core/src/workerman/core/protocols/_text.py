@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from .._exceptions import ProtocolError
 
 __all__ = ["Text"]
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it
 class Text:
     """Newline-delimited UTF-8 text.
 

@@ -19,6 +19,8 @@ import enum
 import os
 from typing import TYPE_CHECKING, Any
 
+from mypy_extensions import mypyc_attr
+
 from workerman.core import ProtocolError
 
 if TYPE_CHECKING:
@@ -79,6 +81,7 @@ def close_code_allowed(code: int) -> bool:
     return 1000 <= code <= 1003 or 1007 <= code <= 1014 or 3000 <= code <= 4999
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # HandshakeError
 class WebSocketError(ProtocolError):
     """The peer broke the WebSocket protocol; the connection must close with ``code``.
 

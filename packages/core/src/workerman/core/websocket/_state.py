@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from mypy_extensions import mypyc_attr
+
 from workerman.core import ConnectionStatus, Timer
 from workerman.core.http._answer import error_bytes
 from workerman.core.protocols import StreamProtocol
@@ -40,6 +42,7 @@ CLOSED = 3  # a Close frame has been sent
 Callback = Callable[..., Any] | None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # WebSocket, Ws and users' subclasses
 class WebSocketState(StreamProtocol):
     """What ``connection.websocket`` gives: the WebSocket settings, callbacks and state
     of one connection.
