@@ -7,6 +7,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -18,6 +19,7 @@ APP = textwrap.dedent(
     import sys
     from workerman.core import Worker
     Worker.event_loop = sys.argv.pop(1)
+    Worker.log_file = __file__ + ".log"  # beside the app, not in the temp dir
     w = Worker("text://127.0.0.1:" + sys.argv.pop(1), name="cli-echo")
     w.on_message = lambda c, m: c.send(m.upper())
     w.on_worker_stop = lambda w: print("worker stopped", flush=True)
@@ -70,6 +72,9 @@ def test_a_port_in_use_exits_1_naming_the_address(app: Path) -> None:
     assert result.returncode == 1
     assert f"text://127.0.0.1:{port}" in result.stderr
     assert "address already in use" in result.stderr
+    prefix = str(app).strip("/").replace("/", "_")  # how the default files are named
+    leftovers = list(Path(tempfile.gettempdir()).glob(f"workerman.{prefix}*"))
+    assert leftovers == []  # the failed start removed the lock file it made
 
 
 @pytest.mark.parametrize("driver", ["asyncio", "uvloop", "trio"])

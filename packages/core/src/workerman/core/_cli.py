@@ -190,11 +190,13 @@ def start(worker_class: type[Worker], paths: Paths, daemon: bool) -> NoReturn:
         _fail(f"{tag} already running")
     workers = list(worker_class.workers)
     if not workers:
+        remove_files(paths)  # (the lock file this start made)
         _fail(f"{tag}: no worker to run; create a Worker before run_all()")
     try:
         for worker in workers:
             worker.bind()  # before forking: a port in use fails here, once
     except ServerError as exc:
+        remove_files(paths)
         _fail(f"workerman: {exc}")
     for worker in workers:
         if worker.reuse_port:
