@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import anyio
 import pytest
@@ -68,6 +69,24 @@ async def read_lines(stream: anyio.abc.ByteStream, count: int, timeout: float = 
                 break
             buffer += chunk
     return buffer.splitlines(keepends=True)
+
+
+async def wait_for(condition: Callable[[], Any], seconds: float = 10) -> None:
+    """Wait until ``condition()`` is true (failing after ``seconds``)."""
+    with anyio.fail_after(seconds):
+        while not condition():
+            await anyio.sleep(0.01)
+
+
+async def read_to_close(stream: anyio.abc.ByteStream, seconds: float) -> bytes:
+    """What arrives before the peer closes, which it must do within ``seconds``."""
+    got = b""
+    with anyio.fail_after(seconds):
+        while True:
+            try:
+                got += await stream.receive()
+            except (anyio.EndOfStream, anyio.BrokenResourceError):
+                return got
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import Any
 
 import anyio
 import pytest
 
 from workerman.core import TcpConnection, Worker, statistics
 
-from .conftest import port_of, serving
+from .conftest import port_of, serving, wait_for
 
 pytestmark = pytest.mark.anyio
 
@@ -23,12 +22,6 @@ BIG = bytes(range(256)) * (32 * 1024)  # 8 MiB, more than the kernel's buffers h
 def resident() -> int:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
-async def wait_for(condition: Any, seconds: float = 10) -> None:
-    with anyio.fail_after(seconds):
-        while not condition():
-            await anyio.sleep(0.01)
 
 
 async def read_exactly(stream: anyio.abc.SocketStream, size: int) -> bytes:

@@ -11,7 +11,7 @@ import anyio
 
 from ..._missing import missing
 
-__all__ = ["Reply", "exchange", "need_tool", "request", "split_replies"]
+__all__ = ["Reply", "exchange", "need_tool", "read_replies", "request", "split_replies"]
 
 
 @dataclass
@@ -167,3 +167,14 @@ def need_tool(name: str) -> str:
     if path is None:
         missing(f"{name} is not installed")
     return path
+
+
+async def read_replies(
+    stream: anyio.abc.ByteStream, count: int = 1, *, head: frozenset[int] = frozenset()
+) -> list[Reply]:
+    """Read until ``count`` whole responses have come (10 s at most); they, in order."""
+    got = b""
+    with anyio.fail_after(10):
+        while len(split_replies(got, head=head)[0]) < count:
+            got += await stream.receive(1 << 20)
+    return split_replies(got, head=head)[0]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import anyio
 import pytest
@@ -15,8 +15,8 @@ import pytest
 from workerman.core import ConnectionStatus, TcpConnection, Worker, statistics
 from workerman.core.http import Http
 
-from ..conftest import port_of, serving
-from ._raw import request, split_replies
+from ..conftest import port_of, read_to_close, serving, wait_for
+from ._raw import read_replies, request, split_replies
 
 pytestmark = pytest.mark.anyio
 
@@ -34,25 +34,13 @@ def echo_worker() -> Worker:
     return worker
 
 
-async def read_to_close(stream: anyio.abc.SocketStream, seconds: float) -> bytes:
-    got = b""
-    with anyio.fail_after(seconds):
-        while True:
-            try:
-                got += await stream.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                return got
-
-
 async def good_client_is_served(port: int) -> None:
     with anyio.fail_after(5):
         stream = await anyio.connect_tcp("127.0.0.1", port)
         await stream.send(request("POST", "/", body=b"fine"))
-        got = b""
-        while not split_replies(got)[0]:
-            got += await stream.receive()
+        (reply,) = await read_replies(stream)
         await stream.aclose()
-    assert split_replies(got)[0][0].body == b"fine"
+    assert reply.body == b"fine"
 
 
 async def trickle(stream: anyio.abc.SocketStream, data: bytes, gap: float) -> None:
@@ -118,12 +106,9 @@ async def test_a_body_at_a_fair_rate_spans_many_periods(anyio_backend: str) -> N
         for at in range(0, len(body), 100):
             await stream.send(body[at : at + 100])
             await anyio.sleep(0.05)
-        got = b""
-        with anyio.fail_after(5):
-            while not split_replies(got)[0]:
-                got += await stream.receive()
+        (reply,) = await read_replies(stream)
         await stream.aclose()
-    assert split_replies(got)[0][0].body == body
+    assert reply.body == body
     assert statistics.timeouts == 0
 
 
@@ -139,12 +124,9 @@ async def test_a_body_of_too_many_chunks_is_a_413(anyio_backend: str) -> None:
         for count, status in ((50, 200), (51, 413)):
             stream = await anyio.connect_tcp("127.0.0.1", port)
             await stream.send(head + b"1\r\nx\r\n" * count + b"0\r\n\r\n")
-            got = b""
-            with anyio.fail_after(5):
-                while not split_replies(got)[0]:
-                    got += await stream.receive()
+            (reply,) = await read_replies(stream)
             await stream.aclose()
-            assert split_replies(got)[0][0].status == status
+            assert reply.status == status
 
 
 # -- clients that do not read -----------------------------------------------------------
@@ -163,12 +145,6 @@ def non_reader(port: int, head: bytes) -> socket.socket:
     sock.connect(("127.0.0.1", port))
     sock.sendall(head)
     return sock
-
-
-async def wait_for(condition: Any, seconds: float = 5) -> None:
-    with anyio.fail_after(seconds):
-        while not condition():
-            await anyio.sleep(0.01)
 
 
 async def test_a_client_that_does_not_read_a_big_answer_is_dropped(
@@ -246,12 +222,9 @@ async def test_a_chunked_body_arriving_chunk_by_chunk_decodes_whole(anyio_backen
             await stream.send(line[3:])
             await anyio.sleep(0.001)
         await stream.send(b"0\r\nX-Trailer: 1\r\n\r\n")
-        got = b""
-        with anyio.fail_after(10):
-            while not split_replies(got)[0]:
-                got += await stream.receive()
+        (reply,) = await read_replies(stream)
         await stream.aclose()
-    assert split_replies(got)[0][0].body == b"".join(chunks)
+    assert reply.body == b"".join(chunks)
 
 
 async def test_a_keep_alive_connection_closes_after_max_keepalive_requests(

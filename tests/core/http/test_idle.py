@@ -13,7 +13,7 @@ import pytest
 from workerman.core import Worker, statistics
 from workerman.core.http import Http, Request
 
-from ..conftest import port_of, serving
+from ..conftest import port_of, read_to_close, serving
 from ._raw import request, split_replies
 
 pytestmark = pytest.mark.anyio
@@ -31,24 +31,13 @@ def http_worker(handler: Any) -> Worker:
     return worker
 
 
-async def closed_within(stream: anyio.abc.SocketStream, seconds: float) -> bytes:
-    """What arrives before the server closes, which it must do within ``seconds``."""
-    got = b""
-    with anyio.fail_after(seconds):
-        while True:
-            try:
-                got += await stream.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                return got
-
-
 async def test_a_client_that_never_sends_a_byte_is_closed(anyio_backend: str) -> None:
     worker = http_worker(lambda connection, req: connection.send("hi"))
     async with serving(anyio_backend, worker):
         before = statistics.timeouts
         started = time.monotonic()
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
-        assert await closed_within(stream, 5) == b""  # no request: nothing to answer
+        assert await read_to_close(stream, 5) == b""  # no request: nothing to answer
         assert time.monotonic() - started >= IDLE * 0.9
         assert statistics.timeouts == before + 1
         await stream.aclose()
@@ -61,7 +50,7 @@ async def test_a_keep_alive_client_that_goes_quiet_is_closed_after_its_answer(
     async with serving(anyio_backend, worker):
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         await stream.send(request("GET", "/"))
-        data = await closed_within(stream, 5)
+        data = await read_to_close(stream, 5)
         replies, rest = split_replies(data)
         assert [r.body for r in replies] == [b"hi"] and rest == b""
         await stream.aclose()
@@ -76,7 +65,7 @@ async def test_a_request_in_progress_is_never_idle(anyio_backend: str) -> None:
     async with serving(anyio_backend, worker):
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         await stream.send(request("GET", "/"))
-        data = await closed_within(stream, 10)  # the answer, then the idle close
+        data = await read_to_close(stream, 10)  # the answer, then the idle close
         replies, _ = split_replies(data)
         assert [r.body for r in replies] == [b"late"]
         await stream.aclose()

@@ -15,8 +15,8 @@ import pytest
 from workerman.core import Worker
 from workerman.core.http import Response
 
-from ..conftest import port_of, serving
-from ._raw import request, split_replies
+from ..conftest import port_of, read_to_close, serving, wait_for
+from ._raw import read_replies, request
 
 pytestmark = pytest.mark.anyio
 
@@ -103,13 +103,7 @@ async def test_http_1_0_gets_the_body_up_to_the_close(anyio_backend: str) -> Non
     async with serving(anyio_backend, worker):
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         await stream.send(b"GET / HTTP/1.0\r\n\r\n")
-        got = b""
-        with anyio.fail_after(10):
-            while True:
-                try:
-                    got += await stream.receive()
-                except (anyio.EndOfStream, anyio.BrokenResourceError):
-                    break
+        got = await read_to_close(stream, 10)
         await stream.aclose()
     head, _, body = got.partition(b"\r\n\r\n")
     assert b"Connection: close" in head and b"chunked" not in head
@@ -122,12 +116,8 @@ async def test_head_takes_nothing_from_the_source(anyio_backend: str) -> None:
     async with serving(anyio_backend, worker):
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         await stream.send(request("HEAD", "/") + request("GET", "/"))
-        got = b""
-        with anyio.fail_after(10):
-            while len(split_replies(got, head=frozenset({0}))[0]) < 2:
-                got += await stream.receive()
+        first, second = await read_replies(stream, 2, head=frozenset({0}))
         await stream.aclose()
-    (first, second), _ = split_replies(got, head=frozenset({0}))
     assert first.header("transfer-encoding") == "chunked" and first.body == b""
     assert second.body == expected(40)
     assert sources[0].taken == 0  # (the generator never began, so it has nothing to close)
@@ -154,16 +144,14 @@ async def test_a_client_that_does_not_read_pauses_the_source(anyio_backend: str)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", port_of(worker)))
         sock.sendall(request("GET", "/"))
-        with anyio.fail_after(10):
-            while not (sources and any(c.writing_paused for c in worker.connections.values())):
-                await anyio.sleep(0.01)
+        await wait_for(
+            lambda: sources and any(c.writing_paused for c in worker.connections.values())
+        )
         taken = sources[0].taken
         await anyio.sleep(0.2)  # nothing is read meanwhile: nothing more is taken
         assert sources[0].taken == taken < 200  # at most ~6 MiB of the 50
         sock.close()
-        with anyio.fail_after(10):
-            while not sources[0].closed:
-                await anyio.sleep(0.01)
+        await wait_for(lambda: sources[0].closed)
 
 
 def test_bodies_that_cannot_be_streamed_are_refused_clearly() -> None:

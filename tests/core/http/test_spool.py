@@ -13,8 +13,8 @@ import pytest
 from workerman.core import Worker, statistics
 from workerman.core.http import Http, Request
 
-from ..conftest import port_of, serving
-from ._raw import request, split_replies
+from ..conftest import port_of, read_to_close, serving, wait_for
+from ._raw import read_replies, request
 
 pytestmark = pytest.mark.anyio
 
@@ -31,25 +31,6 @@ def resident() -> int:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-async def answers(stream: anyio.abc.SocketStream, count: int) -> list[Any]:
-    got = b""
-    with anyio.fail_after(10):
-        while len(split_replies(got)[0]) < count:
-            got += await stream.receive(1 << 20)
-    return split_replies(got)[0]
-
-
-async def read_all(stream: anyio.abc.SocketStream) -> bytes:
-    """What arrives until the server closes."""
-    got = b""
-    with anyio.fail_after(10):
-        while True:
-            try:
-                got += await stream.receive()
-            except (anyio.EndOfStream, anyio.BrokenResourceError):
-                return got
 
 
 def digest_worker(seen: list[tuple[bool, int]]) -> Worker:
@@ -76,7 +57,7 @@ async def test_a_large_body_is_spooled_and_read_the_same(anyio_backend: str) -> 
         for at in range(0, len(big), 200_000):
             await stream.send(big[at : at + 200_000])
         await stream.send(request("POST", "/", body=small))
-        first, second = await answers(stream, 2)
+        first, second = await read_replies(stream, 2)
         await stream.aclose()
     assert first.body == body[:10] + b"|" + body[-10:]
     assert second.body == small[:10] + b"|" + small[-10:]
@@ -112,7 +93,7 @@ async def test_a_spooled_multipart_upload_gives_its_file(anyio_backend: str) -> 
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         await stream.send(request("POST", "/", headers))
         await stream.send(body)
-        (reply,) = await answers(stream, 1)
+        (reply,) = await read_replies(stream, 1)
         await stream.aclose()
     assert reply.status == 200
     assert got == [(True, "hi", True)]
@@ -136,18 +117,17 @@ async def test_stalled_uploads_hold_disk_not_memory_and_end_in_408(anyio_backend
                 stream = await anyio.connect_tcp("127.0.0.1", port)
                 streams.append(stream)
                 await stream.send(request("POST", "/up", {"Content-Length": str(size)}) + part)
-            with anyio.fail_after(20):
-                while sum(c.bytes_read for c in worker.connections.values()) < 20 * len(part):
-                    await anyio.sleep(0.02)
+            await wait_for(
+                lambda: sum(c.bytes_read for c in worker.connections.values()) >= 20 * len(part),
+                20,
+            )
             grown = resident() - before
             for stream in streams:
-                assert (await read_all(stream)).startswith(b"HTTP/1.1 408 ")
+                assert (await read_to_close(stream, 10)).startswith(b"HTTP/1.1 408 ")
         finally:
             for stream in streams:
                 await stream.aclose()
-        with anyio.fail_after(5):
-            while worker.connections:
-                await anyio.sleep(0.02)
+        await wait_for(lambda: not worker.connections, 5)
         assert open_fds() <= fds
     assert grown < 40 * 1024 * 1024, f"{grown / 2**20:.0f} MiB for 20 stalled uploads"
     assert statistics.timeouts == 20
