@@ -70,13 +70,13 @@ class App:
             conn.close()
 
     def files(self) -> list[Path]:
-        """The pid, status and log files of this app (named after its directory)."""
+        """The pid and status files of this app (in the temp dir, named after its directory)."""
         found = Path(tempfile.gettempdir()).glob("workerman.asgi.*")
         return [p for p in found if self.here.name in p.name]
 
     def log(self) -> str:
-        logs = [p for p in self.files() if p.name.endswith(".log")]
-        return "".join(p.read_text() for p in logs)
+        """The apps' logs, beside them (``main_app.workerman.log`` for ``main:app``)."""
+        return "".join(p.read_text() for p in sorted(self.here.glob("*.workerman.log")))
 
 
 @pytest.fixture

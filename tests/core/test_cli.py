@@ -19,7 +19,6 @@ APP = textwrap.dedent(
     import sys
     from workerman.core import Worker
     Worker.event_loop = sys.argv.pop(1)
-    Worker.log_file = __file__ + ".log"  # beside the app, not in the temp dir
     w = Worker("text://127.0.0.1:" + sys.argv.pop(1), name="cli-echo")
     w.on_message = lambda c, m: c.send(m.upper())
     w.on_worker_stop = lambda w: print("worker stopped", flush=True)
@@ -83,12 +82,14 @@ def test_start_serves_in_the_foreground_until_sigint_or_sigterm(
     app: Path, driver: str, signum: int
 ) -> None:
     port = _free_port()
+    temp = app.parent / "tmp"  # the server's temp dir, to see what it leaves there
+    temp.mkdir()
     server = subprocess.Popen(
         [sys.executable, str(app), driver, str(port), "start"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(temp)},
     )
     try:
         deadline = time.monotonic() + 15
@@ -111,6 +112,8 @@ def test_start_serves_in_the_foreground_until_sigint_or_sigterm(
     assert f"event loop {driver}" in out
     assert "cli-echo" in out
     assert "worker stopped" in out
+    assert list(temp.iterdir()) == []  # the pid, lock and state files went with it
+    assert "stopped" in (app.parent / "app.workerman.log").read_text()  # the log stays, beside
 
 
 # -- start --reload ------------------------------------------------------------------------
@@ -179,3 +182,17 @@ def test_a_reloader_that_fails_exits_1_naming_it(
     err = capsys.readouterr().err
     assert "tests:x" in err
     assert "no inotify" in err
+
+
+def test_the_log_defaults_beside_the_start_file_or_the_temp_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workerman.core import _runtime
+
+    start = str(tmp_path / "app.py")
+    assert _runtime.default_paths(start).log_file == tmp_path / "app.workerman.log"
+    # a folder this user may not write to (root writes anywhere, so it is said, not made)
+    monkeypatch.setattr(_runtime.os, "access", lambda path, mode: False)
+    log = _runtime.default_paths(start).log_file
+    assert log is not None and log.parent == Path(tempfile.gettempdir())
+    assert log.name == "workerman." + start.strip("/").replace("/", "_") + ".log"

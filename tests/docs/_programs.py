@@ -72,7 +72,7 @@ class Program:
         self.ports = listen_ports(self.code) or (
             [int(env["PORT"])] if env and "PORT" in env else []
         )
-        self.env = {**os.environ, "TMPDIR": str(folder), **(env or {})}  # pid, lock, log files
+        self.env = {**os.environ, "TMPDIR": str(folder), **(env or {})}  # pid, lock files
         self.process: subprocess.Popen[str] | None = None
         self.lines: list[str] = []
 

@@ -44,7 +44,7 @@ READY = re.compile(r"chat: open (http://\S+) in two browser tabs")
 
 class ChatServer:
     """``python examples/chat/app.py start`` in its own session, on a port the kernel
-    picks (CHAT_PORT=0), with its pid, lock and log files in a private TMPDIR so it
+    picks (CHAT_PORT=0), with its pid and lock files in a private TMPDIR so it
     never meets a chat someone is running with ``make run``."""
 
     def __init__(self, tmp_path: Path) -> None:

@@ -43,7 +43,8 @@ def test_the_example_reloads_an_edit_and_keeps_the_gateways_connection(tmp_path:
     )
     try:
         assert wait_until(lambda: _get(web), 15, "the web worker").startswith("hello from")
-        log = wait_until(lambda: next(iter(tmp_path.glob("workerman.*.log")), None))
+        log = folder / "app.workerman.log"  # beside the app
+        wait_until(log.exists, what="the log file")
         wait_until(lambda: "file monitor watching" in log.read_text(), what="the monitor")
         with connect(f"ws://127.0.0.1:{ws_port}/", open_timeout=10) as ws:
             handlers = folder / "handlers.py"

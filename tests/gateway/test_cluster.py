@@ -154,7 +154,7 @@ def test_each_process_of_a_worker_run_by_the_command_line_is_a_node(
 ) -> None:
     port = free_port()
     env = {**os.environ, "GW_URL": gw_url, "GW_PREFIX": prefix, "GW_PORT": str(port)}
-    env["TMPDIR"] = str(tmp_path)  # its pid and log files apart from anyone else's
+    env["TMPDIR"] = str(tmp_path)  # its pid files apart from anyone else's
     app = Path(__file__).with_name("_multi_app.py")
     master = subprocess.Popen(
         [sys.executable, str(app), "start"],

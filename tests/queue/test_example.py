@@ -41,7 +41,7 @@ def example(
         "QUEUE_PREFIX": prefix,
         "PORT": str(free_port),
         "DONE_FILE": str(tmp_path / "done"),
-        "TMPDIR": str(tmp_path),  # the pid, status and log files go there
+        "TMPDIR": str(tmp_path),  # the pid and status files go there (the log beside the app)
     }
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -60,14 +60,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _files_for(app: str) -> None:
+def _files_for(app: str, app_dir: str) -> None:
     """Each app (per directory) gets its own pid, status and log files: the start file is
-    this module for every app run with ``-m``."""
+    this module for every app run with ``-m``. The pid and status files go with the server
+    (temp dir); the log stays, beside the app (``main_app.workerman.log`` for ``main:app``),
+    or in the temp dir when that directory is not writable."""
     tag = f"{os.getcwd()}/{app}".strip("/").replace("/", "_").replace(":", "_")
     base = tempfile.gettempdir()
     Worker.pid_file = Worker.pid_file or os.path.join(base, f"workerman.asgi.{tag}.pid")
     Worker.status_file = Worker.status_file or os.path.join(base, f"workerman.asgi.{tag}.status")
-    Worker.log_file = Worker.log_file or os.path.join(base, f"workerman.asgi.{tag}.log")
+    if not Worker.log_file:
+        folder = os.path.abspath(app_dir)
+        name = app.replace(":", "_").replace("/", "_")
+        Worker.log_file = (
+            os.path.join(folder, f"{name}.workerman.log")
+            if os.access(folder, os.W_OK)
+            else os.path.join(base, f"workerman.asgi.{tag}.log")
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -85,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         context.load_cert_chain(args.ssl_certfile, args.ssl_keyfile)
     if args.event_loop:
         Worker.event_loop = args.event_loop
-    _files_for(args.app)
+    _files_for(args.app, args.app_dir)
     for address in args.listen or ["http://127.0.0.1:8000"]:
         try:
             AsgiWorker(

@@ -54,7 +54,7 @@ def start_file() -> str:
 
 
 def paths_for(worker_class: type[Worker]) -> Paths:
-    """The files for this start file; each defaults to the temp dir, named after it."""
+    """The files for this start file (see :func:`default_paths` for where they go)."""
     return default_paths(
         start_file(), worker_class.pid_file, worker_class.status_file, worker_class.log_file
     )
@@ -63,14 +63,20 @@ def paths_for(worker_class: type[Worker]) -> Paths:
 def default_paths(
     start: str, pid_file: str = "", status_file: str = "", log_file: str | None = ""
 ) -> Paths:
-    """The files of the server started from ``start``; empty settings take the temp dir
-    defaults (``log_file=None``: no log file)."""
+    """The files of the server started from ``start``; empty settings take the defaults
+    (``log_file=None``: no log file).
+
+    The pid, lock, state and status files live while the server runs and go with it: they
+    default to the temp dir, named after the start file's path. The log is the record of
+    what happened and stays: it defaults to ``<start file>.workerman.log`` beside the
+    start file (as Workerman keeps ``workerman.log`` in the project), or the temp dir
+    when that directory is not writable."""
     start = os.path.abspath(start)
     prefix = start.strip("/").replace("/", "_")
     base = Path(tempfile.gettempdir())
     pid = Path(pid_file or base / f"workerman.{prefix}.pid")
     status = Path(status_file or base / f"workerman.{prefix}.status")
-    log = None if log_file is None else Path(log_file or base / f"workerman.{prefix}.log")
+    log = None if log_file is None else Path(log_file or default_log_file(start))
     return Paths(
         start_file=start,
         pid_file=pid,
@@ -79,6 +85,15 @@ def default_paths(
         status_file=status,
         connections_file=status.with_name(status.name + ".connections"),
     )
+
+
+def default_log_file(start: str) -> Path:
+    """``app.workerman.log`` beside ``app.py``; in the temp dir when that is not writable."""
+    beside = Path(start)
+    if os.access(beside.parent, os.W_OK):
+        return beside.with_name(f"{beside.stem}.workerman.log")
+    prefix = start.strip("/").replace("/", "_")
+    return Path(tempfile.gettempdir()) / f"workerman.{prefix}.log"
 
 
 def write_state(paths: Paths, state: dict[str, Any]) -> None:
