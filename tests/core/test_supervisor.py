@@ -289,10 +289,15 @@ def test_status_shows_what_components_register_per_process(
     assert "gone:" not in status
 
 
-def test_status_d_refreshes_until_ctrl_c(server: Callable[..., Server]) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell does for `command &`
+
+
+@pytest.mark.parametrize("sigint", ["default", "ignored"])
+def test_status_d_refreshes_until_ctrl_c(server: Callable[..., Server], sigint: str) -> None:
     app = server()
     app.start(1)
-    watching = app.popen("status", "-d")
+    watching = app.popen("status", "-d", preexec_fn=_ignore_sigint if sigint == "ignored" else None)
     lines: list[str] = []
 
     def read() -> None:

@@ -304,6 +304,8 @@ def _collect(paths_base: Any, master: int, signum: int) -> tuple[Any, dict[int, 
 
 
 def show_status(paths: Paths, master: int, refresh: bool) -> NoReturn:
+    if refresh:  # until Ctrl+C, even where it was started with SIGINT ignored (`cmd &`)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _, first = _collect(paths.status_file, master, STATUS)
         time.sleep(0.5)
