@@ -52,6 +52,7 @@ MODULES = (
     "http/_request.py",
     "websocket/_frames.py",
     "websocket/_state.py",
+    "websocket/_server.py",
 )
 
 MANIFEST = "_compiled.json"

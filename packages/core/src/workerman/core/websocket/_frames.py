@@ -17,7 +17,7 @@ from __future__ import annotations
 import codecs
 import enum
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -43,13 +43,18 @@ __all__ = [
     "parse_close",
 ]
 
-OP_CONT, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0, 1, 2, 8, 9, 10
+OP_CONT: Final = 0
+OP_TEXT: Final = 1
+OP_BINARY: Final = 2
+OP_CLOSE: Final = 8
+OP_PING: Final = 9
+OP_PONG: Final = 10
 
-_FIN = 0x80
-_RSV1 = 0x40
-_MASK = 0x80
-_MAX_CONTROL = 125
-_MAX_REASON = 123  # a close payload is at most 125 bytes, two of them the code
+_FIN: Final = 0x80
+_RSV1: Final = 0x40
+_MASK: Final = 0x80
+_MAX_CONTROL: Final = 125
+_MAX_REASON: Final = 123  # a close payload is at most 125 bytes, two of them the code
 
 
 class CloseCode(enum.IntEnum):
@@ -119,9 +124,11 @@ def _refill_keys() -> None:
 
 # Masking a payload of up to _SMALL_MASK bytes: the key as an integer times _REPEAT[n]
 # repeats it over ceil(n/4) words, and _TRIM[n] cuts that to n bytes.
-_SMALL_MASK = 125
-_REPEAT = [sum(1 << (32 * word) for word in range((n + 3) // 4)) for n in range(_SMALL_MASK + 1)]
-_TRIM = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
+_SMALL_MASK: Final = 125
+_REPEAT: Final = [
+    sum(1 << (32 * word) for word in range((n + 3) // 4)) for n in range(_SMALL_MASK + 1)
+]
+_TRIM: Final = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
 
 
 def _xor(data: bytes | bytearray, key: bytes | bytearray) -> bytes:

@@ -6,7 +6,9 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
+
+from mypy_extensions import mypyc_attr
 
 from workerman.core import ConnectionStatus, statistics
 from workerman.core.http import Request, RequestError, Response
@@ -27,11 +29,11 @@ __all__ = ["WebSocket", "upgrade"]
 
 logger = logging.getLogger("workerman.core")
 
-_CLOSING = ConnectionStatus.CLOSING
-_MAX_HEAD = 16 * 1024
-_last: list[Any] = [None, b""]  # the last message framed, for a broadcast to many
-_WINDOW_BITS = 12
-_MEM_LEVEL = 5
+_CLOSING: Final = ConnectionStatus.CLOSING
+_MAX_HEAD: Final = 16 * 1024
+_last: Final[list[Any]] = [None, b""]  # the last message framed, for a broadcast to many
+_WINDOW_BITS: Final = 12
+_MEM_LEVEL: Final = 5
 
 
 def _refuse(
@@ -206,32 +208,8 @@ def _cookie_header(request: Request) -> list[tuple[str, str]]:
 
 
 # The heads of unmasked, uncompressed one-frame messages under 126 bytes, by length.
-_TEXT_HEADS = [bytes((0x81, n)) for n in range(126)]
-_BINARY_HEADS = [bytes((0x82, n)) for n in range(126)]
-
-
-def _send(state: WebSocket, message: Any) -> bool | None:
-    """A server send: the frames of small uncompressed messages come from tables, and the
-    last one framed is reused, for a broadcast of one message to many connections."""
-    conn = state.connection
-    if state.stage == OPEN and state.deflate is None:
-        if message is _last[0]:
-            return conn.write(_last[1])
-        kind = type(message)
-        frame: bytes
-        if kind is str:
-            payload = message.encode()
-            size = len(payload)
-            frame = _TEXT_HEADS[size] + payload if size < 126 else state.frame(OP_TEXT, payload)
-        elif kind is bytes:
-            size = len(message)
-            frame = _BINARY_HEADS[size] + message if size < 126 else state.frame(OP_BINARY, message)
-        else:
-            return conn.write(state.encode(message))
-        _last[0] = message
-        _last[1] = frame
-        return conn.write(frame)
-    return conn.write(state.encode(message))
+_TEXT_HEADS: Final = [bytes((0x81, n)) for n in range(126)]
+_BINARY_HEADS: Final = [bytes((0x82, n)) for n in range(126)]
 
 
 # -- heartbeat: one timer per worker closes silent clients --------------------------------
@@ -262,6 +240,7 @@ def _beat(worker: Worker, interval: float) -> None:
                 conn.close()
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # configure() makes subclasses; users do too
 class WebSocket(WebSocketState):
     """RFC 6455 server side: ``Worker("websocket://0.0.0.0:8000")``.
 
@@ -319,8 +298,32 @@ class WebSocket(WebSocketState):
         if stage == HANDSHAKE:
             _handshake(self.connection, self, data)
 
-    #: str: a text frame; bytes: a binary frame (compressed when negotiated)
-    send = _send
+    def send(self, message: Any) -> bool | None:
+        """str: a text frame; bytes: a binary frame (compressed when negotiated).
+
+        A server send: the frames of small uncompressed messages come from tables, and the
+        last one framed is reused, for a broadcast of one message to many connections."""
+        conn = self.connection
+        if self.stage == OPEN and self.deflate is None:
+            if message is _last[0]:
+                return conn.write(_last[1])
+            kind = type(message)
+            frame: bytes
+            if kind is str:
+                payload = message.encode()
+                size = len(payload)
+                frame = _TEXT_HEADS[size] + payload if size < 126 else self.frame(OP_TEXT, payload)
+            elif kind is bytes:
+                size = len(message)
+                frame = (
+                    _BINARY_HEADS[size] + message if size < 126 else self.frame(OP_BINARY, message)
+                )
+            else:
+                return conn.write(self.encode(message))
+            _last[0] = message
+            _last[1] = frame
+            return conn.write(frame)
+        return conn.write(self.encode(message))
 
 
 def upgrade(

@@ -4,7 +4,7 @@ frames in, messages to ``on_message``, control frames, the closing handshake."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocketState"]
 
-_CLOSING = ConnectionStatus.CLOSING
-_ESTABLISHED = ConnectionStatus.ESTABLISHED
+_CLOSING: Final = ConnectionStatus.CLOSING
+_ESTABLISHED: Final = ConnectionStatus.ESTABLISHED
 HANDSHAKE = 0  # waiting for the opening handshake
 ACCEPTING = 1  # server: on_websocket_connect runs; sends wait
 OPEN = 2
