@@ -215,6 +215,8 @@ class AsyncioLoop(EventLoop):
                 factory, sock=sock, ssl=ssl_context, backlog=_ACCEPTS_PER_WAKEUP
             )
         sock.listen(backlog)
+        if not self._uvloop:
+            server = _Server(server, _Intake(self._loop, sock, factory, ssl_context))
         return server
 
     def connect_stream(
@@ -258,7 +260,68 @@ class AsyncioLoop(EventLoop):
         return task.cancel
 
 
-class _Acceptor:
+class _Intake:
+    """Hands accepted sockets to the loop as connections; and, when the listener closes,
+    takes the connections still queued in the kernel first. A listening socket closed
+    with connections in its queue resets them: clients that connected, and may have sent
+    a request, while the server was stopping would see a reset instead of an answer."""
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        factory: Callable[[], asyncio.Protocol],
+        ssl_context: ssl.SSLContext | None,
+    ) -> None:
+        self.loop = loop
+        self.sock = sock
+        self.factory = factory
+        self.ssl = ssl_context
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def adopt(self, conn: socket.socket) -> None:
+        conn.setblocking(False)
+        task = self.loop.create_task(self.attach(conn))
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def attach(self, conn: socket.socket) -> None:
+        try:
+            await self.loop.connect_accepted_socket(self.factory, conn, ssl=self.ssl)
+        except (OSError, ssl.SSLError) as exc:
+            logger.info("a connection accepted failed to open: %s", exc)
+            conn.close()
+
+    def take_queued(self) -> None:
+        """Accept every connection waiting in the kernel's queue (the listener closes next)."""
+        if self.sock.fileno() < 0:
+            return
+        self.sock.setblocking(False)
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except BlockingIOError:
+                return  # none left
+            except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY:
+                    continue
+                return  # none can be taken: they are reset with the close
+            self.adopt(conn)
+
+
+class _Server:
+    """asyncio's server, closed as _Intake says."""
+
+    def __init__(self, server: asyncio.Server, intake: _Intake) -> None:
+        self.server = server
+        self.intake = intake
+
+    def close(self) -> None:
+        self.intake.take_queued()
+        self.server.close()
+
+
+class _Acceptor(_Intake):
     """The accept loop on uvloop, ours rather than libuv's: libuv, out of descriptors,
     accepts each waiting connection and closes it at once, telling no one. Here EMFILE
     and kin are counted and logged (as asyncio's are) and accepting pauses with a growing
@@ -272,13 +335,9 @@ class _Acceptor:
         factory: Callable[[], asyncio.Protocol],
         ssl_context: ssl.SSLContext | None,
     ) -> None:
-        self.loop = loop
-        self.sock = sock
-        self.factory = factory
-        self.ssl = ssl_context
+        super().__init__(loop, sock, factory, ssl_context)
         self.backoff = _BACKOFF_FIRST
         self.retry: asyncio.TimerHandle | None = None
-        self.tasks: set[asyncio.Task[Any]] = set()
         self.fd = sock.fileno()
         loop.add_reader(self.fd, self.accept)
 
@@ -300,17 +359,7 @@ class _Acceptor:
                 logger.error("accept() on %s failed: %s", self.sock.getsockname(), exc)
                 return
             self.backoff = _BACKOFF_FIRST
-            conn.setblocking(False)
-            task = self.loop.create_task(self.attach(conn))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-
-    async def attach(self, conn: socket.socket) -> None:
-        try:
-            await self.loop.connect_accepted_socket(self.factory, conn, ssl=self.ssl)
-        except (OSError, ssl.SSLError) as exc:
-            logger.info("a connection accepted failed to open: %s", exc)
-            conn.close()
+            self.adopt(conn)
 
     def resume(self) -> None:
         self.retry = None
@@ -319,6 +368,7 @@ class _Acceptor:
 
     def close(self) -> None:
         if self.fd >= 0:
+            self.take_queued()
             self.loop.remove_reader(self.fd)
             self.fd = -1
         if self.retry is not None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from mypy_extensions import mypyc_attr
 
 from ._callbacks import report
-from ._loop import current_loop, invoke
+from ._loop import current_loop, current_loop_or_none, invoke
 from ._parsing import deliver, parse, parse_text
 from ._statistics import count_from, statistics
 from ._status_codes import BY_VALUE as _BY_VALUE
@@ -613,6 +613,10 @@ class TcpConnection(asyncio.Protocol):
         state = self.protocol_state
         if state is not None:
             state.connection_made()
+            if worker is not None:
+                loop = current_loop_or_none()
+                if loop is not None and loop._draining:  # accepted as its worker stops
+                    state.draining()
         if self._batch:
             self._flush()
             if self._full and transport.get_write_buffer_size() < self._max_send:

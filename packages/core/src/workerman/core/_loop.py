@@ -163,6 +163,8 @@ class EventLoop(abc.ABC):
         self._writers: dict[int, Any] = {}
         self._signals: dict[int, Any] = {}
         self._stopping = False
+        #: a graceful stop is under way: a connection made now is drained from the start
+        self._draining = False
         #: bound by current_loop() to a native loop it did not start (see _adopt)
         self._adopted = False
 
@@ -337,6 +339,7 @@ class EventLoop(abc.ABC):
             raise ServerError("a workerman event loop is already running in this process")
         _current = self
         self._stopping = False
+        self._draining = False
         try:
             yield self
         finally:

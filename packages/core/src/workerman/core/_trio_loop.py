@@ -51,15 +51,33 @@ class _Timer:
 
 
 class _Listener:
-    """Stops an accept loop; what Worker keeps per listening socket."""
+    """Stops an accept loop; what Worker keeps per listening socket. Closing takes the
+    connections still queued in the kernel first (``adopt`` serves each): a listening
+    socket closed with connections in its queue resets them."""
 
-    def __init__(self, scope: trio.CancelScope, sock: socket.socket) -> None:
+    def __init__(
+        self, scope: trio.CancelScope, sock: socket.socket, adopt: Callable[[Any], None]
+    ) -> None:
         self._scope = scope
         self._sock = sock
+        self._adopt = adopt
 
     def close(self) -> None:
         self._scope.cancel()
-        self._sock.close()
+        sock = self._sock
+        if sock.fileno() >= 0:
+            sock.setblocking(False)
+            while True:
+                try:
+                    conn, _ = sock.accept()
+                except BlockingIOError:
+                    break  # none left
+                except OSError as exc:
+                    if exc.errno in _ACCEPT_RETRY:
+                        continue
+                    break  # none can be taken: they are reset with the close
+                self._adopt(trio.socket.from_stdlib_socket(conn))
+        sock.close()
 
 
 class _SystemTasks:
@@ -331,17 +349,20 @@ class TrioLoop(EventLoop):
                             continue
                         raise
                     backoff = _BACKOFF_FIRST
-                    if conn.family != socket.AF_UNIX:
-                        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                    stream: trio.abc.Stream = trio.SocketStream(conn)
-                    fd = conn.fileno()
-                    if ssl_context is not None:
-                        stream = trio.SSLStream(stream, ssl_context, server_side=True)
-                        fd = -1
-                    nursery.start_soon(self._serve_connection, stream, fd, factory())
+                    adopt(conn)
+
+        def adopt(conn: Any) -> None:
+            if conn.family != socket.AF_UNIX:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stream: trio.abc.Stream = trio.SocketStream(conn)
+            fd = conn.fileno()
+            if ssl_context is not None:
+                stream = trio.SSLStream(stream, ssl_context, server_side=True)
+                fd = -1
+            nursery.start_soon(self._serve_connection, stream, fd, factory())
 
         nursery.start_soon(accept_loop)
-        return _Listener(scope, sock)
+        return _Listener(scope, sock, adopt)
 
     async def _serve_connection(self, stream: trio.abc.Stream, fd: int, protocol: Any) -> None:
         if isinstance(stream, trio.SSLStream):

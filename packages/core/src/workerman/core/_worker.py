@@ -297,10 +297,12 @@ class Worker:
             return
         if loop._stopping and not graceful:
             cls._graceful = False  # a plain stop during a graceful one cuts it short
+            loop._draining = False
             return
         if loop._stopping:
             return
         loop._stopping = True
+        loop._draining = graceful
         cls._graceful = graceful
         loop.spawn(cls._stop_all, loop, graceful)
 

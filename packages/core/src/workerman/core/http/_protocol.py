@@ -118,16 +118,18 @@ class HttpState(StreamProtocol, HttpSettings):
         """A graceful stop: the request in progress, or the next one, is answered with
         ``Connection: close`` (unless its head is out) and the connection closes after
         it. An idle keep-alive connection that has been quiet since the last idle sweep
-        closes now; one that spoke lately may have a request on its way (closing then
-        would drop it), so it gets a moment first."""
+        closes now; one that spoke lately, or has not spoken yet (accepted as the stop
+        began), may have a request on its way (closing then would drop it), so it gets a
+        moment first."""
         if self.pending:
             self.close_after = True
             return
         self.requests_left = 1  # the next request is the last
-        if self.seen or self.busy_arriving():
+        conn = self.connection
+        if self.seen or self.busy_arriving() or not conn.bytes_read:  # (new: it will ask)
             Timer.add(_DRAIN_GRACE, self.close_if_idle, persistent=False)
         else:
-            self.connection.close()
+            conn.close()
 
     def busy_arriving(self) -> bool:
         """Part of a request is in (its head, or a body still coming)."""
