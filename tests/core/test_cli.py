@@ -190,7 +190,11 @@ def test_the_log_defaults_beside_the_start_file_or_the_temp_dir(
     from workerman.core import _runtime
 
     start = str(tmp_path / "app.py")
+    (tmp_path / "app.py").write_text("")
     assert _runtime.default_paths(start).log_file == tmp_path / "app.workerman.log"
+    # `python -c`: no file to put it beside
+    log = _runtime.default_paths(str(tmp_path / "-c")).log_file
+    assert log is not None and log.parent == Path(tempfile.gettempdir())
     # a folder this user may not write to (root writes anywhere, so it is said, not made)
     monkeypatch.setattr(_runtime.os, "access", lambda path, mode: False)
     log = _runtime.default_paths(start).log_file

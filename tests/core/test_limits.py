@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -127,7 +128,9 @@ EMFILE_SERVER = textwrap.dedent(
 
 
 @pytest.mark.parametrize("driver", ["asyncio", "uvloop", "trio"])
-def test_running_out_of_file_descriptors_backs_off_the_accept_loop(driver: str) -> None:
+def test_running_out_of_file_descriptors_backs_off_the_accept_loop(
+    driver: str, tmp_path: Path
+) -> None:
     """With 64 descriptors, 100 clients exhaust them; the server logs, waits, and serves
     again once descriptors are free."""
     import socket
@@ -138,7 +141,8 @@ def test_running_out_of_file_descriptors_backs_off_the_accept_loop(driver: str) 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # its files (a `-c` program logs to the temp dir) in the test's own folder
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "TMPDIR": str(tmp_path)},
     )
     try:
         assert server.stdout is not None

@@ -88,9 +88,10 @@ def default_paths(
 
 
 def default_log_file(start: str) -> Path:
-    """``app.workerman.log`` beside ``app.py``; in the temp dir when that is not writable."""
+    """``app.workerman.log`` beside ``app.py``; in the temp dir when that is not writable
+    (or the start is no file: ``python -c``)."""
     beside = Path(start)
-    if os.access(beside.parent, os.W_OK):
+    if beside.is_file() and os.access(beside.parent, os.W_OK):
         return beside.with_name(f"{beside.stem}.workerman.log")
     prefix = start.strip("/").replace("/", "_")
     return Path(tempfile.gettempdir()) / f"workerman.{prefix}.log"
