@@ -56,7 +56,7 @@ class Http(HttpState):
     def decode(cls, package: bytes, connection: Any) -> Request:
         """The :class:`Request` of one whole request as ``input`` measured it."""
         exchange = cls._first(package)
-        if exchange is None or exchange.info is None:
+        if exchange is None:
             raise ValueError("decode() takes one whole request, as input() measured it")
-        method, uri, version, keep_alive, _, _, _ = exchange.info
+        method, uri, version, keep_alive, _, _, _, _ = exchange.info
         return Request(connection, exchange.head, exchange.body, method, uri, version, keep_alive)

@@ -34,6 +34,7 @@ class Head(NamedTuple):
     length: int  # Content-Length, 0 when absent
     chunked: bool
     expect_continue: bool
+    plain: bool  # HTTP/1.1 and not HEAD: the common case of answering (see HttpExchange.hello)
 
 
 _cache: dict[bytes, Head] = {}
@@ -134,6 +135,7 @@ def analyse(head: bytes) -> Head:
         length,
         chunked,
         expect,
+        v11 and method != b"HEAD",
     )
     if len(head) <= _CACHE_HEAD:
         if len(_cache) >= _CACHE_SIZE:

@@ -57,6 +57,8 @@ _BARE: Final = 2  # as it is, under a Content-Length or ended by the close
 _EVENTS: Final = 3  # server-sent events: bare, and only the close ends them
 _DISCARD: Final = 4  # a chunked answer to HEAD: chunks are dropped, the last one ends it
 
+_NO_HEAD = Head("", "", "1.1", False, 0, False, False, False)  # before the first request
+
 _hello_heads: dict[int, bytes] = {}  # by body length, for the current second
 _hello_until = 0.0
 
@@ -107,16 +109,15 @@ class HttpExchange:
         "_cparts",
         "_cpos",
         "_csize",
-        "_head_only",
+        "_held",
         "_left",
         "_parts",
+        "_plain",
         "_start",
-        "_version",
         "_want",
         "body",
         "close_after",
         "data",
-        "draining",
         "head",
         "info",
         "max_chunks",
@@ -143,17 +144,16 @@ class HttpExchange:
         self.spool_size = spool_size
         self.requests_left = max_keepalive_requests or -1  # the last one closes
         self.head = b""
-        self.info: Head | None = None
+        self.info = _NO_HEAD
         self.body = b""
         self.data = b""
         self.phase = 0
         self.outstanding = False  # a request is out; its response is not complete
         self.close_after = False  # the connection closes once that response is complete
-        self.draining = False
         self.streaming = 0  # the response's head is out, its body goes on (_CHUNKED ...)
-        self._version = "1.1"  # of the outstanding request
-        self._head_only = False  # it is a HEAD request
-        self._continued = False  # a 100 Continue was sent for it
+        self._plain = False  # the outstanding request is HTTP/1.1 and not HEAD
+        self._held = False  # bytes are held back: an incomplete request, a body in parts
+        self._continued = 0  # requests_left of the request a 100 Continue was sent for
         self._buffer = b""  # the bytes at hand, unread from _start on
         self._start = 0
         self._acc: bytearray | None = None  # or there: an incomplete request, growing
@@ -167,16 +167,22 @@ class HttpExchange:
     # -- receiving ---------------------------------------------------------------
 
     def receive(self, data: bytes) -> None:
-        """Take bytes the client sent (b"": none, just look again)."""
+        """Take bytes the client sent."""
+        if not data:
+            return
         acc = self._acc
         if acc is not None:
             acc += data
-        elif self._start < len(self._buffer):
-            acc = self._acc = bytearray(self._buffer[self._start :])
+            return
+        buffer = self._buffer
+        start = self._start
+        if start < len(buffer):  # unread bytes: these come after them
+            acc = self._acc = bytearray(buffer[start:] if start else buffer)
             acc += data
+            self._want = 0
             self._buffer = b""
             self._start = 0
-            self._want = 0
+            self._held = True
         else:
             self._buffer = data
             self._start = 0
@@ -187,40 +193,41 @@ class HttpExchange:
         acc = self._acc
         return len(acc) if acc is not None else len(self._buffer) - self._start
 
-    def next_event(self) -> int:
-        """What the bytes at hand give next.
+    def next_event(self, data: bytes = b"") -> int:
+        """What the bytes at hand give next; with ``data``, after taking it (as
+        ``receive(data)`` does, in the same call).
 
         Raises:
             RequestError: bytes that are not an acceptable request (it carries the
                 status to answer with: 400, 413, 417, 431, 501, 505); the connection is
                 answered and closed, the machine is used no more.
         """
-        if self.outstanding:
-            return 7  # PAUSED
-        acc = self._acc
-        if acc is not None:
-            if len(acc) < self._want:
-                return 6  # NEED_DATA
-            self._buffer = bytes(acc)
-            self._start = 0
-            self._acc = None
-            self._want = 0
-        if self._parts:
-            return self._part()
-        buffer = self._buffer
-        start = self._start
+        if self.outstanding or self._held:
+            self.receive(data)
+            return self._next_held()
+        if data:
+            if self.phase:  # bytes of the next request are unread: these come after them
+                self.receive(data)
+                return self._next_held()
+            buffer = self._buffer = data  # the common case: nothing was left over
+            start = 0
+        else:
+            buffer = self._buffer
+            start = self._start
         size = len(buffer)
-        if start < size and buffer[start] == 13:
-            while buffer.startswith(b"\r\n", start):
-                start += 2  # empty lines before a request
-            self._start = start
         if start >= size:
             self.phase = 0
             return 6  # NEED_DATA
+        if buffer[start] == 13:
+            while buffer.startswith(b"\r\n", start):
+                start += 2  # empty lines before a request
+            self._start = start
+            if start >= size:
+                self.phase = 0
+                return 6  # NEED_DATA
         end = buffer.find(b"\r\n\r\n", start)
-        max_head = self.max_header_size
-        if end < 0 or end - start > max_head:
-            if end >= 0 or size - start > max_head:
+        if end < 0 or end - start > self.max_header_size:
+            if end >= 0 or size - start > self.max_header_size:
                 raise RequestError(431, "request header block too large")
             self._keep(start, 0)
             self.phase = 1
@@ -229,15 +236,16 @@ class HttpExchange:
         info = _heads.get(head)
         if info is None:
             info = analyse(head)
+        # unpacked once: a NamedTuple's fields by name cost a descriptor call each
+        _, _, _, keep_alive, length, chunked, _, plain = info
         body_start = end + 4
-        if info.chunked:
+        if chunked:
             found, stop = self._dechunk(buffer, start, body_start)
             if found is None:
                 self._compact(buffer, start, body_start, stop)
                 return self._awaiting(info)
             body = found
-        elif info.length:
-            length = info.length
+        elif length:
             stop = body_start + length
             # the whole request counts: it is held while it arrives, under one limit
             if stop - start > self.max_size:
@@ -246,7 +254,7 @@ class HttpExchange:
                 if 0 < self.spool_size < length:
                     self.head = head
                     self.info = info
-                    self._parts = True
+                    self._parts = self._held = True
                     self._left = length
                     self._start = body_start
                     self.phase = 2
@@ -261,28 +269,48 @@ class HttpExchange:
         self.head = head
         self.info = info
         self.body = body
-        self._begin(info)
-        if stop < size:
-            self.phase = 1  # the next request has begun
+        # the request is out (as in _begin, written out: this is the per-request path)
+        self.outstanding = True
+        self.phase = 1 if stop < size else 0  # (1: the next request has begun)
+        left = self.requests_left - 1  # (1 once draining: this request is the last)
+        self.requests_left = left
+        self.close_after = not (keep_alive and left)
+        self._plain = plain
         return 1  # REQUEST
+
+    def _next_held(self) -> int:
+        """next_event() where a request is outstanding, or bytes are held back (an
+        incomplete request, a body handed out in parts)."""
+        if self.outstanding:
+            return 7  # PAUSED
+        acc = self._acc
+        if acc is not None:
+            if len(acc) < self._want:
+                return 6  # NEED_DATA
+            self._buffer = bytes(acc)
+            self._start = 0
+            self._acc = None
+            self._want = 0
+        if self._parts:
+            return self._part()
+        self._held = False
+        return self.next_event()
 
     def _begin(self, info: Head) -> None:
         """A request is handed out: decide what its response ends with."""
         self.outstanding = True
-        self.phase = 0
+        self.phase = 1 if self._start < len(self._buffer) else 0
         left = self.requests_left - 1  # (1 once draining: this request is the last)
         self.requests_left = left
-        self.close_after = self.draining or not (info.keep_alive and left)
-        self._version = info.version
-        self._head_only = info.method == "HEAD"
-        self._continued = False
-        self.streaming = 0
+        self.close_after = not (info.keep_alive and left)
+        self._plain = info.plain
 
     def _awaiting(self, info: Head) -> int:
         """A head is in, its body is not: a client that waits for leave to send it gets it."""
         self.phase = 2
-        if info.expect_continue and not self._continued:
-            self._continued = True
+        # (requests_left counts down per request: no reset needed for the next one)
+        if info.expect_continue and self._continued != self.requests_left:
+            self._continued = self.requests_left
             self.data = CONTINUE
             return 5  # SEND
         return 6  # NEED_DATA
@@ -291,20 +319,14 @@ class HttpExchange:
         """The next event of a body handed out in parts."""
         left = self._left
         if not left:
-            self._parts = False
-            info = self.info
-            assert info is not None
-            self._begin(info)
-            if self._start < len(self._buffer):
-                self.phase = 1  # the next request has begun
+            self._parts = self._held = False
+            self._begin(self.info)
             return 4  # END
         buffer = self._buffer
         start = self._start
         have = len(buffer) - start
         if have <= 0:
-            info = self.info
-            assert info is not None
-            return self._awaiting(info)
+            return self._awaiting(self.info)
         take = min(have, left)
         self.data = buffer if not start and take == have else buffer[start : start + take]
         self._start = start + take
@@ -319,6 +341,7 @@ class HttpExchange:
         self._want = want
         self._buffer = b""
         self._start = 0
+        self._held = True
 
     def _compact(self, buffer: bytes, start: int, body_start: int, want: int) -> None:
         """An incomplete chunked request: keep its head, then what is not decoded yet
@@ -335,6 +358,7 @@ class HttpExchange:
         self._want = want - done if want else 0
         self._buffer = b""
         self._start = 0
+        self._held = True
 
     def _dechunk(self, buffer: bytes, start: int, pos: int) -> tuple[bytes | None, int]:
         """A chunked body from ``pos``: (body, where the request ends), or (None, how
@@ -389,6 +413,7 @@ class HttpExchange:
         acc = self._acc
         rest = bytes(acc) if acc is not None else self._buffer[self._start :]
         self._acc = None
+        self._held = self._parts
         self._buffer = b""
         self._start = 0
         self._want = 0
@@ -397,7 +422,6 @@ class HttpExchange:
     def drain(self) -> None:
         """The server is stopping: the response in progress, or the next one, is the
         last (``Connection: close``, unless its head is out)."""
-        self.draining = True
         if self.outstanding:
             self.close_after = True
         else:
@@ -409,7 +433,7 @@ class HttpExchange:
         """The whole response ``200 OK``, text/html, with ``body``, when the outstanding
         request is a keep-alive HTTP/1.1 one other than HEAD (it is complete then);
         None otherwise (encode a Response). The head is cached per length and second."""
-        if self.close_after or self._head_only or self._version != "1.1":
+        if self.close_after or not self._plain:
             return None
         global _hello_until
         now = _time()
@@ -440,11 +464,11 @@ class HttpExchange:
         response is complete: ``outstanding`` is False, ``close_after`` says whether the
         connection closes now."""
         headers = response._headers
-        head_only = self._head_only
+        head_only = self.info.method == "HEAD"
         coding = headers.get("transfer-encoding")
         kind = headers.get("content-type")
         if coding is not None and "chunked" in str(coding[1]).lower():
-            if self._version == "1.0":
+            if self.info.version == "1.0":
                 self.close_after = True
                 self.streaming = _BARE  # the chunks go out bare and the close ends them
             else:
@@ -489,7 +513,7 @@ class HttpExchange:
             if length is None:
                 self.close_after = True  # the close ends the body
         lines = self._head(response, length, extra)
-        if self._head_only or response._status in _NO_BODY:
+        if self.info.method == "HEAD" or response._status in _NO_BODY:
             self._complete()
         return b"".join(lines)
 
@@ -534,7 +558,7 @@ class HttpExchange:
     def _head(self, response: Response, length: int | None, extra: bytes) -> list[bytes]:
         """The head of ``response`` as a list of lines, blank line included."""
         status = response._status
-        version = response._version or self._version
+        version = response._version or self.info.version
         headers = response._headers
         lines = [status_line(status, response._reason or reason_of(status), version)]
         if "server" not in headers:

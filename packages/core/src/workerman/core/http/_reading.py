@@ -41,19 +41,17 @@ def read_http(state: HttpState, data: bytes) -> None:
     state.seen = True  # not idle (see _idle)
     exchange = state.exchange
     exchange.max_size = conn.max_package_size
-    exchange.receive(data)
     if conn.backlogged:
+        exchange.receive(data)
         _stall(conn, state)
         return
     try:
+        event = exchange.next_event(data)
         while True:
-            event = exchange.next_event()
             if event == _REQUEST:
                 if state.timer:
                     state.stop_timer()
-                info = exchange.info
-                assert info is not None
-                method, uri, version, keep_alive, _, _, _ = info
+                method, uri, version, keep_alive, _, _, _, _ = exchange.info
                 dispatch(
                     conn,
                     state,
@@ -74,18 +72,19 @@ def read_http(state: HttpState, data: bytes) -> None:
                 except OSError as exc:
                     _spool_failed(conn, state, exc)
                     return
+                event = exchange.next_event()
                 continue
             elif event == _SEND:
                 conn.write(exchange.data)
+                event = exchange.next_event()
                 continue
             elif event == _HEAD:
-                info = exchange.info
-                assert info is not None
                 try:
-                    state.spool = Spool(exchange.head, info.length, state.upload_tmp_dir)
+                    state.spool = Spool(exchange.head, exchange.info.length, state.upload_tmp_dir)
                 except OSError as exc:
                     _spool_failed(conn, state, exc)
                     return
+                event = exchange.next_event()
                 continue
             elif event == _END:
                 spool = state.spool
@@ -93,9 +92,7 @@ def read_http(state: HttpState, data: bytes) -> None:
                 state.spool = None
                 if state.timer:
                     state.stop_timer()
-                info = exchange.info
-                assert info is not None
-                method, uri, version, keep_alive, _, _, _ = info
+                method, uri, version, keep_alive, _, _, _, _ = exchange.info
                 dispatch(
                     conn, state, Request(conn, spool.head, spool, method, uri, version, keep_alive)
                 )
@@ -118,6 +115,7 @@ def read_http(state: HttpState, data: bytes) -> None:
             if conn.backlogged:
                 _stall(conn, state)
                 return
+            event = exchange.next_event()
     except RequestError as exc:
         reject(conn, state, exc.status, exc.reason)
 
