@@ -58,5 +58,13 @@ class Http(HttpState):
         exchange = cls._first(package)
         if exchange is None:
             raise ValueError("decode() takes one whole request, as input() measured it")
-        method, uri, version, keep_alive, _, _, _, _ = exchange.info
-        return Request(connection, exchange.head, exchange.body, method, uri, version, keep_alive)
+        info = exchange.info
+        return Request(
+            connection,
+            exchange.head,
+            exchange.body,
+            info.method,
+            info.uri,
+            info.version,
+            info.keep_alive,
+        )

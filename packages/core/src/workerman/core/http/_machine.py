@@ -57,7 +57,7 @@ _BARE: Final = 2  # as it is, under a Content-Length or ended by the close
 _EVENTS: Final = 3  # server-sent events: bare, and only the close ends them
 _DISCARD: Final = 4  # a chunked answer to HEAD: chunks are dropped, the last one ends it
 
-_NO_HEAD = Head("", "", "1.1", False, 0, False, False, False)  # before the first request
+_NO_HEAD = Head("", "", "1.1", False, 0, False, False)  # before the first request
 
 _hello_heads: dict[int, bytes] = {}  # by body length, for the current second
 _hello_until = 0.0
@@ -236,10 +236,9 @@ class HttpExchange:
         info = _heads.get(head)
         if info is None:
             info = analyse(head)
-        # unpacked once: a NamedTuple's fields by name cost a descriptor call each
-        _, _, _, keep_alive, length, chunked, _, plain = info
         body_start = end + 4
-        if chunked:
+        length = info.length
+        if info.chunked:
             found, stop = self._dechunk(buffer, start, body_start)
             if found is None:
                 self._compact(buffer, start, body_start, stop)
@@ -274,8 +273,8 @@ class HttpExchange:
         self.phase = 1 if stop < size else 0  # (1: the next request has begun)
         left = self.requests_left - 1  # (1 once draining: this request is the last)
         self.requests_left = left
-        self.close_after = not (keep_alive and left)
-        self._plain = plain
+        self.close_after = not (info.keep_alive and left)
+        self._plain = info.plain
         return 1  # REQUEST
 
     def _next_held(self) -> int:

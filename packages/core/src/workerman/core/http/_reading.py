@@ -51,11 +51,19 @@ def read_http(state: HttpState, data: bytes) -> None:
             if event == _REQUEST:
                 if state.timer:
                     state.stop_timer()
-                method, uri, version, keep_alive, _, _, _, _ = exchange.info
+                info = exchange.info
                 dispatch(
                     conn,
                     state,
-                    Request(conn, exchange.head, exchange.body, method, uri, version, keep_alive),
+                    Request(
+                        conn,
+                        exchange.head,
+                        exchange.body,
+                        info.method,
+                        info.uri,
+                        info.version,
+                        info.keep_alive,
+                    ),
                 )
             elif event == _NEED_DATA:
                 phase = exchange.phase
@@ -92,9 +100,19 @@ def read_http(state: HttpState, data: bytes) -> None:
                 state.spool = None
                 if state.timer:
                     state.stop_timer()
-                method, uri, version, keep_alive, _, _, _, _ = exchange.info
+                info = exchange.info
                 dispatch(
-                    conn, state, Request(conn, spool.head, spool, method, uri, version, keep_alive)
+                    conn,
+                    state,
+                    Request(
+                        conn,
+                        spool.head,
+                        spool,
+                        info.method,
+                        info.uri,
+                        info.version,
+                        info.keep_alive,
+                    ),
                 )
             else:  # PAUSED: the response to the outstanding request is not complete
                 _hold_rest(conn, state)
