@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -193,7 +195,9 @@ def test_hello_encodes_a_whole_keep_alive_response() -> None:
     exchange = HttpExchange()
     exchange.next_event(GET)
     out = exchange.hello(b"hi")
-    assert out is not None and out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\nhi")
+    assert (
+        out is not None and out.startswith(b"HTTP/1.1 200 OK\r\n") and out.endswith(b"\r\n\r\nhi")
+    )
     assert b"Content-Length: 2\r\n" in out and not exchange.outstanding
 
 
@@ -281,7 +285,7 @@ def test_any_split_of_pipelined_requests_gives_the_same_requests(
     marks = sorted({0, len(stream), *(c % (len(stream) + 1) for c in cuts)})
     exchange = HttpExchange()
     seen: list[tuple[str, bytes]] = []
-    for begin, end in zip(marks, marks[1:], strict=False):
+    for begin, end in pairwise(marks):
         event = exchange.next_event(stream[begin:end])
         while event not in (X.NEED_DATA, X.PAUSED):
             if event == X.REQUEST:

@@ -58,8 +58,8 @@ class Head:
         self.length = length  # Content-Length, 0 when absent
         self.chunked = chunked
         self.expect_continue = expect_continue
-        # HTTP/1.1 and not HEAD: the common case of an answer (see HttpExchange.hello)
-        self.plain = version == "1.1" and method != "HEAD"
+        # keep-alive HTTP/1.1 and not HEAD: the common case of an answer (HttpExchange.hello)
+        self.plain = keep_alive and version == "1.1" and method != "HEAD"
 
     def __repr__(self) -> str:
         return f"<Head {self.method} {self.uri} HTTP/{self.version}>"

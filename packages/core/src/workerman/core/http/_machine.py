@@ -105,6 +105,7 @@ class HttpExchange:
     __slots__ = (
         "_acc",
         "_buffer",
+        "_closing",
         "_continued",
         "_cparts",
         "_cpos",
@@ -116,7 +117,6 @@ class HttpExchange:
         "_start",
         "_want",
         "body",
-        "close_after",
         "data",
         "head",
         "info",
@@ -149,9 +149,9 @@ class HttpExchange:
         self.data = b""
         self.phase = 0
         self.outstanding = False  # a request is out; its response is not complete
-        self.close_after = False  # the connection closes once that response is complete
+        self._closing = False  # the connection closes after this response, whatever comes
         self.streaming = 0  # the response's head is out, its body goes on (_CHUNKED ...)
-        self._plain = False  # the outstanding request is HTTP/1.1 and not HEAD
+        self._plain: object = False  # its answer may be hello()'s (see Head.plain), not the last
         self._held = False  # bytes are held back: an incomplete request, a body in parts
         self._continued = 0  # requests_left of the request a 100 Continue was sent for
         self._buffer = b""  # the bytes at hand, unread from _start on
@@ -270,11 +270,11 @@ class HttpExchange:
         self.body = body
         # the request is out (as in _begin, written out: this is the per-request path)
         self.outstanding = True
-        self.phase = 1 if stop < size else 0  # (1: the next request has begun)
-        left = self.requests_left - 1  # (1 once draining: this request is the last)
-        self.requests_left = left
-        self.close_after = not (info.keep_alive and left)
-        self._plain = info.plain
+        self.phase = stop < size  # (True, 1: the next request has begun)
+        # (1 once draining: this request is the last)
+        self.requests_left = left = self.requests_left - 1
+        # hello() may answer (False once the response closes: close_after decides the rest)
+        self._plain = left and info.plain
         return 1  # REQUEST
 
     def _next_held(self) -> int:
@@ -301,8 +301,7 @@ class HttpExchange:
         self.phase = 1 if self._start < len(self._buffer) else 0
         left = self.requests_left - 1  # (1 once draining: this request is the last)
         self.requests_left = left
-        self.close_after = not (info.keep_alive and left)
-        self._plain = info.plain
+        self._plain = left and info.plain
 
     def _awaiting(self, info: Head) -> int:
         """A head is in, its body is not: a client that waits for leave to send it gets it."""
@@ -418,11 +417,19 @@ class HttpExchange:
         self._want = 0
         return rest
 
+    @property
+    def close_after(self) -> bool:
+        """The connection closes once the response to the outstanding (or last) request
+        is complete: the client did not ask to keep it, it was the last of
+        ``max_keepalive_requests``, the server drains, or the response said so."""
+        return self._closing or not (self.info.keep_alive and self.requests_left)
+
     def drain(self) -> None:
         """The server is stopping: the response in progress, or the next one, is the
         last (``Connection: close``, unless its head is out)."""
         if self.outstanding:
-            self.close_after = True
+            self._closing = True
+            self._plain = False
         else:
             self.requests_left = 1
 
@@ -432,7 +439,7 @@ class HttpExchange:
         """The whole response ``200 OK``, text/html, with ``body``, when the outstanding
         request is a keep-alive HTTP/1.1 one other than HEAD (it is complete then);
         None otherwise (encode a Response). The head is cached per length and second."""
-        if self.close_after or not self._plain:
+        if not self._plain:
             return None
         global _hello_until
         now = _time()
@@ -468,7 +475,7 @@ class HttpExchange:
         kind = headers.get("content-type")
         if coding is not None and "chunked" in str(coding[1]).lower():
             if self.info.version == "1.0":
-                self.close_after = True
+                self._closing = True
                 self.streaming = _BARE  # the chunks go out bare and the close ends them
             else:
                 self.streaming = _CHUNKED
@@ -484,7 +491,7 @@ class HttpExchange:
                 response.header("Cache-Control", "no-cache")
             self.streaming = _EVENTS
             if head_only:  # events have no last one to end the response with: close after it
-                self.close_after = True
+                self._closing = True
             lines = self._head(response, None, extra)
             if head_only:
                 self._complete()
@@ -510,7 +517,7 @@ class HttpExchange:
         else:
             self.streaming = _BARE
             if length is None:
-                self.close_after = True  # the close ends the body
+                self._closing = True  # the close ends the body
         lines = self._head(response, length, extra)
         if self.info.method == "HEAD" or response._status in _NO_BODY:
             self._complete()
@@ -531,7 +538,7 @@ class HttpExchange:
         close ends it): the response is complete."""
         mode = self.streaming
         if mode == _EVENTS:  # nothing to end them with but the close
-            self.close_after = True
+            self._closing = True
         self._complete()
         return b"0\r\n\r\n" if mode == _CHUNKED else b""
 
@@ -539,7 +546,7 @@ class HttpExchange:
         """The answer ``status`` to the outstanding request, which closes the connection
         (the response is complete); None when its response has begun (the connection
         can only be closed)."""
-        self.close_after = True
+        self._closing = True
         if self.streaming:
             return None
         self._complete()
@@ -569,7 +576,7 @@ class HttpExchange:
         given = headers.get("connection")
         if given is not None:
             if "close" in str(given[1]).lower():
-                self.close_after = True
+                self._closing = True
         elif self.close_after:
             lines.append(b"Connection: close\r\n")
         elif version == "1.0":
