@@ -25,8 +25,14 @@ The theory is the one of HTTP/1.1 on one connection (RFC 9112), for a server:
   response sets. When the response is complete, :attr:`close_after` says whether the
   connection closes now.
 
-What the glue needs to run deadlines is in :attr:`phase`: ``IDLE`` (nothing of a
-request in), ``HEAD`` (a head has begun), ``BODY`` (a head is in, its body is not).
+What the glue needs to run deadlines is in ``phase``: ``IDLE`` (nothing of a request
+in), ``HEAD_BEGUN`` (a head has begun), ``BODY_BEGUN`` (a head is in, its body is not).
+Once a response with ``close_after`` is complete, the exchange is over: the connection
+closes.
+
+On the per-request path every step counts (benchmarks/hotpath.py): ``next_event(data)``
+takes the bytes and parses in one call, the head's fields are slots (``Head``), and the
+close decision is made when asked (``close_after``), not per request.
 """
 
 from __future__ import annotations
