@@ -187,9 +187,13 @@ class AsgiWorker(Worker):
                 logger.error("worker %r: %s", self.name, exc)
 
     def _arriving(self, conn: TcpConnection) -> bool:
-        """A request is on its way: nothing read yet, or part of a head."""
+        """A request is on its way: nothing read yet, or part of one (the HTTP exchange
+        holds it)."""
         if conn.id in self._cycles:
             return False
+        state = conn.protocol_state
+        if isinstance(state, Http):
+            return conn.bytes_read == 0 or state.busy_arriving()
         return conn.bytes_read == 0 or conn.recv_buffer_size > 0
 
     def _choose_spawn(self) -> None:

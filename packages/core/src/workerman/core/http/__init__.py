@@ -3,13 +3,15 @@
 ``Worker("http://0.0.0.0:8080")`` hands each request to ``on_message(connection,
 request)``; the handler answers with ``connection.send(...)``: a str or bytes (a 200
 page), a :class:`Response`, then :class:`Chunk` or :class:`ServerSentEvents` pieces for a
-streamed one.
+streamed one. :class:`HttpExchange` is the exchange itself, without the connection:
+fed bytes, it returns the requests, and the bytes of the responses.
 """
 
 from ._codec import Http as Http
 from ._cookies import format_cookie as format_cookie
 from ._errors import RequestError as RequestError
 from ._form import UploadedFile as UploadedFile
+from ._machine import HttpExchange as HttpExchange
 from ._request import Request as Request
 from ._response import Chunk as Chunk
 from ._response import Response as Response
@@ -22,6 +24,7 @@ __all__ = [
     "Chunk",
     "FileSessionHandler",
     "Http",
+    "HttpExchange",
     "Request",
     "RequestError",
     "Response",

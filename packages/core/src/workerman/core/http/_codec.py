@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._errors import RequestError
-from ._head import analyse
-from ._parser import ChunkCursor, _dechunk
+from ._machine import HttpExchange
 from ._protocol import HttpState
 from ._request import Request
 
 __all__ = ["Http"]
+
+_WHOLE = 1 << 62  # the codec view has no size limit of its own: the connection's applies
 
 
 class Http(HttpState):
@@ -23,11 +23,24 @@ class Http(HttpState):
     connection caps a request (413).
 
     It is a :class:`~workerman.core.protocols.StreamProtocol`: each connection has an
-    instance, its HTTP state. ``input`` and ``decode`` give the codec view of whole
-    requests, for code that holds the bytes of one.
+    instance, its HTTP state, whose :class:`~workerman.core.http.HttpExchange` reads
+    the requests and encodes the responses. ``input`` and ``decode`` give the codec view
+    of whole requests, for code that holds the bytes of one.
     """
 
     __slots__ = ()
+
+    @classmethod
+    def _first(cls, buffer: bytes) -> HttpExchange | None:
+        """An exchange that has read the first request of ``buffer``, None when incomplete."""
+        exchange = HttpExchange(cls.max_header_size, _WHOLE, cls.max_chunks)
+        exchange.receive(buffer)
+        while True:
+            event = exchange.next_event()
+            if event == HttpExchange.REQUEST:
+                return exchange
+            if event != HttpExchange.SEND:  # (a 100 Continue is not the codec's to send)
+                return None
 
     @classmethod
     def input(cls, buffer: bytes, connection: Any) -> int:
@@ -36,31 +49,22 @@ class Http(HttpState):
         Raises:
             RequestError: bytes that are not an acceptable request (it carries the status).
         """
-        end = buffer.find(b"\r\n\r\n")
-        if end < 0:
-            if len(buffer) > cls.max_header_size:
-                raise RequestError(431, "request header block too large")
-            return 0
-        if end > cls.max_header_size:
-            raise RequestError(431, "request header block too large")
-        info = analyse(buffer[:end])
-        if info.chunked:
-            body, stop = _dechunk(
-                ChunkCursor(), buffer, 0, end + 4, 1 << 62, cls.max_header_size, cls.max_chunks
-            )
-            return 0 if body is None else stop
-        return end + 4 + info.length
+        exchange = cls._first(buffer)
+        return 0 if exchange is None else len(buffer) - exchange.unread
 
     @classmethod
     def decode(cls, package: bytes, connection: Any) -> Request:
         """The :class:`Request` of one whole request as ``input`` measured it."""
-        end = package.find(b"\r\n\r\n")
-        head = package[:end]
-        info = analyse(head)
-        body = package[end + 4 :]
-        if info.chunked:
-            found = _dechunk(
-                ChunkCursor(), package, 0, end + 4, 1 << 62, cls.max_header_size, cls.max_chunks
-            )
-            body = found[0] or b""
-        return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
+        exchange = cls._first(package)
+        if exchange is None:
+            raise ValueError("decode() takes one whole request, as input() measured it")
+        info = exchange.info
+        return Request(
+            connection,
+            exchange.head,
+            exchange.body,
+            info.method,
+            info.uri,
+            info.version,
+            info.keep_alive,
+        )

@@ -1,11 +1,11 @@
-"""One request, one response: handing requests to the handler and what it sends to the
-wire, in request order.
+"""One request, one response: handing requests to the handler, and writing what it sends
+as the exchange machine (``_machine``) encodes it.
 
-A connection handles one request at a time. The next pipelined request waits, its bytes
-kept, until the response to the current one is complete: a whole body sent, the last
-chunk of a chunked response, or the last byte of a file. So responses leave in request
-order whether the handler answers at once, from an async handler, or from a callback
-long after it returned.
+The machine hands out one request at a time: the next pipelined one waits, unread, until
+the response to the current one is complete (a whole body sent, the last chunk of a
+chunked response, or the last byte of a file). So responses leave in request order
+whether the handler answers at once, from an async handler, or from a callback long
+after it returned. Here the connection is held meanwhile, and released on completion.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from workerman.core import statistics
 
-from ._answer import _stream, complete, error_bytes, fail, send_plain, write_hello
+from ._answer import _stream, complete, fail, send_plain
 from ._file import send_file
+from ._machine import error_bytes
 from ._response import Response
 from ._source import send_source
 
@@ -30,21 +31,15 @@ logger = logging.getLogger("workerman.core")
 
 
 def dispatch(conn: TcpConnection, state: HttpState, request: Request) -> None:
-    """Call ``on_message`` with ``request``; the connection stays held (reading no more
-    requests) until the response is complete."""
+    """Call ``on_message`` with ``request`` (the exchange has handed it out); the
+    connection stays held (reading no more requests) until the response is complete."""
     state.request = request
-    state.pending = True
-    state.streaming = 0
-    left = state.requests_left - 1  # (1 once draining: this request is the last)
-    state.requests_left = left
-    state.close_after = not (request.keep_alive and left)
-    state.continued = False
     if conn.on_message is None:
         statistics.total_request += 1  # deliver() counts the others
         fail(conn, state, 404, "no handler")
         return
     conn.deliver(request, state.failed)
-    if state.pending and not state.held:
+    if state.exchange.outstanding and not state.held:
         state.held = True
         conn.hold()
 
@@ -75,40 +70,31 @@ def respond(state: HttpState, message: Any) -> bool | None:
     request = state.request
     if request is None:
         raise RuntimeError("no HTTP request on this connection is waiting for a response")
-    kind = type(message)
-    if state.streaming:
+    exchange = state.exchange
+    if exchange.streaming:
         _stream(conn, state, message)
         return None
+    kind = type(message)
     if kind is str or kind is bytes:
         body = message.encode() if kind is str else message
-        if (
-            request.protocol_version == "1.1"
-            and not state.close_after
-            and request._session is None
-            and request.method != "HEAD"
-        ):
-            write_hello(conn, body)
-            if state.held or request._files:
-                complete(conn, state)
-            else:  # complete() with nothing to clean up and no one waiting
-                state.request = None
-                state.pending = False
-            return None
+        if request._session is None:
+            data = exchange.hello(body)
+            if data is not None:
+                conn.write(data)
+                if state.held or request._files:
+                    complete(conn, state)
+                else:  # complete() with nothing to clean up and no one waiting
+                    state.request = None
+                return None
         message = Response(200, body=body)
     elif not isinstance(message, Response):
         raise TypeError(
             f"an HTTP connection sends str, bytes or Response, not {type(message).__name__}"
         )
-    send_response(conn, state, request, message)
-    return None
-
-
-def send_response(
-    conn: TcpConnection, state: HttpState, request: Request, response: Response
-) -> None:
-    if response._file is not None:
-        send_file(conn, state, request, response)
-    elif response._source is not None:
-        send_source(conn, state, request, response)
+    if message._file is not None:
+        send_file(conn, state, request, message)
+    elif message._source is not None:
+        send_source(conn, state, request, message)
     else:
-        send_plain(conn, state, request, response)
+        send_plain(conn, state, request, message)
+    return None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, BinaryIO
 
 from workerman.core import ConnectionStatus, current_loop
 
-from ._answer import _head, complete, fail, send_plain
+from ._answer import complete, cookie_line, fail, send_plain
 from ._response import Response
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class FileStreamer:
         if self.remaining <= 0:
             self.close()
             state.streamer = None
+            state.exchange.end()  # (nothing to write: the length ends the body)
             complete(conn, state)
 
     def close(self) -> None:
@@ -155,9 +156,12 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
                 )
     offset = min(offset, size)
     length = size - offset if not length else min(length, size - offset)
-    lines = _head(response, request, state, length)
-    if request.method == "HEAD" or not length:
-        conn.write(b"".join(lines))
+    exchange = state.exchange
+    head = exchange.encode_head(response, length, extra=cookie_line(request))
+    if not exchange.outstanding or not length:  # a HEAD request, or an empty file
+        if exchange.outstanding:
+            exchange.end()
+        conn.write(head)
         complete(conn, state)
         return
     try:
@@ -168,10 +172,10 @@ def send_file(conn: TcpConnection, state: HttpState, request: Request, response:
         conn.report("file response", exc)
         fail(conn, state, 500, "")
         return
-    lines.append(first)
-    conn.write(b"".join(lines))
+    conn.write(head + first)
     if len(first) >= length:
         file.close()
+        exchange.end()
         complete(conn, state)
         return
     streamer = state.streamer = FileStreamer(file, length - len(first))

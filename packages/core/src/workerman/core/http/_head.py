@@ -10,7 +10,6 @@ clients repeat the same head over and over.
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
 
 from ._errors import RequestError
 
@@ -26,14 +25,44 @@ _FIELD = re.compile(_TOKEN + rb":" + _VALUE)
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
-class Head(NamedTuple):
-    method: str
-    uri: str
-    version: str
-    keep_alive: bool
-    length: int  # Content-Length, 0 when absent
-    chunked: bool
-    expect_continue: bool
+class Head:
+    """What a request head says that frames the request and its answer (made once per
+    distinct head, which is cached). A class with slots, not a NamedTuple: its fields are
+    read by name on the per-request path, where a slot is a plain load."""
+
+    __slots__ = (
+        "chunked",
+        "expect_continue",
+        "keep_alive",
+        "length",
+        "method",
+        "plain",
+        "uri",
+        "version",
+    )
+
+    def __init__(
+        self,
+        method: str,
+        uri: str,
+        version: str,
+        keep_alive: bool,
+        length: int,
+        chunked: bool,
+        expect_continue: bool,
+    ) -> None:
+        self.method = method
+        self.uri = uri
+        self.version = version  # "1.1" or "1.0"
+        self.keep_alive = keep_alive
+        self.length = length  # Content-Length, 0 when absent
+        self.chunked = chunked
+        self.expect_continue = expect_continue
+        # keep-alive HTTP/1.1 and not HEAD: the common case of an answer (HttpExchange.hello)
+        self.plain = keep_alive and version == "1.1" and method != "HEAD"
+
+    def __repr__(self) -> str:
+        return f"<Head {self.method} {self.uri} HTTP/{self.version}>"
 
 
 _cache: dict[bytes, Head] = {}

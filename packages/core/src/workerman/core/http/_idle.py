@@ -43,7 +43,7 @@ def _sweep(worker: Worker, interval: float) -> None:
         state = connection.protocol_state
         if not isinstance(state, HttpSettings) or state.idle_timeout != timeout:
             continue  # another sweep's (an Http subclass), WebSocket's, or lingering
-        if state.seen or state.pending or state.stalled or state.streamer is not None:
+        if state.seen or state.exchange.outstanding or state.stalled or state.streamer is not None:
             state.seen = False
             state.quiet = 0
             continue

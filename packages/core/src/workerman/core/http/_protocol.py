@@ -13,7 +13,8 @@ from ._answer import fail
 from ._errors import RequestError
 from ._exchange import respond
 from ._idle import watch
-from ._parser import parse_http
+from ._machine import HttpExchange
+from ._reading import read_http
 from ._settings import HttpSettings
 
 if TYPE_CHECKING:
@@ -34,51 +35,44 @@ class HttpState(StreamProtocol, HttpSettings):
     (class attributes; :class:`~workerman.core.http.Http` is the class workers use)."""
 
     __slots__ = (
-        "close_after",
-        "continued",
-        "cparts",
-        "cpos",
-        "csize",
+        "exchange",
         "failed",
         "held",
         "mark",
-        "pending",
         "quiet",
         "request",
-        "requests_left",
         "seen",
         "spool",
         "stalled",
         "streamer",
-        "streaming",
         "timer",
     )
 
     def __init__(self, connection: TcpConnection) -> None:
         super().__init__(connection)
-        self.request: Request | None = None
-        self.pending = False  # a request waits for its response to complete
-        self.held = False  # the connection is held until that response is complete
+        # what the bytes mean and what to answer: the exchange; the rest is the IO it asks for
+        self.exchange = HttpExchange(
+            self.max_header_size,
+            connection.max_package_size,
+            self.max_chunks,
+            self.body_spool_size,
+            self.max_keepalive_requests,
+        )
+        self.request: Request | None = None  # the one the exchange handed out, until answered
+        self.held = False  # the connection is held until its response is complete
         self.stalled = False  # no request is read until the client takes its answers
-        self.streaming = 0
-        self.close_after = False
-        self.requests_left = self.max_keepalive_requests or -1  # the last one closes
-        self.continued = False
         self.timer = 0  # the head's deadline, or the body's
         self.mark = 0  # the body's: bytes_read when its period began (-1: the head's timer)
         self.streamer: FileStreamer | SourceStreamer | None = None
         self.spool: Spool | None = None  # a large body arriving into a temporary file
-        self.cpos = 0  # chunked request body: where decoding resumes, from the request's start
-        self.cparts: list[bytes] = []
-        self.csize = 0
         self.failed = self.handler_failed  # made once: handed to deliver() per request
         self.seen = False  # bytes arrived since the last idle sweep
         self.quiet = 0  # idle sweeps in a row that found nothing going on
         watch(connection, self.idle_timeout)
 
     def data_received(self, data: bytes) -> None:
-        """Decode and dispatch every whole request; keep the rest."""
-        parse_http(self, data)
+        """Feed the exchange; deliver every whole request."""
+        read_http(self, data)
 
     def send(self, message: Any) -> bool | None:
         """Send a message (str, bytes, Response, Chunk, ServerSentEvents) as (part of) the
@@ -121,10 +115,10 @@ class HttpState(StreamProtocol, HttpSettings):
         closes now; one that spoke lately, or has not spoken yet (accepted as the stop
         began), may have a request on its way (closing then would drop it), so it gets a
         moment first."""
-        if self.pending:
-            self.close_after = True
+        exchange = self.exchange
+        exchange.drain()
+        if exchange.outstanding:
             return
-        self.requests_left = 1  # the next request is the last
         conn = self.connection
         if self.seen or self.busy_arriving() or not conn.bytes_read:  # (new: it will ask)
             Timer.add(_DRAIN_GRACE, self.close_if_idle, persistent=False)
@@ -133,10 +127,10 @@ class HttpState(StreamProtocol, HttpSettings):
 
     def busy_arriving(self) -> bool:
         """Part of a request is in (its head, or a body still coming)."""
-        return bool(self.connection.recv_buffer_size) or self.spool is not None
+        return bool(self.exchange.phase or self.connection.recv_buffer_size)
 
     def close_if_idle(self) -> None:
-        if not (self.pending or self.busy_arriving()):
+        if not (self.exchange.outstanding or self.busy_arriving()):
             self.connection.close()
 
     def drop_spool(self) -> None:
@@ -154,17 +148,18 @@ class HttpState(StreamProtocol, HttpSettings):
     def handler_failed(self, exc: Exception) -> None:
         """``on_message`` raised (now, or in its task): its status, or 500, unless the
         response is already out (then it stands)."""
+        outstanding = self.exchange.outstanding
         if isinstance(exc, RequestError):
-            if self.pending:
+            if outstanding:
                 fail(self.connection, self, exc.status, exc.reason)
             return
         self.connection.report("on_message", exc)
-        if self.pending:
+        if outstanding:
             fail(self.connection, self, 500, "")
 
 
 # Pure Python: the functions themselves are the methods, no call in between per request. A
 # compiled (native) function does not bind to an instance, so there the defs above stay.
-if isinstance(parse_http, FunctionType):
-    HttpState.data_received = parse_http  # type: ignore[method-assign]
+if isinstance(read_http, FunctionType):
+    HttpState.data_received = read_http  # type: ignore[method-assign]
     HttpState.send = respond  # type: ignore[method-assign,assignment]

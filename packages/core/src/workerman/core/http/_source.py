@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from workerman.core import ConnectionStatus, current_loop
 
-from ._answer import _NO_BODY, _head, complete
+from ._answer import complete, cookie_line
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection
@@ -27,11 +27,10 @@ class SourceStreamer:
     """Writes what an iterator gives while the connection's send buffer has room, and
     again each time it drains; chunked, or bare under a length the handler gave."""
 
-    __slots__ = ("chunked", "length", "sent", "source")
+    __slots__ = ("length", "sent", "source")
 
-    def __init__(self, source: Iterator[str | bytes], chunked: bool, length: int) -> None:
+    def __init__(self, source: Iterator[str | bytes], length: int) -> None:
         self.source = source
-        self.chunked = chunked
         self.length = length  # -1: none given
         self.sent = 0
 
@@ -39,6 +38,7 @@ class SourceStreamer:
         if state.streamer is not self:
             return
         source = self.source
+        piece_of = state.exchange.piece
         try:
             while not conn.writing_paused:
                 if conn.status >= _CLOSING:
@@ -58,7 +58,7 @@ class SourceStreamer:
                 self.sent += len(data)
                 if 0 <= self.length < self.sent:
                     raise ValueError(f"the body is longer than its Content-Length {self.length}")
-                conn.write(b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data)
+                conn.write(piece_of(data))
             else:
                 return  # the client is behind: drained() pumps again
             if self.sent < self.length:
@@ -71,8 +71,9 @@ class SourceStreamer:
             return
         self.close()
         state.streamer = None
-        if self.chunked:
-            conn.write(b"0\r\n\r\n")
+        end = state.exchange.end()
+        if end:
+            conn.write(end)
         complete(conn, state)
 
     def close(self) -> None:
@@ -94,15 +95,14 @@ def send_source(
     chunked = False
     if given is not None:
         length = int(str(given[1]))
-    elif request.protocol_version == "1.0":
-        state.close_after = True  # the close ends the body
-    else:
+    elif request.protocol_version != "1.0":  # (1.0: the close ends the body)
         chunked = True
         response.header("Transfer-Encoding", "chunked")
-    lines = _head(response, request, state, length if length >= 0 else None)
-    conn.write(b"".join(lines))
-    streamer = SourceStreamer(source, chunked, length)
-    if request.method == "HEAD" or response._status in _NO_BODY:
+    exchange = state.exchange
+    extra = cookie_line(request)
+    conn.write(exchange.encode_head(response, length if length >= 0 else None, chunked, extra))
+    streamer = SourceStreamer(source, length)
+    if not exchange.outstanding:  # a HEAD request, a 204 or 304: no body
         streamer.close()
         complete(conn, state)
         return

@@ -12,8 +12,8 @@ from mypy_extensions import mypyc_attr
 
 from workerman.core import ConnectionStatus, statistics
 from workerman.core.http import Request, RequestError, Response
-from workerman.core.http._answer import error_bytes
 from workerman.core.http._head import analyse
+from workerman.core.http._machine import error_bytes
 from workerman.core.http._protocol import HttpState
 from workerman.core.http._sweep import sweep_every
 
@@ -371,7 +371,7 @@ def upgrade(
     )
     # the HTTP exchange ends here, the connection stays
     http_state.request = None
-    http_state.pending = False
+    http_state.exchange.finish()
     connection.switch_protocol(kind, state)
     if on_message is not None:
         connection.on_message = on_message

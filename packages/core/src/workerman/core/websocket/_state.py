@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from mypy_extensions import mypyc_attr
 
 from workerman.core import ConnectionStatus, Timer
-from workerman.core.http._answer import error_bytes
+from workerman.core.http._machine import error_bytes
 from workerman.core.protocols import StreamProtocol
 
 from ._deflate import PerMessageDeflate
