@@ -201,6 +201,24 @@ def test_hello_encodes_a_whole_keep_alive_response() -> None:
     assert b"Content-Length: 2\r\n" in out and not exchange.outstanding
 
 
+def test_a_large_body_is_kept_apart_from_its_head_not_copied_with_it() -> None:
+    from workerman.core.http._machine import JOIN_MAX
+
+    body = b"x" * JOIN_MAX
+    exchange = HttpExchange()
+    assert exchange.next_event(GET) == X.REQUEST
+    assert exchange.hello(body) is None  # too large for the joined hello
+    head, rest = exchange.encode_apart(Response(200, body=body))
+    assert rest is body  # the same object: written after the head, never joined
+    assert head.startswith(b"HTTP/1.1 200 OK\r\n") and head.endswith(b"\r\n\r\n")
+    assert b"Content-Length: %d\r\n" % JOIN_MAX in head
+    assert not exchange.outstanding
+    small = HttpExchange()
+    small.next_event(GET)
+    data, nothing = small.encode_apart(Response(200, body=b"ok"))
+    assert data.endswith(b"\r\n\r\nok") and nothing == b""
+
+
 def test_a_head_request_gets_no_body() -> None:
     exchange = HttpExchange()
     exchange.next_event(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n")

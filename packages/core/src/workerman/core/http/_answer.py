@@ -28,7 +28,10 @@ def cookie_line(request: Request) -> bytes:
 def send_plain(conn: TcpConnection, state: HttpState, request: Request, response: Response) -> None:
     """Send a response whose body is in memory (or streamed by later sends)."""
     exchange = state.exchange
-    conn.write(exchange.encode(response, cookie_line(request)))
+    data, body = exchange.encode_apart(response, cookie_line(request))
+    conn.write(data)
+    if body:
+        conn.write(body)
     if not exchange.outstanding:
         complete(conn, state)
 

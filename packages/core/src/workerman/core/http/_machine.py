@@ -51,11 +51,15 @@ __all__ = ["CONTINUE", "HttpExchange", "error_bytes"]
 #: what a client that sent ``Expect: 100-continue`` waits for before its body
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
-_SERVER = b"Server: workerman\r\n"
-_HTML = b"Content-Type: text/html;charset=utf-8\r\n"
-_NO_BODY = frozenset({204, 304})
-_LENGTH = frozenset({"content-length"})
-_FRAMING = frozenset({"content-length", "transfer-encoding"})
+#: a response body at least this large is kept apart from its head (encode_apart), not
+#: copied into one piece with it
+JOIN_MAX: Final = 64 * 1024
+
+_SERVER: Final = b"Server: workerman\r\n"
+_HTML: Final = b"Content-Type: text/html;charset=utf-8\r\n"
+_NO_BODY: Final = frozenset({204, 304})
+_LENGTH: Final = frozenset({"content-length"})
+_FRAMING: Final = frozenset({"content-length", "transfer-encoding"})
 
 # how the body of a response whose head is out goes on (HttpExchange.streaming)
 _CHUNKED: Final = 1  # chunks, ended by the last chunk
@@ -444,8 +448,10 @@ class HttpExchange:
     def hello(self, body: bytes) -> bytes | None:
         """The whole response ``200 OK``, text/html, with ``body``, when the outstanding
         request is a keep-alive HTTP/1.1 one other than HEAD (it is complete then);
-        None otherwise (encode a Response). The head is cached per length and second."""
-        if not self._plain:
+        None otherwise (encode a Response), and for a body of ``JOIN_MAX`` bytes or more
+        (:meth:`encode_apart` keeps that apart from its head). The head is cached per
+        length and second."""
+        if not self._plain or len(body) >= JOIN_MAX:
             return None
         global _hello_until
         now = _time()
@@ -475,6 +481,14 @@ class HttpExchange:
         stays open: later pieces are :meth:`piece`, its end :meth:`end`. Otherwise the
         response is complete: ``outstanding`` is False, ``close_after`` says whether the
         connection closes now."""
+        data, body = self.encode_apart(response, extra)
+        return data + body if body else data
+
+    def encode_apart(self, response: Response, extra: bytes = b"") -> tuple[bytes, bytes]:
+        """:meth:`encode` in two parts, to send one after the other: a body of at least
+        ``JOIN_MAX`` bytes comes apart from its head, not copied into one piece with it
+        (the connection hands a large body to the kernel in pieces as the peer reads);
+        otherwise everything is in the first part and the second is empty."""
         headers = response._headers
         head_only = self.info.method == "HEAD"
         coding = headers.get("transfer-encoding")
@@ -488,10 +502,10 @@ class HttpExchange:
             lines = self._head(response, None, extra)
             if head_only:  # the handler still sends its chunks: the response ends with the last
                 self.streaming = _DISCARD
-                return b"".join(lines)
+                return b"".join(lines), b""
             if response._body:
                 lines.append(self.piece(response._body))
-            return b"".join(lines)
+            return b"".join(lines), b""
         if kind is not None and str(kind[1]).lower().startswith("text/event-stream"):
             if "cache-control" not in headers:
                 response.header("Cache-Control", "no-cache")
@@ -501,15 +515,18 @@ class HttpExchange:
             lines = self._head(response, None, extra)
             if head_only:
                 self._complete()
-                return b"".join(lines)
+                return b"".join(lines), b""
             lines.append(response._body)
-            return b"".join(lines)
+            return b"".join(lines), b""
         body = response._body
         lines = self._head(response, len(body), extra)
-        if not (head_only or response._status in _NO_BODY):
-            lines.append(body)
         self._complete()
-        return b"".join(lines)
+        if head_only or response._status in _NO_BODY:
+            return b"".join(lines), b""
+        if len(body) >= JOIN_MAX:
+            return b"".join(lines), body
+        lines.append(body)
+        return b"".join(lines), b""
 
     def encode_head(
         self, response: Response, length: int | None, chunked: bool = False, extra: bytes = b""
