@@ -84,7 +84,11 @@ class _Host:
         context, snapshot = self.context, self.snapshot
         if len(context) != len(snapshot):
             return False
-        return not snapshot or all(context.get(var, None) is value for var, value in snapshot)
+        get = context.get
+        for var, value in snapshot:  # noqa: SIM110 (a generator per request costs more)
+            if get(var, None) is not value:
+                return False
+        return True
 
 
 def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:

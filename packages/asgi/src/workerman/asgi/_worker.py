@@ -17,14 +17,13 @@ from ._exceptions import AsgiError, LifespanError
 from ._http import HttpCycle
 from ._lifespan import Lifespan
 from ._protocol import watching
-from ._scope import Trusted, header_pairs, split_target
+from ._scope import Heads, Trusted
 from ._websocket import WebSocketCycle
 
 __all__ = ["AsgiWorker"]
 
 logger = logging.getLogger("workerman.asgi")
 
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
 _WS_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
 _LIFESPAN_MODES = ("auto", "on", "off")
 #: a worker process whose lifespan startup failed exits with this status
@@ -126,6 +125,8 @@ class AsgiWorker(Worker):
         self._lifespan: Lifespan | None = None
         self._state: dict[str, Any] = {}
         self._secure = ssl is not None
+        self._heads = Heads(self.root_path, self._secure)
+        self._heads_known = self._heads.known
         self._cycles: dict[int, Cycle] = {}  # connection id -> the request in progress
         self._peers: dict[int, tuple[tuple[str, int], tuple[str, int] | None]] = {}
         self._inflight = 0  # app calls not yet returned
@@ -140,6 +141,8 @@ class AsgiWorker(Worker):
 
     async def _started(self, worker: Worker) -> None:
         self._choose_spawn()
+        self._heads = Heads(self.root_path, self._secure)  # as set by now
+        self._heads_known = self._heads.known
         self._unregister = register_status("asgi", self._status)
         try:
             app = self._callable = load_app(self.app)
@@ -214,34 +217,27 @@ class AsgiWorker(Worker):
     # -- connections -------------------------------------------------------------------
 
     def _request(self, conn: TcpConnection, request: Any) -> None:
-        headers, upgrade, forwarded = header_pairs(request.raw_head)
-        path, raw_path, query = split_target(request.uri)
-        peers = self._peers.get(conn.id)
+        known = self._heads_known.get(request.raw_head)
+        if known is None:
+            known = self._heads.learn(request)
+        part, pairs, upgrade, forwarded = known
+        scope = part.copy()
+        headers = scope["headers"] = pairs.copy()
+        key = conn.id
+        peers = self._peers.get(key)
         if peers is None:
-            peers = self._peers[conn.id] = self._peers_of(conn)
-        client = peers[0]
+            peers = self._peers[key] = self._peers_of(conn)
+        scope["server"] = peers[1]
+        scope["client"] = client = peers[0]
+        scope["state"] = self._state.copy()
         secure = self._secure
         if forwarded and client[0] in self.trusted:
             for name, value in headers:
                 if name == b"x-forwarded-for":
-                    client = (self.trusted.client(value.decode("latin-1")), 0)
+                    scope["client"] = (self.trusted.client(value.decode("latin-1")), 0)
                 elif name == b"x-forwarded-proto":
                     secure = value.decode("latin-1").strip().lower() in ("https", "wss")
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": _ASGI,
-            "http_version": request.protocol_version,
-            "server": peers[1],
-            "client": client,
-            "scheme": "https" if secure else "http",
-            "method": request.method,
-            "root_path": self.root_path,
-            "path": self.root_path + path if self.root_path else path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-            "state": self._state.copy(),
-        }
+                    scope["scheme"] = "https" if secure else "http"
         cycle: Cycle
         if upgrade:
             scope["type"] = "websocket"
@@ -259,7 +255,7 @@ class AsgiWorker(Worker):
             self._websockets += 1
         else:
             cycle = HttpCycle(self, conn, request)
-        self._cycles[conn.id] = cycle
+        self._cycles[key] = cycle
         self._inflight += 1
         self._spawn(self._call(cycle, scope))
 
