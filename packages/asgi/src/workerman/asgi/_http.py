@@ -141,7 +141,7 @@ class HttpCycle(Waiting):
                 conn.send(make_response(self.status, self.headers, bytes(body), chunked=True))
             else:
                 self.finished = True
-                conn.send(make_response(self.status, self.headers, bytes(body)))
+                conn.send(Response.from_fields(self.status, self.headers, bytes(body)))
             if self.finished:
                 self.done()
             elif conn.writing_paused or conn.backlogged:  # the client is not reading

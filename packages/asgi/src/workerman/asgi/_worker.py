@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.core.http import Http
 
 from ._app import load_app
-from ._eager import eager_spawner
+from ._eager import Call, carry, eager_caller
 from ._exceptions import AsgiError, LifespanError
 from ._http import HttpCycle
 from ._lifespan import Lifespan
@@ -134,7 +134,7 @@ class AsgiWorker(Worker):
         self._ready = False
         self._waiting: list[Future] = []  # requests waiting for startup, stops for idleness
         self._tasks: set[Any] = set()
-        self._spawn: Callable[[Coroutine[Any, Any, None]], None] = self._spawn_on_facade
+        self._call_app: Call = self._call_on_facade
         self._unregister: Callable[[], None] | None = None
 
     # -- the worker's life ---------------------------------------------------------------
@@ -200,10 +200,12 @@ class AsgiWorker(Worker):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # trio: a task per request, through the facade
             return
-        self._spawn = eager_spawner(loop, self._tasks)
+        self._call_app = eager_caller(loop, self._tasks, self._ended)
 
-    def _spawn_on_facade(self, coro: Coroutine[Any, Any, None]) -> None:
-        current_loop().spawn_awaitable(coro, lambda: f"ASGI app of worker {self.name!r}")
+    def _call_on_facade(self, app: Any, scope: dict[str, Any], cycle: Cycle) -> None:
+        current_loop().spawn_awaitable(
+            carry(app, scope, cycle, self._ended), lambda: f"ASGI app of worker {self.name!r}"
+        )
 
     def _wake_all(self) -> None:
         waiting, self._waiting = self._waiting, []
@@ -257,7 +259,7 @@ class AsgiWorker(Worker):
             cycle = HttpCycle(self, conn, request)
         self._cycles[key] = cycle
         self._inflight += 1
-        self._spawn(self._call(cycle, scope))
+        self._call_app(self._callable if self._ready else self._after_startup, scope, cycle)
 
     @staticmethod
     def _peers_of(conn: TcpConnection) -> tuple[tuple[str, int], tuple[str, int] | None]:
@@ -265,22 +267,24 @@ class AsgiWorker(Worker):
             return ("", 0), None
         return (conn.remote_ip, conn.remote_port), (conn.local_ip, conn.local_port)
 
-    async def _call(self, cycle: Cycle, scope: dict[str, Any]) -> None:
-        try:
-            if not self._ready:
-                waiter = current_loop().create_future()
-                self._waiting.append(waiter)
-                await waiter
-            await self._callable(scope, cycle.receive, cycle.send)
-        except Exception as exc:
-            cycle.failed(exc)
-        else:
+    async def _after_startup(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The app, called once the lifespan startup is over (a request that came first)."""
+        if not self._ready:
+            waiter = current_loop().create_future()
+            self._waiting.append(waiter)
+            await waiter
+        await self._callable(scope, receive, send)
+
+    def _ended(self, cycle: Cycle, exc: BaseException | None) -> None:
+        """The app call of ``cycle`` returned (``exc`` None) or raised ``exc``."""
+        if exc is None:
             if not cycle.finished:
                 cycle.returned()
-        finally:
-            self._inflight -= 1
-            if not self._inflight and self._waiting and self._ready:
-                self._wake_all()
+        elif isinstance(exc, Exception):
+            cycle.failed(exc)
+        self._inflight -= 1
+        if not self._inflight and self._waiting and self._ready:
+            self._wake_all()
 
     def cycle_done(self, cycle: Cycle) -> None:
         """``cycle``'s exchange is over: it no longer hears of its connection."""
