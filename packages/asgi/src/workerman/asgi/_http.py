@@ -136,12 +136,14 @@ class HttpCycle(Waiting):
                 if not more:
                     self.finished = True
                     conn.send(Chunk())
-            elif more:
+            elif more:  # (the response is made first: headers it refuses are a 500)
+                response = make_response(self.status, self.headers, bytes(body), chunked=True)
                 self.streaming = True
-                conn.send(make_response(self.status, self.headers, bytes(body), chunked=True))
+                conn.send(response)
             else:
+                response = Response.from_fields(self.status, self.headers, bytes(body))
                 self.finished = True
-                conn.send(Response.from_fields(self.status, self.headers, bytes(body)))
+                conn.send(response)
             if self.finished:
                 self.done()
             elif conn.writing_paused or conn.backlogged:  # the client is not reading
