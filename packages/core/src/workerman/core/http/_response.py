@@ -189,7 +189,8 @@ class Response:
             if len(_encoded) >= 256:
                 _encoded.clear()
             _encoded[key] = known
-        response = cls(status, None, body)
+        # (compiled, a call of the class itself is direct; of ``cls``, generic)
+        response = Response(status, None, body) if cls is Response else cls(status, None, body)
         response._raw = known[0]
         response._headers = known[1].copy()
         return response
