@@ -113,3 +113,12 @@ def test_a_response_from_fields_seen_before_is_its_own() -> None:
     first.header("X-B", "2")
     second = Response.from_fields(200, fields)
     assert second.headers == {"X-A": "1"}
+
+
+def test_changing_one_responses_values_leaves_the_next_ones_alone() -> None:
+    fields = [(b"Content-Length", b"1"), (b"content-length", b"2"), (b"X-A", b"1")]
+    first = Response.from_fields(200, fields)
+    first.headers["Content-Length"].append("3")
+    first.get_header("x-a")
+    second = Response.from_fields(200, fields)
+    assert second.get_header("content-length") == ["1", "2"]

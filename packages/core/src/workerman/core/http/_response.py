@@ -216,7 +216,13 @@ class Response:
                 seen[1].append(entry)
             else:
                 headers[key] = (seen[0], [seen[1], entry])
-        headers.update({key: entry for key, entry in framing.items() if key in _FRAMING_NAMES})
+        for framing_key in _FRAMING_NAMES:
+            given = framing.get(framing_key)
+            if given is not None:  # a list of values is the cache's: this response's own copy
+                given_name, given_value = given
+                if isinstance(given_value, list):
+                    given = (given_name, list(given_value))
+                headers[framing_key] = given
         self._headers = headers
 
     # -- status --------------------------------------------------------------------
