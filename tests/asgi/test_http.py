@@ -227,6 +227,25 @@ async def test_headers_given_as_lists_and_repeated(app_server: Any) -> None:
             assert got.headers.get_list("set-cookie") == ["a=1", "b=2"]
 
 
+async def test_a_header_that_would_split_the_head_is_a_500_not_an_injection(
+    app_server: Any, caplog: Any
+) -> None:
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        evil = [(b"x-evil", b"1\r\nSet-Cookie: admin=1")] if scope["path"] == "/evil" else []
+        await send({"type": "http.response.start", "status": 200, "headers": evil})
+        await send({"type": "http.response.body", "body": b"fine"})
+
+    async with app_server(app, lifespan="off") as url, httpx.AsyncClient() as client:
+        for _ in range(2):  # the refusal is not remembered as a known header list
+            got = await client.get(url + "/evil")
+            assert got.status_code == 500
+            assert "set-cookie" not in got.headers and "x-evil" not in got.headers
+        assert (await client.get(url + "/")).text == "fine"
+    assert any("CR, LF or NUL" in str(r.exc_info and r.exc_info[1]) for r in caplog.records)
+
+
 async def test_a_body_spooled_to_disk_arrives_in_pieces(app_server: Any) -> None:
     body = bytes(range(256)) * (12 * 1024)  # 3 MiB: over Http.body_spool_size
     async with app_server(scope_app) as url, httpx.AsyncClient() as client:

@@ -22,12 +22,36 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from types import CoroutineType
 from typing import Any
 
-__all__ = ["eager_spawner"]
+__all__ = ["Call", "Ended", "carry", "eager_caller"]
 
-Spawn = Callable[[Coroutine[Any, Any, None]], None]
+#: ``call(app, scope, cycle)``: run ``app(scope, cycle.receive, cycle.send)``
+Call = Callable[[Any, dict[str, Any], Any], None]
+#: ``ended(cycle, exc)``: the app call of ``cycle`` returned (None) or raised ``exc``
+Ended = Callable[[Any, BaseException | None], None]
+
+
+async def carry(app: Any, scope: dict[str, Any], cycle: Any, ended: Ended) -> None:
+    """The whole app call as one coroutine, ``ended`` told how it ended (for a task)."""
+    await _ending(app(scope, cycle.receive, cycle.send), cycle, ended)
+
+
+async def _ending(call: Awaitable[None], cycle: Any, ended: Ended) -> None:
+    try:
+        await call
+    except BaseException as exc:  # a cancellation is told too (and goes on)
+        ended(cycle, exc)
+        if not isinstance(exc, Exception):
+            raise
+    else:
+        ended(cycle, None)
+
+
+async def _awaiting(call: Awaitable[None]) -> None:
+    await call  # an awaitable that is not a coroutine: driven through one
 
 
 class _Resume:
@@ -69,7 +93,7 @@ class _Host:
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.context = contextvars.copy_context()
         self.snapshot = list(self.context.items())
-        self.handoff: asyncio.Future[_Resume] = loop.create_future()
+        self.handoff: asyncio.Future[Coroutine[Any, Any, None]] = loop.create_future()
         self.task = loop.create_task(self._run(), context=self.context)
 
     async def _run(self) -> None:
@@ -84,49 +108,68 @@ class _Host:
         context, snapshot = self.context, self.snapshot
         if len(context) != len(snapshot):
             return False
-        return not snapshot or all(context.get(var, None) is value for var, value in snapshot)
+        get = context.get
+        for var, value in snapshot:  # noqa: SIM110 (a generator per request costs more)
+            if get(var, None) is not value:
+                return False
+        return True
 
 
-def eager_spawner(loop: asyncio.AbstractEventLoop, keep: set[Any]) -> Spawn:
-    """A function that runs a coroutine on ``loop``, its first step at once; tasks still
-    running are kept in ``keep`` (the loop holds only weak references to tasks)."""
+def eager_caller(loop: asyncio.AbstractEventLoop, keep: set[Any], ended: Ended) -> Call:
+    """A ``call`` that runs app calls on ``loop``, each one's first step at once, and
+    tells ``ended`` how each ended; tasks still running are kept in ``keep`` (the loop
+    holds only weak references to tasks)."""
     done = keep.discard
-    current_task = asyncio.current_task
     if sys.version_info >= (3, 12):
 
-        def spawn_312(coro: Coroutine[Any, Any, None]) -> None:
+        def call_312(app: Any, scope: dict[str, Any], cycle: Any) -> None:
+            coro = carry(app, scope, cycle, ended)
             task = asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
             if not task.done():
                 keep.add(task)
                 task.add_done_callback(done)
 
-        return spawn_312
+        return call_312
 
-    from asyncio.tasks import _enter_task, _leave_task
+    from asyncio.tasks import _current_tasks, _enter_task, _leave_task  # type: ignore[attr-defined]
 
+    running = _current_tasks.get  # (asyncio.current_task is a Python function on 3.11)
     hosts = [_Host(loop)]
 
-    def spawn(coro: Coroutine[Any, Any, None]) -> None:
-        if current_task(loop) is not None:  # called from a task: this one waits its turn
-            keep.add(task := loop.create_task(coro))
+    def call(app: Any, scope: dict[str, Any], cycle: Any) -> None:
+        if running(loop) is not None:  # called from a task: this one waits its turn
+            keep.add(task := loop.create_task(carry(app, scope, cycle, ended)))
             task.add_done_callback(done)
             return
         host = hosts[0]
         if host.task.done():  # cancelled while parked
             host = hosts[0] = _Host(loop)
         task = host.task
+        run = host.context.run
         _enter_task(loop, task)
         try:
-            yielded = host.context.run(coro.send, None)
+            coro = run(app, scope, cycle.receive, cycle.send)
+            if type(coro) is not CoroutineType:
+                coro = _awaiting(coro)
+            yielded = run(coro.send, None)
         except StopIteration:
+            _leave_task(loop, task)
             if not host.clean():
                 hosts[0] = _Host(loop)
+            ended(cycle, None)
             return
-        finally:
+        except BaseException as exc:
             _leave_task(loop, task)
+            if not host.clean():
+                hosts[0] = _Host(loop)
+            ended(cycle, exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        _leave_task(loop, task)
         hosts[0] = _Host(loop)  # the host goes on with this call; the next one waits
-        host.handoff.set_result(_Resume(coro, yielded))
+        host.handoff.set_result(_ending(_Resume(coro, yielded), cycle, ended))
         keep.add(task)
         task.add_done_callback(done)
 
-    return spawn
+    return call

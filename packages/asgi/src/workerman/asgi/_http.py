@@ -36,47 +36,13 @@ _DISCONNECT = {"type": "http.disconnect"}
 _PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
 
 
-_fields_cache: dict[tuple[tuple[bytes, bytes], ...], list[tuple[str, Any]]] = {}
-
-
-def _fields(headers: Any) -> list[tuple[str, Any]]:
-    """ASGI header pairs as (name, value or list of values) strings, repeated names
-    merged; cached for header lists seen before (apps send the same ones again)."""
-    key = tuple(headers)
-    try:
-        known = _fields_cache.get(key)
-    except TypeError:  # [name, value] lists: as valid, but not hashable
-        key = tuple((name, value) for name, value in key)
-        known = _fields_cache.get(key)
-    if known is not None:
-        return known
-    fields: dict[str, tuple[str, Any]] = {}
-    for raw_name, raw_value in key:
-        name = raw_name.decode("latin-1")
-        value = raw_value.decode("latin-1")
-        seen = fields.get(name.lower())
-        if seen is None:
-            fields[name.lower()] = (name, value)
-        elif isinstance(seen[1], list):
-            seen[1].append(value)
-        else:
-            fields[name.lower()] = (name, [seen[1], value])
-    found = list(fields.values())
-    if len(_fields_cache) >= 256:
-        _fields_cache.clear()
-    _fields_cache[key] = found
-    return found
-
-
 def make_response(status: int, headers: Any, body: bytes, chunked: bool = False) -> Response:
-    """A core Response from an ASGI status and ``(name, value)`` byte pairs."""
-    response = Response(status, None, body)
-    header = response.header
-    for name, value in _fields(headers):
-        header(name, value)
+    """A core Response from an ASGI status and ``(name, value)`` byte pairs (sent as given:
+    the core refuses a CR, LF or NUL in them, and frames the body itself)."""
+    response = Response.from_fields(status, headers, body)
     if chunked:
         response.without_header("content-length")  # the stream's framing is ours
-        header("Transfer-Encoding", "chunked")
+        response.header("Transfer-Encoding", "chunked")
     return response
 
 
@@ -100,7 +66,7 @@ class HttpCycle(Waiting):
     )
 
     def __init__(self, host: Host, conn: TcpConnection, request: Request) -> None:
-        super().__init__()
+        self.waiter = self.drain = None  # (Waiting's, set here: one call less per request)
         self.host = host
         self.conn = conn
         self.request = request
@@ -170,12 +136,14 @@ class HttpCycle(Waiting):
                 if not more:
                     self.finished = True
                     conn.send(Chunk())
-            elif more:
+            elif more:  # (the response is made first: headers it refuses are a 500)
+                response = make_response(self.status, self.headers, bytes(body), chunked=True)
                 self.streaming = True
-                conn.send(make_response(self.status, self.headers, bytes(body), chunked=True))
+                conn.send(response)
             else:
+                response = Response.from_fields(self.status, self.headers, bytes(body))
                 self.finished = True
-                conn.send(make_response(self.status, self.headers, bytes(body)))
+                conn.send(response)
             if self.finished:
                 self.done()
             elif conn.writing_paused or conn.backlogged:  # the client is not reading
@@ -211,7 +179,10 @@ class HttpCycle(Waiting):
     def done(self) -> None:
         """The response is complete: a waiting ``receive`` gets ``http.disconnect``."""
         host = self.host
-        host.cycle_done(self)
+        cycles = host._cycles  # host.cycle_done(self), without the call
+        key = self.conn.id
+        if cycles.get(key) is self:
+            del cycles[key]
         if host.access_log:
             request = self.request
             access_logger.info(

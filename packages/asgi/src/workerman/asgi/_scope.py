@@ -1,20 +1,29 @@
-"""From a parsed request to the parts of an ASGI scope: raw header pairs, path, client.
+"""From a parsed request to an ASGI scope: raw header pairs, path, client.
 
-Clients send the same head over and over, so the header list of a head seen before is
-looked up instead of parsed (and copied, since an app may change its scope's list).
+Clients send the same head over and over, so the scope's parts that come from the head
+alone (method, version, path, query, header list) are kept per head seen before, and a
+request of such a head starts from a copy of them instead of parsing its head (the list
+is copied too, since an app may change its scope's).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-__all__ = ["Trusted", "header_pairs", "split_target"]
+if TYPE_CHECKING:
+    from workerman.core.http import Request
+
+__all__ = ["Heads", "Trusted", "header_pairs", "split_target"]
 
 Headers = list[tuple[bytes, bytes]]
+#: what a head gives: the scope's part from it, its header list, whether it asks for a
+#: WebSocket upgrade, whether it has X-Forwarded-* headers
+Known = tuple[dict[str, Any], Headers, bool, bool]
 
-_cache: dict[bytes, tuple[Headers, bool, bool]] = {}
+_ASGI = {"version": "3.0", "spec_version": "2.4"}
 _CACHE_SIZE = 1024
 _CACHE_HEAD = 2048  # longer heads are parsed each time
 
@@ -22,9 +31,6 @@ _CACHE_HEAD = 2048  # longer heads are parsed each time
 def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
     """The header fields of a request head as ``(lower-cased name, value)`` byte pairs,
     in order; whether it asks for a WebSocket upgrade; whether it has X-Forwarded-*."""
-    known = _cache.get(head)
-    if known is not None:
-        return known[0].copy(), known[1], known[2]
     pairs: Headers = []
     upgrade = forwarded = False
     for line in head.split(b"\r\n")[1:]:
@@ -36,12 +42,44 @@ def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
         elif name.startswith(b"x-forwarded-"):
             forwarded = True
         pairs.append((name, value))
-    if len(head) <= _CACHE_HEAD:
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[head] = (pairs, upgrade, forwarded)
-        return pairs.copy(), upgrade, forwarded
     return pairs, upgrade, forwarded
+
+
+class Heads:
+    """The scope parts of the heads a worker has seen (``known`` is looked up by the
+    request's head bytes; ``learn`` parses one it has not)."""
+
+    __slots__ = ("known", "root_path", "scheme")
+
+    def __init__(self, root_path: str, secure: bool) -> None:
+        self.root_path = root_path
+        self.scheme = "https" if secure else "http"
+        self.known: dict[bytes, Known] = {}
+
+    def learn(self, request: Request) -> Known:
+        """What ``request``'s head gives, kept for the next request of the same head."""
+        head = request.raw_head
+        pairs, upgrade, forwarded = header_pairs(head)
+        path, raw_path, query = split_target(request.uri)
+        root = self.root_path
+        part: dict[str, Any] = {
+            "type": "http",
+            "asgi": _ASGI,
+            "http_version": request.protocol_version,
+            "scheme": self.scheme,
+            "method": request.method,
+            "root_path": root,
+            "path": root + path if root else path,
+            "raw_path": raw_path,
+            "query_string": query,
+        }
+        found = (part, pairs, upgrade, forwarded)
+        if len(head) <= _CACHE_HEAD:
+            known = self.known
+            if len(known) >= _CACHE_SIZE:
+                known.clear()
+            known[head] = found
+        return found
 
 
 def split_target(uri: str) -> tuple[str, bytes, bytes]:

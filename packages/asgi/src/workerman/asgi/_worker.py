@@ -5,26 +5,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl as ssl_module
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, cast
 
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.core.http import Http
 
 from ._app import load_app
-from ._eager import eager_spawner
+from ._eager import Call, carry, eager_caller
 from ._exceptions import AsgiError, LifespanError
 from ._http import HttpCycle
 from ._lifespan import Lifespan
 from ._protocol import watching
-from ._scope import Trusted, header_pairs, split_target
+from ._scope import Heads, Trusted
 from ._websocket import WebSocketCycle
 
 __all__ = ["AsgiWorker"]
 
 logger = logging.getLogger("workerman.asgi")
 
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
 _WS_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
 _LIFESPAN_MODES = ("auto", "on", "off")
 #: a worker process whose lifespan startup failed exits with this status
@@ -126,6 +125,8 @@ class AsgiWorker(Worker):
         self._lifespan: Lifespan | None = None
         self._state: dict[str, Any] = {}
         self._secure = ssl is not None
+        self._heads = Heads(self.root_path, self._secure)
+        self._heads_known = self._heads.known
         self._cycles: dict[int, Cycle] = {}  # connection id -> the request in progress
         self._peers: dict[int, tuple[tuple[str, int], tuple[str, int] | None]] = {}
         self._inflight = 0  # app calls not yet returned
@@ -133,13 +134,15 @@ class AsgiWorker(Worker):
         self._ready = False
         self._waiting: list[Future] = []  # requests waiting for startup, stops for idleness
         self._tasks: set[Any] = set()
-        self._spawn: Callable[[Coroutine[Any, Any, None]], None] = self._spawn_on_facade
+        self._call_app: Call = self._call_on_facade
         self._unregister: Callable[[], None] | None = None
 
     # -- the worker's life ---------------------------------------------------------------
 
     async def _started(self, worker: Worker) -> None:
         self._choose_spawn()
+        self._heads = Heads(self.root_path, self._secure)  # as set by now
+        self._heads_known = self._heads.known
         self._unregister = register_status("asgi", self._status)
         try:
             app = self._callable = load_app(self.app)
@@ -201,10 +204,12 @@ class AsgiWorker(Worker):
             loop = asyncio.get_running_loop()
         except RuntimeError:  # trio: a task per request, through the facade
             return
-        self._spawn = eager_spawner(loop, self._tasks)
+        self._call_app = eager_caller(loop, self._tasks, self._ended)
 
-    def _spawn_on_facade(self, coro: Coroutine[Any, Any, None]) -> None:
-        current_loop().spawn_awaitable(coro, lambda: f"ASGI app of worker {self.name!r}")
+    def _call_on_facade(self, app: Any, scope: dict[str, Any], cycle: Cycle) -> None:
+        current_loop().spawn_awaitable(
+            carry(app, scope, cycle, self._ended), lambda: f"ASGI app of worker {self.name!r}"
+        )
 
     def _wake_all(self) -> None:
         waiting, self._waiting = self._waiting, []
@@ -218,34 +223,27 @@ class AsgiWorker(Worker):
     # -- connections -------------------------------------------------------------------
 
     def _request(self, conn: TcpConnection, request: Any) -> None:
-        headers, upgrade, forwarded = header_pairs(request.raw_head)
-        path, raw_path, query = split_target(request.uri)
-        peers = self._peers.get(conn.id)
+        known = self._heads_known.get(request.raw_head)
+        if known is None:
+            known = self._heads.learn(request)
+        part, pairs, upgrade, forwarded = known
+        scope = part.copy()
+        headers = scope["headers"] = pairs.copy()
+        key = conn.id
+        peers = self._peers.get(key)
         if peers is None:
-            peers = self._peers[conn.id] = self._peers_of(conn)
-        client = peers[0]
+            peers = self._peers[key] = self._peers_of(conn)
+        scope["server"] = peers[1]
+        scope["client"] = client = peers[0]
+        scope["state"] = self._state.copy()
         secure = self._secure
         if forwarded and client[0] in self.trusted:
             for name, value in headers:
                 if name == b"x-forwarded-for":
-                    client = (self.trusted.client(value.decode("latin-1")), 0)
+                    scope["client"] = (self.trusted.client(value.decode("latin-1")), 0)
                 elif name == b"x-forwarded-proto":
                     secure = value.decode("latin-1").strip().lower() in ("https", "wss")
-        scope: dict[str, Any] = {
-            "type": "http",
-            "asgi": _ASGI,
-            "http_version": request.protocol_version,
-            "server": peers[1],
-            "client": client,
-            "scheme": "https" if secure else "http",
-            "method": request.method,
-            "root_path": self.root_path,
-            "path": self.root_path + path if self.root_path else path,
-            "raw_path": raw_path,
-            "query_string": query,
-            "headers": headers,
-            "state": self._state.copy(),
-        }
+                    scope["scheme"] = "https" if secure else "http"
         cycle: Cycle
         if upgrade:
             scope["type"] = "websocket"
@@ -263,9 +261,9 @@ class AsgiWorker(Worker):
             self._websockets += 1
         else:
             cycle = HttpCycle(self, conn, request)
-        self._cycles[conn.id] = cycle
+        self._cycles[key] = cycle
         self._inflight += 1
-        self._spawn(self._call(cycle, scope))
+        self._call_app(self._callable if self._ready else self._after_startup, scope, cycle)
 
     @staticmethod
     def _peers_of(conn: TcpConnection) -> tuple[tuple[str, int], tuple[str, int] | None]:
@@ -273,22 +271,24 @@ class AsgiWorker(Worker):
             return ("", 0), None
         return (conn.remote_ip, conn.remote_port), (conn.local_ip, conn.local_port)
 
-    async def _call(self, cycle: Cycle, scope: dict[str, Any]) -> None:
-        try:
-            if not self._ready:
-                waiter = current_loop().create_future()
-                self._waiting.append(waiter)
-                await waiter
-            await self._callable(scope, cycle.receive, cycle.send)
-        except Exception as exc:
-            cycle.failed(exc)
-        else:
+    async def _after_startup(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """The app, called once the lifespan startup is over (a request that came first)."""
+        if not self._ready:
+            waiter = current_loop().create_future()
+            self._waiting.append(waiter)
+            await waiter
+        await self._callable(scope, receive, send)
+
+    def _ended(self, cycle: Cycle, exc: BaseException | None) -> None:
+        """The app call of ``cycle`` returned (``exc`` None) or raised ``exc``."""
+        if exc is None:
             if not cycle.finished:
                 cycle.returned()
-        finally:
-            self._inflight -= 1
-            if not self._inflight and self._waiting and self._ready:
-                self._wake_all()
+        elif isinstance(exc, Exception):
+            cycle.failed(exc)
+        self._inflight -= 1
+        if not self._inflight and self._waiting and self._ready:
+            self._wake_all()
 
     def cycle_done(self, cycle: Cycle) -> None:
         """``cycle``'s exchange is over: it no longer hears of its connection."""

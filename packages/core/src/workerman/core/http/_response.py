@@ -54,6 +54,51 @@ def date_header() -> bytes:
     return _date_line
 
 
+# the header names the answer code reads from ``_headers`` (a response built from encoded
+# fields keeps only these there), and those of them that frame the body (kept out of its
+# encoded block: the server writes its own, or drops them)
+_INSPECTED = frozenset(
+    {"server", "date", "content-type", "connection", "content-length", "transfer-encoding"}
+)
+_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding"})
+_BAD_NAME = frozenset(b"\r\n\0: ")
+_BAD_VALUE = frozenset(b"\r\n\0")
+# (Any: a compiled build would check each pair's type, and lists are as valid as tuples)
+Fields = tuple[Any, ...]
+# encoded fields seen before -> (their block, the inspected entries): apps send the same
+# header lists again and again
+_encoded: dict[Fields, tuple[bytes, dict[str, tuple[str, Any]]]] = {}
+
+
+def _encode_fields(fields: Fields) -> tuple[bytes, dict[str, tuple[str, Any]]]:
+    """The block of ``name: value`` lines of ``fields`` (all but the framing ones), and
+    the entries of the inspected names, as ``Response.header`` would have made them."""
+    lines: list[bytes] = []
+    inspected: dict[str, tuple[str, Any]] = {}
+    for name, value in fields:
+        if not isinstance(name, bytes) or not isinstance(value, bytes):
+            raise TypeError(f"header fields are (bytes, bytes) pairs, not {(name, value)!r}")
+        if not name or not _BAD_NAME.isdisjoint(name):
+            raise ValueError(f"{name!r} is not a header name (empty, CR, LF, NUL, : or space)")
+        if not _BAD_VALUE.isdisjoint(value):
+            raise ValueError(f"header value {value!r} contains CR, LF or NUL")
+        text = name.decode("latin-1")
+        key = text.lower()
+        if key in _INSPECTED:
+            entry = value.decode("latin-1")
+            seen = inspected.get(key)
+            if seen is None:
+                inspected[key] = (text, entry)
+            elif isinstance(seen[1], list):
+                seen[1].append(entry)
+            else:
+                inspected[key] = (seen[0], [seen[1], entry])
+            if key in _FRAMING_NAMES:
+                continue
+        lines.append(b"%b: %b\r\n" % (name, value))
+    return b"".join(lines), inspected
+
+
 def _check_field(text: str, what: str) -> str:
     if not _BAD_FIELD.isdisjoint(text):
         raise ValueError(f"header {what} {text!r} contains CR, LF or NUL")
@@ -82,6 +127,7 @@ class Response:
         "_cookies",
         "_file",
         "_headers",
+        "_raw",
         "_reason",
         "_source",
         "_status",
@@ -99,6 +145,9 @@ class Response:
         self._version = ""
         # lower-cased name -> (name as given, value or list of values)
         self._headers: dict[str, tuple[str, Any]] = {}
+        # from_fields: the encoded header lines, ``_headers`` holding only the names the
+        # answer code reads (any other use of the headers decodes the lines first)
+        self._raw: bytes | None = None
         self._cookies: list[str] | None = None
         self._file: tuple[str, int, int] | None = None
         self._body: bytes = b""
@@ -107,6 +156,74 @@ class Response:
         if headers:
             for name, value in headers.items():
                 self.header(name, value)
+
+    @classmethod
+    def from_fields(
+        cls,
+        status: int,
+        fields: Iterable[tuple[bytes, bytes]],
+        body: str | bytes | Iterable[str | bytes] = b"",
+    ) -> Response:
+        """A response whose header fields are already bytes: ``(name, value)`` pairs, as
+        an ASGI app sends them, sent as given (in order, names in the case given, a
+        repeated name repeated). The server's framing applies as for :meth:`header`: a
+        ``Content-Length`` is replaced by the body's own length.
+
+        Cheaper than setting each header: the lines of a list of fields seen before are
+        reused, not checked and encoded again.
+
+        Raises:
+            ValueError: a status outside 100-999, an empty name, a name with a CR, LF,
+                NUL, colon or space, or a value with a CR, LF or NUL.
+        """
+        if not 100 <= status <= 999:
+            raise ValueError(f"status {status} is not a three-digit HTTP status")
+        key: Fields = tuple(fields)
+        try:
+            known = _encoded.get(key)
+        except TypeError:  # [name, value] lists, or bytearray: as valid, but not hashable
+            key = tuple((bytes(name), bytes(value)) for name, value in key)
+            known = _encoded.get(key)
+        if known is None:
+            known = _encode_fields(key)
+            if len(_encoded) >= 256:
+                _encoded.clear()
+            _encoded[key] = known
+        # (compiled, a call of the class itself is direct; of ``cls``, generic)
+        response = Response(status, None, body) if cls is Response else cls(status, None, body)
+        response._raw = known[0]
+        response._headers = known[1].copy()
+        return response
+
+    def _decode_raw(self) -> None:
+        """Turn the encoded lines of a :meth:`from_fields` response into ``_headers``
+        entries, for the methods that read or change headers one by one."""
+        raw = self._raw
+        if raw is None:
+            return
+        self._raw = None
+        framing = self._headers
+        headers: dict[str, tuple[str, Any]] = {}
+        for line in raw.split(b"\r\n")[:-1]:
+            name, _, value = line.partition(b": ")
+            text = name.decode("latin-1")
+            entry = value.decode("latin-1")
+            key = text.lower()
+            seen = headers.get(key)
+            if seen is None:
+                headers[key] = (text, entry)
+            elif isinstance(seen[1], list):
+                seen[1].append(entry)
+            else:
+                headers[key] = (seen[0], [seen[1], entry])
+        for framing_key in _FRAMING_NAMES:
+            given = framing.get(framing_key)
+            if given is not None:  # a list of values is the cache's: this response's own copy
+                given_name, given_value = given
+                if isinstance(given_value, list):
+                    given = (given_name, list(given_value))
+                headers[framing_key] = given
+        self._headers = headers
 
     # -- status --------------------------------------------------------------------
 
@@ -138,6 +255,8 @@ class Response:
 
     def header(self, name: str, value: Any) -> Response:
         """Set header ``name`` (replacing any value it had); a list value repeats it."""
+        if self._raw is not None:
+            self._decode_raw()
         _check_field(name, "name")
         if not name or ":" in name or " " in name:
             raise ValueError(f"{name!r} is not a header name")
@@ -160,17 +279,23 @@ class Response:
 
     def without_header(self, name: str) -> Response:
         """Remove the header ``name`` (any case), if set."""
+        if self._raw is not None:
+            self._decode_raw()
         self._headers.pop(name.lower(), None)
         return self
 
     def get_header(self, name: str, default: Any = None) -> Any:
         """The value of the header ``name`` (any case), or ``default``."""
+        if self._raw is not None:
+            self._decode_raw()
         entry = self._headers.get(name.lower())
         return default if entry is None else entry[1]
 
     @property
     def headers(self) -> dict[str, Any]:
         """The headers as set, by the name they were given."""
+        if self._raw is not None:
+            self._decode_raw()
         return {name: value for name, value in self._headers.values()}
 
     def cookie(
@@ -247,6 +372,8 @@ class Response:
         missing file is a 404."""
         if offset < 0 or length < 0:
             raise ValueError("offset and length must not be negative")
+        if self._raw is not None:  # the file's sending reads headers one by one
+            self._decode_raw()
         self._file = (os.fspath(path), offset, length)
         return self
 
@@ -259,8 +386,11 @@ class Response:
         """The header lines as set (Set-Cookie lines included), CRLF-terminated, but
         for the (lower-cased) names in ``skip``."""
         lines: list[bytes] = []
+        raw = self._raw
+        if raw is not None:
+            lines.append(raw)
         for key, (name, value) in self._headers.items():
-            if key in skip:
+            if key in skip or (raw is not None and key not in _FRAMING_NAMES):
                 continue
             if isinstance(value, list):
                 lines.extend(f"{name}: {v}\r\n".encode("latin-1") for v in value)
