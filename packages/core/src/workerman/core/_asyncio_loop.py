@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Gener
 from typing import Any
 
 from ._callbacks import accept_failed
-from ._loop import EventLoop, Future, fileno, invoke
+from ._loop import EventLoop, Future, accept_queued, fileno, invoke
 
 logger = logging.getLogger("workerman.core")
 
@@ -262,9 +262,7 @@ class AsyncioLoop(EventLoop):
 
 class _Intake:
     """Hands accepted sockets to the loop as connections; and, when the listener closes,
-    takes the connections still queued in the kernel first. A listening socket closed
-    with connections in its queue resets them: clients that connected, and may have sent
-    a request, while the server was stopping would see a reset instead of an answer."""
+    takes the connections still queued in the kernel first (see ``accept_queued``)."""
 
     def __init__(
         self,
@@ -294,19 +292,7 @@ class _Intake:
 
     def take_queued(self) -> None:
         """Accept every connection waiting in the kernel's queue (the listener closes next)."""
-        if self.sock.fileno() < 0:
-            return
-        self.sock.setblocking(False)
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except BlockingIOError:
-                return  # none left
-            except OSError as exc:
-                if exc.errno in _ACCEPT_RETRY:
-                    continue
-                return  # none can be taken: they are reset with the close
-            self.adopt(conn)
+        accept_queued(self.sock, self.adopt)
 
 
 class _Server:

@@ -12,10 +12,12 @@ from __future__ import annotations
 import abc
 import asyncio
 import contextlib
+import errno
 import importlib.util
 import inspect
 import itertools
 import logging
+import socket
 import sys
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -363,3 +365,26 @@ count_from(timers=_timer_count)
 
 def fileno(fd: Any) -> int:
     return fd if isinstance(fd, int) else int(fd.fileno())
+
+
+_REFUSED_BEFORE_ACCEPT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
+
+
+def accept_queued(sock: socket.socket, adopt: Callable[[socket.socket], Any]) -> None:
+    """Accept every connection waiting in the kernel's queue of the listening ``sock``
+    (which closes next) and ``adopt`` each: closed with connections in its queue, the
+    socket resets them, and a client that connected (and may have sent a request) while
+    the server was stopping would get a reset instead of an answer."""
+    if sock.fileno() < 0:
+        return
+    sock.setblocking(False)
+    while True:
+        try:
+            conn, _ = sock.accept()
+        except BlockingIOError:
+            return  # none left
+        except OSError as exc:
+            if exc.errno in _REFUSED_BEFORE_ACCEPT:
+                continue  # that one went away; the next
+            return  # none can be taken (out of descriptors): they are reset with the close
+        adopt(conn)

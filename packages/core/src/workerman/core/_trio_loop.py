@@ -18,7 +18,7 @@ import outcome
 import trio
 
 from ._callbacks import accept_failed
-from ._loop import EventLoop, Future, fileno, invoke
+from ._loop import EventLoop, Future, accept_queued, fileno, invoke
 from ._trio_transport import StreamTransport
 
 logger = logging.getLogger("workerman.core")
@@ -52,8 +52,8 @@ class _Timer:
 
 class _Listener:
     """Stops an accept loop; what Worker keeps per listening socket. Closing takes the
-    connections still queued in the kernel first (``adopt`` serves each): a listening
-    socket closed with connections in its queue resets them."""
+    connections still queued in the kernel first (``adopt`` serves each; see
+    ``accept_queued``)."""
 
     def __init__(
         self, scope: trio.CancelScope, sock: socket.socket, adopt: Callable[[Any], None]
@@ -64,20 +64,8 @@ class _Listener:
 
     def close(self) -> None:
         self._scope.cancel()
-        sock = self._sock
-        if sock.fileno() >= 0:
-            sock.setblocking(False)
-            while True:
-                try:
-                    conn, _ = sock.accept()
-                except BlockingIOError:
-                    break  # none left
-                except OSError as exc:
-                    if exc.errno in _ACCEPT_RETRY:
-                        continue
-                    break  # none can be taken: they are reset with the close
-                self._adopt(trio.socket.from_stdlib_socket(conn))
-        sock.close()
+        accept_queued(self._sock, lambda conn: self._adopt(trio.socket.from_stdlib_socket(conn)))
+        self._sock.close()
 
 
 class _SystemTasks:
