@@ -11,7 +11,7 @@ between 1 and 1.25 timeouts after its last byte.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from workerman.core import ServerError, statistics
 
@@ -20,6 +20,8 @@ from ._sweep import sweep_every
 
 if TYPE_CHECKING:
     from workerman.core import TcpConnection, Worker
+
+    from ._protocol import HttpState
 
 logger = logging.getLogger("workerman.core")
 
@@ -40,9 +42,10 @@ def watch(connection: TcpConnection, timeout: float) -> None:
 def _sweep(worker: Worker, interval: float) -> None:
     timeout = interval * _SWEEPS  # exact: a power of two
     for connection in list(worker.connections.values()):
-        state = connection.protocol_state
-        if not isinstance(state, HttpSettings) or state.idle_timeout != timeout:
+        found = connection.protocol_state
+        if not isinstance(found, HttpSettings) or found.idle_timeout != timeout:
             continue  # another sweep's (an Http subclass), WebSocket's, or lingering
+        state = cast("HttpState", found)  # (HttpState is the one HttpSettings there is)
         if state.seen or state.exchange.outstanding or state.stalled or state.streamer is not None:
             state.seen = False
             state.quiet = 0

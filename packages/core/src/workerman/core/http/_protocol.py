@@ -4,10 +4,11 @@ stream-protocol seam."""
 from __future__ import annotations
 
 from types import FunctionType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from mypy_extensions import mypyc_attr
 
 from workerman.core import Timer
-from workerman.core.protocols import StreamProtocol
 
 from ._answer import fail
 from ._errors import RequestError
@@ -27,10 +28,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpState"]
 
-_DRAIN_GRACE = 2.0  # seconds an idle connection of a stopping worker may still ask
+_DRAIN_GRACE: Final = 2.0  # seconds an idle connection of a stopping worker may still ask
 
 
-class HttpState(StreamProtocol, HttpSettings):
+@mypyc_attr(allow_interpreted_subclasses=True)  # Http and the subclasses workers are given
+class HttpState(HttpSettings):
     """The HTTP side of one connection, and the settings of the ``http://`` protocol
     (class attributes; :class:`~workerman.core.http.Http` is the class workers use)."""
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from mypy_extensions import mypyc_attr
+
+from workerman.core.protocols import StreamProtocol
+
 __all__ = ["HttpSettings"]
 
 
-class HttpSettings:
-    """Class attributes that ``Http`` (and a subclass a worker is given) carries."""
+@mypyc_attr(allow_interpreted_subclasses=True)  # Http and the subclasses workers are given
+class HttpSettings(StreamProtocol):
+    """Class attributes that ``Http`` (and a subclass a worker is given) carries: the
+    ``http://`` protocol's settings, on the stream protocol it is."""
 
     __slots__ = ()
 
