@@ -277,11 +277,15 @@ class _Intake:
         self.ssl = ssl_context
         self.tasks: set[asyncio.Task[Any]] = set()
 
-    def adopt(self, conn: socket.socket) -> None:
+    def adopt(self, conn: socket.socket) -> asyncio.Task[None]:
         conn.setblocking(False)
         task = self.loop.create_task(self.attach(conn))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
+        return task
+
+    def adopt_queued(self, conn: socket.socket, loop: EventLoop) -> None:
+        self.adopt(conn).add_done_callback(loop._adoption_done)  # made (or failed)
 
     async def attach(self, conn: socket.socket) -> None:
         try:
@@ -292,7 +296,7 @@ class _Intake:
 
     def take_queued(self) -> None:
         """Accept every connection waiting in the kernel's queue (the listener closes next)."""
-        accept_queued(self.sock, self.adopt)
+        accept_queued(self.sock, self.adopt_queued)
 
 
 class _Server:

@@ -167,8 +167,15 @@ class EventLoop(abc.ABC):
         self._stopping = False
         #: a graceful stop is under way: a connection made now is drained from the start
         self._draining = False
+        #: connections taken from a closing listener's queue, not made yet (accept_queued)
+        self._adopting = 0
+        #: a reload: this process's listeners close, the master's socket stays open
+        self._handing_over = False
         #: bound by current_loop() to a native loop it did not start (see _adopt)
         self._adopted = False
+
+    def _adoption_done(self, *_: Any) -> None:
+        self._adopting -= 1
 
     # -- timers -------------------------------------------------------------------
 
@@ -342,6 +349,7 @@ class EventLoop(abc.ABC):
         _current = self
         self._stopping = False
         self._draining = False
+        self._handing_over = False
         try:
             yield self
         finally:
@@ -370,12 +378,17 @@ def fileno(fd: Any) -> int:
 _REFUSED_BEFORE_ACCEPT = frozenset({errno.ECONNABORTED, errno.EPROTO, errno.EPERM})
 
 
-def accept_queued(sock: socket.socket, adopt: Callable[[socket.socket], Any]) -> None:
+def accept_queued(sock: socket.socket, adopt: Callable[[socket.socket, EventLoop], Any]) -> None:
     """Accept every connection waiting in the kernel's queue of the listening ``sock``
     (which closes next) and ``adopt`` each: closed with connections in its queue, the
     socket resets them, and a client that connected (and may have sent a request) while
-    the server was stopping would get a reset instead of an answer."""
-    if sock.fileno() < 0:
+    the server was stopping would get a reset instead of an answer.
+
+    Each adopted connection counts in the loop's ``_adopting`` until it is made (``adopt``
+    arranges that), so a stop can wait for them. In a reload the queue is left alone: the
+    master keeps the socket open, and the processes that go on take them."""
+    loop = current_loop_or_none()
+    if sock.fileno() < 0 or loop is None or loop._handing_over:
         return
     sock.setblocking(False)
     while True:
@@ -387,4 +400,5 @@ def accept_queued(sock: socket.socket, adopt: Callable[[socket.socket], Any]) ->
             if exc.errno in _REFUSED_BEFORE_ACCEPT:
                 continue  # that one went away; the next
             return  # none can be taken (out of descriptors): they are reset with the close
-        adopt(conn)
+        loop._adopting += 1
+        adopt(conn, loop)

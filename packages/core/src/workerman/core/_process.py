@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from ._loop import EventLoop, create_loop, invoke
+from ._loop import EventLoop, create_loop, current_loop_or_none, invoke
 from ._runtime import Paths, set_title
 from ._status import connection_rows, process_snapshot, write_json
 
@@ -142,6 +142,9 @@ class ChildProcess:
         if worker.on_worker_reload is not None:
             invoke(worker.on_worker_reload, (worker,), lambda: f"on_worker_reload of {worker!r}")
         if worker.reloadable:
+            loop = current_loop_or_none()
+            if loop is not None:  # the master keeps the socket: the queue is the next one's
+                loop._handing_over = True
             self.stop(graceful)
 
     def write_status(self) -> None:

@@ -56,7 +56,7 @@ class _Listener:
     ``accept_queued``)."""
 
     def __init__(
-        self, scope: trio.CancelScope, sock: socket.socket, adopt: Callable[[Any], None]
+        self, scope: trio.CancelScope, sock: socket.socket, adopt: Callable[[Any, bool], None]
     ) -> None:
         self._scope = scope
         self._sock = sock
@@ -64,7 +64,9 @@ class _Listener:
 
     def close(self) -> None:
         self._scope.cancel()
-        accept_queued(self._sock, lambda conn: self._adopt(trio.socket.from_stdlib_socket(conn)))
+        accept_queued(
+            self._sock, lambda conn, _: self._adopt(trio.socket.from_stdlib_socket(conn), True)
+        )
         self._sock.close()
 
 
@@ -339,7 +341,7 @@ class TrioLoop(EventLoop):
                     backoff = _BACKOFF_FIRST
                     adopt(conn)
 
-        def adopt(conn: Any) -> None:
+        def adopt(conn: Any, queued: bool = False) -> None:
             if conn.family != socket.AF_UNIX:
                 conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             stream: trio.abc.Stream = trio.SocketStream(conn)
@@ -347,26 +349,32 @@ class TrioLoop(EventLoop):
             if ssl_context is not None:
                 stream = trio.SSLStream(stream, ssl_context, server_side=True)
                 fd = -1
-            nursery.start_soon(self._serve_connection, stream, fd, factory())
+            nursery.start_soon(self._serve_connection, stream, fd, factory(), queued)
 
         nursery.start_soon(accept_loop)
         return _Listener(scope, sock, adopt)
 
-    async def _serve_connection(self, stream: trio.abc.Stream, fd: int, protocol: Any) -> None:
-        if isinstance(stream, trio.SSLStream):
-            shaken = False
-            try:
-                with trio.fail_after(_HANDSHAKE_TIMEOUT):
-                    await stream.do_handshake()
-                shaken = True
-            except (trio.BrokenResourceError, trio.TooSlowError, OSError) as exc:
-                logger.info("TLS handshake with a client failed: %s", exc)
-            finally:
-                if not shaken:  # failed, or the loop closed mid-handshake: close the socket
-                    with trio.CancelScope(shield=True), contextlib.suppress(Exception):
-                        await trio.aclose_forcefully(stream)
-            if not shaken:
-                return
+    async def _serve_connection(
+        self, stream: trio.abc.Stream, fd: int, protocol: Any, queued: bool = False
+    ) -> None:
+        try:
+            if isinstance(stream, trio.SSLStream):
+                shaken = False
+                try:
+                    with trio.fail_after(_HANDSHAKE_TIMEOUT):
+                        await stream.do_handshake()
+                    shaken = True
+                except (trio.BrokenResourceError, trio.TooSlowError, OSError) as exc:
+                    logger.info("TLS handshake with a client failed: %s", exc)
+                finally:
+                    if not shaken:  # failed, or the loop closed mid-handshake: close the socket
+                        with trio.CancelScope(shield=True), contextlib.suppress(Exception):
+                            await trio.aclose_forcefully(stream)
+                if not shaken:
+                    return
+        finally:
+            if queued:  # taken from a closing listener's queue: made next, with no wait between
+                self._adoption_done()
         await StreamTransport(stream, fd, protocol, self._nursery).run()
 
     def connect_stream(

@@ -313,6 +313,10 @@ class Worker:
         running = cls._running if cls._running is not None else cls.workers
         for worker in running:
             await worker._stop(graceful)
+        # the connections the listeners took from their queues as they closed (accept_queued)
+        with anyio.move_on_after(cls.stop_timeout):
+            while loop._adopting > 0:
+                await anyio.sleep(0.005)
         live = live_connections()
         if graceful:
             for connection in list(live.values()):
