@@ -13,8 +13,8 @@ import pytest
 from workerman.core import Worker, statistics
 from workerman.core.http import Http, Request
 
-from ..conftest import port_of, read_to_close, serving
-from ._raw import request, split_replies
+from ..conftest import port_of, read_to_close, serving, wait_for
+from ._raw import read_replies, request, split_replies
 
 pytestmark = pytest.mark.anyio
 
@@ -99,4 +99,20 @@ async def test_zero_turns_the_deadline_off(anyio_backend: str) -> None:
         stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
         with pytest.raises(TimeoutError), anyio.fail_after(IDLE * 3):
             await stream.receive()  # still open: nothing arrives and nothing closes it
+        await stream.aclose()
+
+
+async def test_a_partial_head_counts_in_the_connections_receive_buffer(anyio_backend: str) -> None:
+    worker = Worker("http://127.0.0.1:0")  # (no idle deadline in the way: the default 60 s)
+    worker.on_message = lambda connection, req: connection.send("hi")
+    async with serving(anyio_backend, worker):
+        stream = await anyio.connect_tcp("127.0.0.1", port_of(worker))
+        partial = b"GET / HTTP/1.1\r\nHost: x\r\n"  # no blank line yet
+        await stream.send(partial)
+        await wait_for(lambda: any(c.recv_buffer_size for c in worker.connections.values()))
+        (connection,) = worker.connections.values()
+        assert connection.recv_buffer_size == len(partial)  # what `connections` shows as recv_q
+        await stream.send(b"\r\n")
+        assert [reply.body for reply in await read_replies(stream)] == [b"hi"]
+        assert connection.recv_buffer_size == 0
         await stream.aclose()

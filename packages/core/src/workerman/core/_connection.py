@@ -258,8 +258,11 @@ class TcpConnection(asyncio.Protocol):
 
     @property
     def recv_buffer_size(self) -> int:
-        """Bytes received but not yet decoded into a message."""
-        return len(self._recv) if self._recv is not None else 0
+        """Bytes received but not yet decoded into a message (kept here, or held by the
+        stream protocol: its ``recv_buffered()``)."""
+        size = len(self._recv) if self._recv is not None else 0
+        state = self._pstate
+        return size + state.recv_buffered() if state is not None else size
 
     def _extra(self, name: str) -> Any:
         return None if self._transport is None else self._transport.get_extra_info(name)

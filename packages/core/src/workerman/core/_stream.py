@@ -88,6 +88,11 @@ class StreamProtocol:
     def drained(self) -> None:
         """The send buffer, full before, has emptied."""
 
+    def recv_buffered(self) -> int:
+        """Bytes received that the protocol holds itself, not decoded into a message yet
+        (``connection.recv_buffer_size`` counts them with what the connection keeps)."""
+        return 0
+
     def closing(self) -> None:
         """``connection.close()`` was called; what is written now still goes out."""
 

@@ -131,6 +131,10 @@ class HttpState(HttpSettings):
         """Part of a request is in (its head, or a body still coming)."""
         return bool(self.exchange.phase or self.connection.recv_buffer_size)
 
+    def recv_buffered(self) -> int:
+        """The bytes the exchange holds unread (a partial head, pipelined requests)."""
+        return self.exchange.unread
+
     def close_if_idle(self) -> None:
         if not (self.exchange.outstanding or self.busy_arriving()):
             self.connection.close()
