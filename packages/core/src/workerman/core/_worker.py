@@ -296,17 +296,13 @@ class Worker:
         if loop is None:
             return
         if loop._stopping and not graceful:
-            cls._graceful = False  # a plain stop during a graceful one cuts it short
-            loop._draining = False
+            loop._draining = False  # a plain stop during a graceful one cuts it short
             return
         if loop._stopping:
             return
         loop._stopping = True
         loop._draining = graceful
-        cls._graceful = graceful
         loop.spawn(cls._stop_all, loop, graceful)
-
-    _graceful: ClassVar[bool] = False
 
     @classmethod
     async def _stop_all(cls, loop: Any, graceful: bool) -> None:
@@ -326,7 +322,7 @@ class Worker:
             # Accepted connections, that is: a client connection of ours (to Redis, say)
             # stays open until the end, and closes with the rest.
             with anyio.move_on_after(cls.graceful_stop_timeout) as waited:
-                while cls._graceful and _accepted(live):
+                while loop._draining and _accepted(live):
                     await anyio.sleep(0.05)
             if waited.cancelled_caught and (left := _accepted(live)):
                 logger.warning(
