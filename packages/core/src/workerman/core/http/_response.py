@@ -85,18 +85,29 @@ def _encode_fields(fields: Fields) -> tuple[bytes, dict[str, tuple[str, Any]]]:
         text = name.decode("latin-1")
         key = text.lower()
         if key in _INSPECTED:
-            entry = value.decode("latin-1")
-            seen = inspected.get(key)
-            if seen is None:
-                inspected[key] = (text, entry)
-            elif isinstance(seen[1], list):
-                seen[1].append(entry)
-            else:
-                inspected[key] = (seen[0], [seen[1], entry])
+            _add_entry(inspected, key, text, value.decode("latin-1"))
             if key in _FRAMING_NAMES:
                 continue
         lines.append(b"%b: %b\r\n" % (name, value))
     return b"".join(lines), inspected
+
+
+def _add_entry(headers: dict[str, tuple[str, Any]], key: str, name: str, value: str) -> None:
+    """Add a field to ``headers`` (lower-cased name -> (name, value)): a name seen before
+    gets a list of its values, in order."""
+    seen = headers.get(key)
+    if seen is None:
+        headers[key] = (name, value)
+    elif isinstance(seen[1], list):
+        seen[1].append(value)
+    else:
+        headers[key] = (seen[0], [seen[1], value])
+
+
+def _check_status(status: int) -> int:
+    if not 100 <= status <= 999:
+        raise ValueError(f"status {status} is not a three-digit HTTP status")
+    return status
 
 
 def _check_field(text: str, what: str) -> str:
@@ -176,8 +187,7 @@ class Response:
             ValueError: a status outside 100-999, an empty name, a name with a CR, LF,
                 NUL, colon or space, or a value with a CR, LF or NUL.
         """
-        if not 100 <= status <= 999:
-            raise ValueError(f"status {status} is not a three-digit HTTP status")
+        _check_status(status)
         key: Fields = tuple(fields)
         try:
             known = _encoded.get(key)
@@ -207,15 +217,7 @@ class Response:
         for line in raw.split(b"\r\n")[:-1]:
             name, _, value = line.partition(b": ")
             text = name.decode("latin-1")
-            entry = value.decode("latin-1")
-            key = text.lower()
-            seen = headers.get(key)
-            if seen is None:
-                headers[key] = (text, entry)
-            elif isinstance(seen[1], list):
-                seen[1].append(entry)
-            else:
-                headers[key] = (seen[0], [seen[1], entry])
+            _add_entry(headers, text.lower(), text, value.decode("latin-1"))
         for framing_key in _FRAMING_NAMES:
             given = framing.get(framing_key)
             if given is not None:  # a list of values is the cache's: this response's own copy
@@ -238,9 +240,7 @@ class Response:
 
     def with_status(self, status: int, reason: str = "") -> Response:
         """Set the status code (100-999) and, optionally, the reason phrase."""
-        if not 100 <= status <= 999:
-            raise ValueError(f"status {status} is not a three-digit HTTP status")
-        self._status = status
+        self._status = _check_status(status)
         self._reason = _check_field(reason, "reason")
         return self
 
