@@ -6,7 +6,7 @@ from typing import Any
 
 from ._machine import HttpExchange
 from ._protocol import HttpState
-from ._request import Request
+from ._request import Request, request_of
 
 __all__ = ["Http"]
 
@@ -58,13 +58,4 @@ class Http(HttpState):
         exchange = cls._first(package)
         if exchange is None:
             raise ValueError("decode() takes one whole request, as input() measured it")
-        info = exchange.info
-        return Request(
-            connection,
-            exchange.head,
-            exchange.body,
-            info.method,
-            info.uri,
-            info.version,
-            info.keep_alive,
-        )
+        return request_of(connection, exchange.head, exchange.body, exchange.info)

@@ -10,7 +10,7 @@ from workerman.core import ConnectionStatus, current_loop
 from ._errors import RequestError
 from ._exchange import dispatch, reject
 from ._machine import HttpExchange
-from ._request import Request
+from ._request import Request, request_of
 from ._spool import Spool
 
 if TYPE_CHECKING:
@@ -52,6 +52,7 @@ def read_http(state: HttpState, data: bytes) -> None:
                 if state.timer:
                     state.stop_timer()
                 info = exchange.info
+                # request_of(conn, exchange.head, exchange.body, info), written out (as below)
                 request = Request(
                     conn,
                     exchange.head,
@@ -106,20 +107,7 @@ def read_http(state: HttpState, data: bytes) -> None:
                 state.spool = None
                 if state.timer:
                     state.stop_timer()
-                info = exchange.info
-                dispatch(
-                    conn,
-                    state,
-                    Request(
-                        conn,
-                        spool.head,
-                        spool,
-                        info.method,
-                        info.uri,
-                        info.version,
-                        info.keep_alive,
-                    ),
-                )
+                dispatch(conn, state, request_of(conn, spool.head, spool, exchange.info))
             else:  # PAUSED: the response to the outstanding request is not complete
                 _hold_rest(conn, state)
                 return

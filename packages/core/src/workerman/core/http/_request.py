@@ -19,8 +19,9 @@ if TYPE_CHECKING:
     from workerman.core import TcpConnection
 
     from ._form import UploadedFile
+    from ._head import Head
 
-__all__ = ["Request"]
+__all__ = ["Request", "request_of"]
 
 _FORM = "application/x-www-form-urlencoded"
 
@@ -317,3 +318,10 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri} HTTP/{self.protocol_version}>"
+
+
+def request_of(
+    connection: TcpConnection | Any, head: bytes, body: bytes | Spool, info: Head
+) -> Request:
+    """The :class:`Request` of a head the exchange has read (``info``, what it says)."""
+    return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
