@@ -24,6 +24,9 @@ take the instructions of one message (callgrind_annotate's exclusive counts, the
     text-batch   100 lines per read, echoed
     http         one keep-alive GET per read, a str reply
     http-batch   16 pipelined GETs per read
+    http-unique  one GET per read, no two alike (path, query and session cookie vary, with
+                 a browser's headers, as ``make bench-http``'s unique case); the handler
+                 reads ``path`` and ``cookie("session")``
     ws           one masked 32-byte text frame per read, echoed
     ws-batch     100 frames per read
 """
@@ -39,7 +42,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-WORKLOADS = ("text", "text-batch", "http", "http-batch", "ws", "ws-batch")
+WORKLOADS = ("text", "text-batch", "http", "http-batch", "http-unique", "ws", "ws-batch")
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -95,6 +98,28 @@ HANDSHAKE = (
     b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 )
 GET = b"GET /hello HTTP/1.1\r\nHost: x\r\nUser-Agent: bench\r\nAccept: */*\r\n\r\n"
+AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+UNIQUE_MADE = 1 << 14
+
+
+def unique_get(n: int) -> bytes:
+    """The ``n``th request of ``benchmarks._http_load.UNIQUE_LUA``, as wrk sends it."""
+    session = f"{n:08x}{n * 2654435761 % 4294967296:08x}"
+    return (
+        f"GET /items/{n % 9973}?page={n % 97}&q=w{n} HTTP/1.1\r\n"
+        "Host: 127.0.0.1:8080\r\n"
+        f"User-Agent: {AGENT}\r\n"
+        "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+        "Accept-Language: en-US,en;q=0.9,fr;q=0.5\r\n"
+        "Accept-Encoding: gzip, deflate, br\r\n"
+        f"Referer: http://127.0.0.1/items/{n * 7 % 9973}\r\n"
+        f"Cookie: theme=dark; session={session}; lang=en\r\n\r\n"
+    ).encode()
 
 
 def child(workload: str, count: int) -> None:
@@ -111,7 +136,16 @@ def child(workload: str, count: int) -> None:
 
         # one connection carries every request (older trees ignore the setting)
         Http.max_keepalive_requests = 0
-        worker.on_message = lambda connection, request: connection.send("hello")
+        if workload == "http-unique":
+
+            def on_message(connection: Any, request: Any) -> None:
+                request.path  # noqa: B018 (what the handler looks at)
+                request.cookie("session")
+                connection.send("hello")
+
+            worker.on_message = on_message
+        else:
+            worker.on_message = lambda connection, request: connection.send("hello")
     else:
         worker.on_message = lambda connection, message: connection.send(message)
     batch = 100 if workload in ("text-batch", "ws-batch") else 16 if workload == "http-batch" else 1
@@ -122,6 +156,10 @@ def child(workload: str, count: int) -> None:
     else:
         data = _masked_text_frame(b"0123456789abcdef0123456789abcdef") * batch
     reads = max(1, count // batch)
+    # every request differs; as many made in every run, so that their making drops out of
+    # the difference between the N and 2N runs
+    unique = [unique_get(n) for n in range(UNIQUE_MADE)] if workload == "http-unique" else []
+    assert reads <= len(unique) or not unique, f"--count at most {UNIQUE_MADE // 2}"
 
     async def main() -> None:
         async with create_loop("asyncio").open():
@@ -131,8 +169,12 @@ def child(workload: str, count: int) -> None:
             if scheme == "ws":
                 connection.data_received(HANDSHAKE)
             feed = connection.data_received
-            for _ in range(reads):
-                feed(data)
+            if unique:
+                for request in unique[:reads]:
+                    feed(request)
+            else:
+                for _ in range(reads):
+                    feed(data)
             assert wire.written > 0 and not wire.closed, "the workload failed"
 
     anyio.run(main)

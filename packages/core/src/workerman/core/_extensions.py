@@ -49,6 +49,7 @@ MODULES = (
     "http/_protocol.py",
     "http/_answer.py",
     "http/_head.py",
+    "http/_cookies.py",
     "http/_machine.py",
     "http/_reading.py",
     "http/_exchange.py",

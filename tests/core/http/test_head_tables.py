@@ -1,0 +1,173 @@
+"""The byte-table readings of a request head and of a Cookie header give exactly what the
+regular expressions they stand in for give: the head's grammar (``GRAMMAR``) and the
+cookie pair expression (``_PAIR``), on generated input that is mostly near the grammar."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from workerman.core.http import Http
+from workerman.core.http._cookies import _PAIR, parse_cookies
+from workerman.core.http._head import GRAMMAR, analyse, field_values, valid
+
+# pieces a head is made of, and the bytes that break it
+_PIECES = [
+    b"GET",
+    b"POST",
+    b"G(T",
+    b" ",
+    b"  ",
+    b"/",
+    b"/a?b=c",
+    b"http://x/",
+    b"HTTP/1.1",
+    b"HTTP/1.0",
+    b"HTTP/2.0",
+    b"HTTP/1.",
+    b"HTTP/a.1",
+    b"HTTP/1x1",
+    b"http/1.1",
+    b"\r\n",
+    b"\r",
+    b"\n",
+    b"Host",
+    b"X-A",
+    b":",
+    b": ",
+    b"v",
+    b"\t",
+    b"\x00",
+    b"\x7f",
+    b"\x80\xff",
+    b"\x1b",
+    b",",
+    b"@",
+    b'"',
+    b"a b",
+    b"\x01",
+]
+
+
+_TOKEN = st.text(alphabet="!#$%&'*+-.^_`|~09AZaz", min_size=1, max_size=6)
+_VALUE = st.binary(max_size=8).map(lambda b: bytes(c for c in b if c == 9 or 32 <= c != 127))
+
+
+@st.composite
+def _head_like(draw: st.DrawFn) -> bytes:
+    """A valid head, often with one piece put in somewhere or one byte taken out."""
+    method = draw(st.one_of(st.sampled_from(["GET", "POST"]), _TOKEN)).encode()
+    target = draw(st.sampled_from([b"/", b"/a?b=c", b"*", b"http://x/\x80"]))
+    version = draw(st.sampled_from([b"1.1", b"1.0", b"2.0", b"9.9"]))
+    fields = draw(
+        st.lists(
+            st.tuples(_TOKEN.map(str.encode), st.sampled_from([b":", b": "]), _VALUE),
+            max_size=5,
+        )
+    )
+    head = b"\r\n".join(
+        [method + b" " + target + b" HTTP/" + version, *(b"".join(f) for f in fields)]
+    )
+    change = draw(st.sampled_from(["none", "insert", "delete"]))
+    if change != "none" and head:
+        at = draw(st.integers(0, len(head) - 1))
+        if change == "insert":
+            head = head[:at] + draw(st.sampled_from(_PIECES)) + head[at:]
+        else:
+            head = head[:at] + head[at + 1 :]
+    return head
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.one_of(_head_like(), st.lists(st.sampled_from(_PIECES)).map(b"".join)))
+@example(b"GET / HTTP/1.1")
+@example(b"GET / HTTP/1.1\r\nHost: x\r\n")
+@example(b"GET / HTTP/1.1\r\n\r\nHost: x")
+@example(b"GET /\t HTTP/1.1")
+@example(b"GET / HTTP/1.1\r\n: x")
+@example(b"GET / HTTP/1.1\r\nHost : x")
+@example(b"GET / HTTP/1.1\r\nHost:\x80\xff\t")
+@example(b"GET / HTTP/1.1\r\r\nHost: x")
+@example(b"GET / HTTP/\xd9.1")
+@example(b"GE:T / HTTP/1.1")
+@example(b"GET / HTTP/1.1\r\nA\x01: b")
+def test_the_tables_accept_what_the_grammar_matches(head: bytes) -> None:
+    match = GRAMMAR.fullmatch(head)
+    checked = valid(head)
+    if match is None:
+        assert checked is None
+    else:
+        assert checked == (list(match.group(1, 2, 3)), head.lower())
+
+
+def test_analyse_refuses_what_the_grammar_refuses() -> None:
+    from workerman.core.http import RequestError
+
+    for head in (
+        b"GET / HTTP/1.1\r\nHo st: x",
+        b"GET / HTTP/1.1\r\nHost: x\ry",
+        b"GET  / HTTP/1.1",
+    ):
+        with pytest.raises(RequestError) as caught:
+            analyse(head)
+        assert caught.value.status == 400
+
+
+# -- cookies ---------------------------------------------------------------------------------
+
+_COOKIE_PIECES = [
+    "a",
+    "session",
+    "=",
+    ";",
+    "; ",
+    " ",
+    "\t",
+    ",",
+    '"',
+    "1",
+    "x=y",
+    "\xa0",
+    "\u2003",
+    "\n",
+    "é",
+    "==",
+]
+
+
+def _regex_cookies(header: str) -> dict[str, str]:
+    cookies: dict[str, str] = {}
+    for name, raw in _PAIR.findall(header):
+        quoted = len(raw) >= 2 and raw[0] == raw[-1] == '"'
+        cookies.setdefault(name, raw[1:-1] if quoted else raw)
+    return cookies
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_COOKIE_PIECES), max_size=16).map("".join))
+@example("theme=dark; session=0000000100000002; lang=en")
+@example("a b=c; d=e")
+@example("a,b=c")
+@example("=x; y=1")
+@example("a=1; a=2")
+@example("a=1\n")
+@example("a=1\nb")
+@example("\xa0a\xa0=\xa0b\xa0")
+def test_cookies_split_as_the_expression_reads_them(header: str) -> None:
+    assert parse_cookies(header) == _regex_cookies(header)
+
+
+def test_one_field_read_from_the_head_as_the_dict_of_all_has_it() -> None:
+    head = (
+        b"GET / HTTP/1.1\r\nHost: x\r\nCOOKIE: a=1;  B=Two \r\nAccept: */*\r\n"
+        b"cookie:\tc=3\r\nX-Cookie: no=1"
+    )
+    assert field_values(head, b"cookie") == [b"a=1;  B=Two", b"c=3"]
+    assert field_values(head, b"host") == [b"x"]
+    assert field_values(head, b"missing") == []
+    fresh = Http.decode(head + b"\r\n\r\n", None)
+    assert fresh.cookie() == {"a": "1", "B": "Two", "c": "3"}
+    read = Http.decode(head + b"\r\n\r\n", None)
+    assert read.header("cookie") == "a=1;  B=Two; c=3"
+    assert read.cookie() == fresh.cookie()
