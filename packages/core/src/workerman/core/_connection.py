@@ -15,7 +15,7 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from types import FunctionType, SimpleNamespace
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -54,7 +54,7 @@ CONNECT_FAIL = 1
 SEND_FAIL = 2
 """``on_error`` code: data could not be sent (buffer full, or the peer went away)."""
 
-_ids = itertools.count(1)
+_ids: Final = itertools.count(1)
 _live: dict[int, TcpConnection] = {}
 
 Callback = Callable[..., Any] | None

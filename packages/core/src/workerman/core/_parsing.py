@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from inspect import isawaitable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ._callbacks import report
 from ._exceptions import ProtocolError
@@ -214,6 +214,7 @@ def parse(conn: TcpConnection, buffer: bytes) -> None:
             parse_codec(conn, codec, buffer)  # type: ignore[arg-type]  # (no state: a codec)
 
 
-_TEXT, _FRAME = Text, Frame
-_FRAME_HEAD = 4
-_WINDOW = 512  # bytes a codec's input first sees of a read
+_TEXT: Final = Text
+_FRAME: Final = Frame
+_FRAME_HEAD: Final = 4
+_WINDOW: Final = 512  # bytes a codec's input first sees of a read

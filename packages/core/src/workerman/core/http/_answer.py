@@ -3,7 +3,7 @@ response (which lets the next pipelined request go on)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from workerman.core import ConnectionStatus, current_loop
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from ._request import Request
     from ._response import Response
 
-_CLOSING = ConnectionStatus.CLOSING
+_CLOSING: Final = ConnectionStatus.CLOSING
 
 
 def cookie_line(request: Request) -> bytes:

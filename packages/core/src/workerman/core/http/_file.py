@@ -6,7 +6,7 @@ import mimetypes
 import os
 import stat
 from email.utils import formatdate, parsedate_to_datetime
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 from workerman.core import ConnectionStatus, current_loop
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["FileStreamer", "send_file"]
 
 _PIECE = 64 * 1024  # bytes read per write (capped by the send buffer); larger was slower
-_CLOSING = ConnectionStatus.CLOSING
+_CLOSING: Final = ConnectionStatus.CLOSING
 
 
 class FileStreamer:

@@ -12,6 +12,7 @@ Results for a head seen before are cached: clients repeat the same head over and
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from ._errors import RequestError
 
@@ -85,9 +86,9 @@ class Head:
         return f"<Head {self.method} {self.uri} HTTP/{self.version}>"
 
 
-_cache: dict[bytes, Head] = {}
-_CACHE_SIZE = 1024
-_CACHE_HEAD = 2048  # longer heads are not cached
+_cache: Final[dict[bytes, Head]] = {}
+_CACHE_SIZE: Final = 1024
+_CACHE_HEAD: Final = 2048  # longer heads are not cached
 
 
 def _values(lower: bytes, needle: bytes, head: bytes | None = None) -> list[bytes]:

@@ -37,8 +37,8 @@ close decision is made when asked (``close_after``), not per request.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
-from time import time as _time
 from typing import Final
 
 from ._errors import RequestError
@@ -69,8 +69,23 @@ _DISCARD: Final = 4  # a chunked answer to HEAD: chunks are dropped, the last on
 
 _NO_HEAD = Head("", "", "1.1", False, 0, False, False)  # before the first request
 
-_hello_heads: dict[int, bytes] = {}  # by body length, for the current second
-_hello_until = 0.0
+
+_time: Final = time.time
+
+
+class _Hellos:
+    """The heads of hello() answers by body length, for the second before ``until`` (an
+    object, not module globals: compiled code reads a rebound global through the module's
+    dict, a field directly)."""
+
+    __slots__ = ("heads", "until")
+
+    def __init__(self) -> None:
+        self.heads: dict[int, bytes] = {}
+        self.until = 0.0
+
+
+_hellos: Final = _Hellos()
 
 
 class HttpExchange:
@@ -451,15 +466,16 @@ class HttpExchange:
         None otherwise (encode a Response), and for a body of ``JOIN_MAX`` bytes or more
         (:meth:`encode_apart` keeps that apart from its head). The head is cached per
         length and second."""
-        if not self._plain or len(body) >= JOIN_MAX:
-            return None
-        global _hello_until
-        now = _time()
-        if now >= _hello_until:
-            _hello_heads.clear()
-            _hello_until = int(now) + 1.0
         size = len(body)
-        head = _hello_heads.get(size)
+        if not self._plain or size >= JOIN_MAX:
+            return None
+        hellos = _hellos
+        heads = hellos.heads
+        now = _time()
+        if now >= hellos.until:
+            heads.clear()
+            hellos.until = int(now) + 1.0
+        head = heads.get(size)
         if head is None:
             head = b"".join(
                 (
@@ -470,8 +486,8 @@ class HttpExchange:
                     b"Content-Length: %d\r\n\r\n" % size,
                 )
             )
-            if len(_hello_heads) < 64:
-                _hello_heads[size] = head
+            if len(heads) < 64:
+                heads[size] = head
         self.outstanding = False
         return head + body
 

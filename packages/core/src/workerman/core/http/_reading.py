@@ -3,7 +3,7 @@ machine (``_machine``) reads, with the deadlines, the spool and the holds it ask
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from workerman.core import ConnectionStatus, current_loop
 
@@ -20,15 +20,15 @@ if TYPE_CHECKING:
 
 __all__ = ["read_http"]
 
-_CLOSING = ConnectionStatus.CLOSING
-_REQUEST = HttpExchange.REQUEST
-_HEAD = HttpExchange.HEAD
-_DATA = HttpExchange.DATA
-_END = HttpExchange.END
-_SEND = HttpExchange.SEND
-_NEED_DATA = HttpExchange.NEED_DATA
-_HEAD_BEGUN = HttpExchange.HEAD_BEGUN
-_BODY_BEGUN = HttpExchange.BODY_BEGUN
+_CLOSING: Final = ConnectionStatus.CLOSING
+_REQUEST: Final = HttpExchange.REQUEST
+_HEAD: Final = HttpExchange.HEAD
+_DATA: Final = HttpExchange.DATA
+_END: Final = HttpExchange.END
+_SEND: Final = HttpExchange.SEND
+_NEED_DATA: Final = HttpExchange.NEED_DATA
+_HEAD_BEGUN: Final = HttpExchange.HEAD_BEGUN
+_BODY_BEGUN: Final = HttpExchange.BODY_BEGUN
 
 
 def read_http(state: HttpState, data: bytes) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 from urllib.parse import unquote
 
 from mypy_extensions import mypyc_attr
@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Request", "request_of"]
 
-_FORM = "application/x-www-form-urlencoded"
+_FORM: Final = "application/x-www-form-urlencoded"
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # a public class: users subclass it

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Iterator
 from email.utils import formatdate
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -17,7 +17,7 @@ __all__ = ["Chunk", "Response", "ServerSentEvents", "date_header", "reason_of", 
 
 _REASONS: dict[int, str] = {s.value: s.phrase for s in HTTPStatus}
 _REASONS[419] = "Page Expired"  # not in http.HTTPStatus, but Laravel and Workerman name it
-_BAD_FIELD = frozenset("\r\n\0")
+_BAD_FIELD: Final = frozenset("\r\n\0")
 
 
 def reason_of(status: int) -> str:
@@ -25,7 +25,7 @@ def reason_of(status: int) -> str:
     return _REASONS.get(status, "")
 
 
-_status_lines: dict[tuple[int, str, str], bytes] = {}
+_status_lines: Final[dict[tuple[int, str, str], bytes]] = {}
 
 
 def status_line(status: int, reason: str, version: str = "1.1") -> bytes:
@@ -39,30 +39,41 @@ def status_line(status: int, reason: str, version: str = "1.1") -> bytes:
     return line
 
 
-_date_until = 0.0
-_date_line = b""
+class _Clock:
+    """The Date header line of the current second (an object, not two rebound globals:
+    compiled code reads a rebound global through the module's dict, a field directly)."""
+
+    __slots__ = ("line", "until")
+
+    def __init__(self) -> None:
+        self.line = b""
+        self.until = 0.0
+
+
+_clock: Final = _Clock()
+_time: Final = time.time
 
 
 def date_header() -> bytes:
     """``Date: ...`` and CRLF, formatted once a second."""
-    global _date_until, _date_line
-    now = time.time()
-    if now >= _date_until:
+    clock = _clock
+    now = _time()
+    if now >= clock.until:
         second = int(now)
-        _date_until = second + 1.0
-        _date_line = b"Date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
-    return _date_line
+        clock.until = second + 1.0
+        clock.line = b"Date: " + formatdate(second, usegmt=True).encode() + b"\r\n"
+    return clock.line
 
 
 # the header names the answer code reads from ``_headers`` (a response built from encoded
 # fields keeps only these there), and those of them that frame the body (kept out of its
 # encoded block: the server writes its own, or drops them)
-_INSPECTED = frozenset(
+_INSPECTED: Final = frozenset(
     {"server", "date", "content-type", "connection", "content-length", "transfer-encoding"}
 )
-_FRAMING_NAMES = frozenset({"content-length", "transfer-encoding"})
-_BAD_NAME = frozenset(b"\r\n\0: ")
-_BAD_VALUE = frozenset(b"\r\n\0")
+_FRAMING_NAMES: Final = frozenset({"content-length", "transfer-encoding"})
+_BAD_NAME: Final = frozenset(b"\r\n\0: ")
+_BAD_VALUE: Final = frozenset(b"\r\n\0")
 # (Any: a compiled build would check each pair's type, and lists are as valid as tuples)
 Fields = tuple[Any, ...]
 # encoded fields seen before -> (their block, the inspected entries): apps send the same

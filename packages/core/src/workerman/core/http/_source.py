@@ -4,7 +4,7 @@ last ones, so a large or endless body never sits in memory whole."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from workerman.core import ConnectionStatus, current_loop
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SourceStreamer", "send_source"]
 
-_CLOSING = ConnectionStatus.CLOSING
+_CLOSING: Final = ConnectionStatus.CLOSING
 _END = object()
 
 
