@@ -114,5 +114,6 @@ def main(argv: list[str]) -> None:
     print()
     print("\n".join(lines))
 
+
 if __name__ == "__main__":
     main(sys.argv[1:])
