@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
-from .hotpath import GET, ROOT, Wire, per_message
+from .hotpath import GET, ROOT, Measured, Wire, build_of, print_profile
 
+_MODULE = "benchmarks.asgi_hotpath"
 WORKLOADS = ("core-sync", "core-async", "asgi-bare", "asgi-fastapi")
 
 
@@ -73,18 +75,44 @@ def child(workload: str, count: int) -> None:
 
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.asgi_hotpath", description=__doc__)
+    parser.add_argument("--tree", action="append", type=Path, default=[], help="other checkout")
     parser.add_argument("--only", default=",".join(WORKLOADS), help="comma-separated workloads")
     parser.add_argument("--count", type=int, default=1000, help="requests in the first run")
+    parser.add_argument("--pure", action="store_true", help="this tree's pure build as well")
+    parser.add_argument("--profile", action="store_true", help="the costliest functions too")
+    parser.add_argument("--top", type=int, default=25, help="functions shown per profile")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    print("| workload | instructions per request |")
-    print("| --- | --- |")
+    runs = [(tree, False) for tree in args.tree]
+    if args.pure:
+        runs.append((ROOT, True))
+    runs.append((ROOT, False))
+    names = [
+        f"{tree if tree != ROOT else 'this tree'}, {build_of(tree, pure)}" for tree, pure in runs
+    ]
+    header = ["workload", *[f"{name} (instr/request)" for name in names]]
+    if len(runs) > 1:
+        header.append("last / first")
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for workload in args.only.split(","):
-        figure = per_message(ROOT, workload, args.count, module="benchmarks.asgi_hotpath")
-        print(f"| {workload} | {figure:,.0f} |", flush=True)
+        measured = [
+            Measured(tree, workload, args.count, pure, args.profile, module=_MODULE)
+            for tree, pure in runs
+        ]
+        figures = [m.per_message for m in measured]
+        print(workload, " ".join(f"{f:,.0f}" for f in figures), file=sys.stderr, flush=True)
+        if args.profile:
+            for name, one in zip(names, measured, strict=True):
+                print_profile(workload, name, one, args.top)
+        cells = [workload, *[f"{f:,.0f}" for f in figures]]
+        if len(runs) > 1:
+            cells.append(f"{figures[-1] / figures[0]:.3f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    print()
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from workerman.core import Worker
-from workerman.core.http import Request, Response
+from workerman.core.http import HttpExchange, Request, Response
 
 from ..conftest import port_of, serving
 from ._raw import exchange, request
@@ -122,3 +122,103 @@ def test_changing_one_responses_values_leaves_the_next_ones_alone() -> None:
     first.get_header("x-a")
     second = Response.from_fields(200, fields)
     assert second.get_header("content-length") == ["1", "2"]
+
+
+def _answer(request: bytes, response: Response, *, keep: int = 0) -> bytes:
+    """The bytes an exchange sends for ``response`` to ``request`` (``keep``: its
+    ``max_keepalive_requests``)."""
+    exchange = HttpExchange(max_keepalive_requests=keep)
+    assert exchange.next_event(request) == HttpExchange.REQUEST
+    data = exchange.encode(response)
+    assert not exchange.outstanding
+    return data
+
+
+def _decoded(response: Response) -> Response:
+    response.get_header("content-type")  # the fields become headers: the general encoding
+    return response
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "body", "keep"),
+    [
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"hello", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 201, b"hello", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"x" * 70_000, 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 204, b"", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 103, b"", 0),
+        (b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"hello", 0),
+        (b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 200, b"hello", 0),
+        (b"GET / HTTP/1.0\r\n\r\n", 200, b"hello", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 200, b"hello", 0),
+        (b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", 200, b"hello", 1),  # the last request
+    ],
+)
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [(b"content-type", b"text/plain"), (b"content-length", b"5")],
+        [(b"X-A", b"1"), (b"Server", b"mine"), (b"date", b"yesterday")],
+        [],
+    ],
+)
+def test_the_head_kept_per_fields_is_the_one_the_general_encoding_makes(
+    request_bytes: bytes, status: int, body: bytes, keep: int, fields: list[tuple[bytes, bytes]]
+) -> None:
+    for _ in range(3):  # made, then kept: the same each time
+        kept = _answer(request_bytes, Response.from_fields(status, fields, body), keep=keep)
+        general = _answer(
+            request_bytes, _decoded(Response.from_fields(status, fields, body)), keep=keep
+        )
+        assert kept == general
+
+
+def test_what_a_response_changes_after_from_fields_is_in_its_head() -> None:
+    fields = [(b"content-type", b"text/plain")]
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    plain = _answer(get, Response.from_fields(200, fields, b"hi"))
+    assert plain.startswith(b"HTTP/1.1 200 OK\r\n")
+    changed = [
+        Response.from_fields(200, fields, b"hi").with_status(404),
+        Response.from_fields(200, fields, b"hi").with_status(200, "Fine"),
+        Response.from_fields(200, fields, b"hi").with_protocol_version("1.0"),
+        Response.from_fields(200, fields, b"hi").with_body(b"hello"),
+        Response.from_fields(200, fields, b"hi").cookie("a", "1"),
+        Response.from_fields(200, fields, b"hi").header("X-B", "2"),
+    ]
+    heads = [_answer(get, response) for response in changed]
+    assert heads[0].startswith(b"HTTP/1.1 404 Not Found\r\n")
+    assert heads[1].startswith(b"HTTP/1.1 200 Fine\r\n")
+    assert heads[2].startswith(b"HTTP/1.0 200 OK\r\n")
+    assert b"Content-Length: 5\r\n" in heads[3] and heads[3].endswith(b"\r\n\r\nhello")
+    assert b"\r\nSet-Cookie: a=1\r\n" in heads[4]
+    assert b"\r\nX-B: 2\r\n" in heads[5]
+    assert plain == _answer(get, Response.from_fields(200, fields, b"hi"))  # kept unchanged
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        [(b"transfer-encoding", b"chunked")],
+        [(b"content-type", b"text/event-stream")],
+        [(b"connection", b"close")],
+    ],
+)
+def test_fields_that_frame_the_body_or_end_the_connection_are_encoded_each_time(
+    fields: list[tuple[bytes, bytes]],
+) -> None:
+    get = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+    for _ in range(2):
+        exchange = HttpExchange()
+        assert exchange.next_event(get) == HttpExchange.REQUEST
+        general = HttpExchange()
+        assert general.next_event(get) == HttpExchange.REQUEST
+        assert exchange.encode(Response.from_fields(200, fields, b"hi")) == general.encode(
+            _decoded(Response.from_fields(200, fields, b"hi"))
+        )
+        assert (exchange.outstanding, exchange.streaming, exchange.close_after) == (
+            general.outstanding,
+            general.streaming,
+            general.close_after,
+        )

@@ -10,7 +10,9 @@ context the step runs in. If the app waits for something, the host carries the c
 from where the step stopped, so what the step saw stays true (the task a cancel scope was
 entered in, the context its variables were set in), and a new host is parked for the next
 requests. A call that finishes in its step leaves the host as it was; if it left a context
-variable changed, the host is retired, so no request sees another's context.
+variable changed, the host is retired, so no request sees another's context. The host's
+driver (a generator sent each call in turn, running it with ``yield from``) takes the
+step, so a call that returns in it ends without a StopIteration to raise and catch.
 
 This is what Python 3.12's eager tasks do (a task made per request, its first step run at
 once); from 3.12 on they are used instead. Called from inside a running task (a request
@@ -22,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
+import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import CoroutineType
 from typing import Any
@@ -54,13 +57,37 @@ async def _awaiting(call: Awaitable[None]) -> None:
     await call  # an awaitable that is not a coroutine: driven through one
 
 
+#: what a driver yields when the call it drives has returned
+_DONE: Any = object()
+
+
+@types.coroutine
+def _driver() -> Generator[Any, Any, None]:
+    """Runs the app calls sent to it one after the other, each through ``yield from`` (what
+    the call yields goes out, what is sent or thrown goes in), and yields ``_DONE`` when
+    one returns: a call that ends in its first step costs no StopIteration. A call that
+    raises ends the driver."""
+    call = yield None
+    while True:
+        yield from call
+        call = yield _DONE
+
+
+def _primed() -> Generator[Any, Any, None]:
+    driver = _driver()
+    driver.send(None)
+    return driver
+
+
 class _Resume:
     """Awaitable that goes on with a coroutine suspended at ``yielded``: the task awaiting
     it sees that value first, then every later one, and sends and throws pass through."""
 
     __slots__ = ("coro", "yielded")
 
-    def __init__(self, coro: Coroutine[Any, Any, None], yielded: Any) -> None:
+    def __init__(
+        self, coro: Coroutine[Any, Any, None] | Generator[Any, Any, None], yielded: Any
+    ) -> None:
         self.coro = coro
         self.yielded = yielded
 
@@ -83,16 +110,21 @@ class _Resume:
                     value = coro.send(sent)
                 except StopIteration:
                     return
+            if value is _DONE:  # a driver's call has returned
+                return
 
 
 class _Host:
     """A parked task that a step runs as, and that takes the call over if it waits."""
 
-    __slots__ = ("context", "handoff", "snapshot", "task")
+    __slots__ = ("context", "driver", "handoff", "size", "snapshot", "step", "task")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self.context = contextvars.copy_context()
         self.snapshot = list(self.context.items())
+        self.size = len(self.snapshot)  # (an empty context is clean while it stays empty)
+        self.driver = _primed()
+        self.step = self.driver.send
         self.handoff: asyncio.Future[Coroutine[Any, Any, None]] = loop.create_future()
         self.task = loop.create_task(self._run(), context=self.context)
 
@@ -151,24 +183,26 @@ def eager_caller(loop: asyncio.AbstractEventLoop, keep: set[Any], ended: Ended) 
             coro = run(app, scope, cycle.receive, cycle.send)
             if type(coro) is not CoroutineType:
                 coro = _awaiting(coro)
-            yielded = run(coro.send, None)
-        except StopIteration:
-            _leave_task(loop, task)
-            if not host.clean():
-                hosts[0] = _Host(loop)
-            ended(cycle, None)
-            return
+            yielded = run(host.step, coro)
         except BaseException as exc:
             _leave_task(loop, task)
             if not host.clean():
                 hosts[0] = _Host(loop)
+            else:  # the driver ended with the call (or the call was not made)
+                host.driver = _primed()
+                host.step = host.driver.send
             ended(cycle, exc)
             if not isinstance(exc, Exception):
                 raise
             return
         _leave_task(loop, task)
+        if yielded is _DONE:
+            if len(host.context) != host.size or (host.size and not host.clean()):
+                hosts[0] = _Host(loop)
+            ended(cycle, None)
+            return
         hosts[0] = _Host(loop)  # the host goes on with this call; the next one waits
-        host.handoff.set_result(_ending(_Resume(coro, yielded), cycle, ended))
+        host.handoff.set_result(_ending(_Resume(host.driver, yielded), cycle, ended))
         keep.add(task)
         task.add_done_callback(done)
 

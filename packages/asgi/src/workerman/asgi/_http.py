@@ -141,9 +141,13 @@ class HttpCycle(Waiting):
                 self.streaming = True
                 conn.send(response)
             else:
-                response = Response.from_fields(self.status, self.headers, bytes(body))
+                response = Response.from_fields(
+                    self.status, self.headers, body if type(body) is bytes else bytes(body)
+                )
                 self.finished = True
                 conn.send(response)
+                self.done()
+                return
             if self.finished:
                 self.done()
             elif conn.writing_paused or conn.backlogged:  # the client is not reading

@@ -44,7 +44,7 @@ from typing import Final
 from ._errors import RequestError
 from ._head import Head, analyse, dechunk_size
 from ._head import _cache as _heads
-from ._response import Response, date_header, reason_of, status_line
+from ._response import Encoded, Response, date_header, reason_of, status_line
 
 __all__ = ["CONTINUE", "HttpExchange", "error_bytes"]
 
@@ -505,6 +505,11 @@ class HttpExchange:
         ``JOIN_MAX`` bytes comes apart from its head, not copied into one piece with it
         (the connection hands a large body to the kernel in pieces as the peer reads);
         otherwise everything is in the first part and the second is empty."""
+        fields = response._encoded
+        if fields is not None and fields.plain and not extra:
+            head = self._known_head(response, fields)
+            if head is not None:
+                return head + response._body, b""
         headers = response._headers
         head_only = self.info.method == "HEAD"
         coding = headers.get("transfer-encoding")
@@ -543,6 +548,39 @@ class HttpExchange:
             return b"".join(lines), body
         lines.append(body)
         return b"".join(lines), b""
+
+    def _known_head(self, response: Response, fields: Encoded) -> bytes | None:
+        """The head of a ``Response.from_fields`` response whose fields frame nothing, as
+        :meth:`_head` makes it, kept in ``fields`` for the current second; the response
+        is complete then. None where the case is not the common one (a HEAD request, a
+        status without a body, the last response of the connection, a large body, a
+        reason or cookies of its own): the general path encodes it."""
+        body = response._body
+        status = response._status
+        info = self.info
+        if (
+            response._reason
+            or response._cookies
+            or status in _NO_BODY
+            or len(body) >= JOIN_MAX
+            or info.method == "HEAD"
+            or self.close_after
+        ):
+            return None
+        version = response._version or info.version
+        key = (status << 18) | (len(body) << 1) | (version == "1.0")
+        now = _time()
+        heads = fields.heads
+        if now >= fields.until:
+            heads.clear()
+            fields.until = int(now) + 1.0
+        head = heads.get(key)
+        if head is None:
+            head = b"".join(self._head(response, len(body), b""))
+            if len(heads) < 64:
+                heads[key] = head
+        self._complete()
+        return head
 
     def encode_head(
         self, response: Response, length: int | None, chunked: bool = False, extra: bytes = b""

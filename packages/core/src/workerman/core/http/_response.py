@@ -76,12 +76,36 @@ _BAD_NAME: Final = frozenset(b"\r\n\0: ")
 _BAD_VALUE: Final = frozenset(b"\r\n\0")
 # (Any: a compiled build would check each pair's type, and lists are as valid as tuples)
 Fields = tuple[Any, ...]
-# encoded fields seen before -> (their block, the inspected entries): apps send the same
-# header lists again and again
-_encoded: dict[Fields, tuple[bytes, dict[str, tuple[str, Any]]]] = {}
 
 
-def _encode_fields(fields: Fields) -> tuple[bytes, dict[str, tuple[str, Any]]]:
+class Encoded:
+    """A list of header fields as ``Response.from_fields`` encodes it, kept per list seen
+    before (apps send the same header lists again and again): the block of its lines (all
+    but the framing ones), the entries of the inspected names, and, when nothing in it
+    changes how the body is framed or the connection kept (``plain``), the whole heads
+    answered with it, by status, body length and version, for the current second (their
+    ``Date``): the exchange (``HttpExchange.encode_apart``) builds each head once."""
+
+    __slots__ = ("block", "heads", "inspected", "plain", "until")
+
+    def __init__(self, block: bytes, inspected: dict[str, tuple[str, Any]]) -> None:
+        self.block = block
+        self.inspected = inspected
+        kind = inspected.get("content-type")
+        self.plain = (
+            "transfer-encoding" not in inspected
+            and "connection" not in inspected
+            and (kind is None or not str(kind[1]).lower().startswith("text/event-stream"))
+        )
+        self.heads: dict[int, bytes] = {}
+        self.until = 0.0
+
+
+# encoded fields seen before -> their encoding
+_encoded: dict[Fields, Encoded] = {}
+
+
+def _encode_fields(fields: Fields) -> Encoded:
     """The block of ``name: value`` lines of ``fields`` (all but the framing ones), and
     the entries of the inspected names, as ``Response.header`` would have made them."""
     lines: list[bytes] = []
@@ -100,7 +124,7 @@ def _encode_fields(fields: Fields) -> tuple[bytes, dict[str, tuple[str, Any]]]:
             if key in _FRAMING_NAMES:
                 continue
         lines.append(b"%b: %b\r\n" % (name, value))
-    return b"".join(lines), inspected
+    return Encoded(b"".join(lines), inspected)
 
 
 def _add_entry(headers: dict[str, tuple[str, Any]], key: str, name: str, value: str) -> None:
@@ -147,6 +171,7 @@ class Response:
     __slots__ = (
         "_body",
         "_cookies",
+        "_encoded",
         "_file",
         "_headers",
         "_raw",
@@ -170,6 +195,8 @@ class Response:
         # from_fields: the encoded header lines, ``_headers`` holding only the names the
         # answer code reads (any other use of the headers decodes the lines first)
         self._raw: bytes | None = None
+        # ... and their Encoded, while the lines are the response's headers
+        self._encoded: Encoded | None = None
         self._cookies: list[str] | None = None
         self._file: tuple[str, int, int] | None = None
         self._body: bytes = b""
@@ -212,8 +239,9 @@ class Response:
             _encoded[key] = known
         # (compiled, a call of the class itself is direct; of ``cls``, generic)
         response = Response(status, None, body) if cls is Response else cls(status, None, body)
-        response._raw = known[0]
-        response._headers = known[1].copy()
+        response._raw = known.block
+        response._encoded = known
+        response._headers = known.inspected.copy()
         return response
 
     def _decode_raw(self) -> None:
@@ -223,6 +251,7 @@ class Response:
         if raw is None:
             return
         self._raw = None
+        self._encoded = None
         framing = self._headers
         headers: dict[str, tuple[str, Any]] = {}
         for line in raw.split(b"\r\n")[:-1]:
