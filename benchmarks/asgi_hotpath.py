@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .hotpath import GET, ROOT, Measured, Wire, build_of, print_profile
+from .hotpath import GET, Measured, Wire, builds, print_profile
 
 _MODULE = "benchmarks.asgi_hotpath"
 WORKLOADS = ("core-sync", "core-async", "asgi-bare", "asgi-fastapi")
@@ -86,13 +86,7 @@ def main(argv: list[str]) -> None:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    runs = [(tree, False) for tree in args.tree]
-    if args.pure:
-        runs.append((ROOT, True))
-    runs.append((ROOT, False))
-    names = [
-        f"{tree if tree != ROOT else 'this tree'}, {build_of(tree, pure)}" for tree, pure in runs
-    ]
+    runs, names = builds(args.tree, args.pure)
     header = ["workload", *[f"{name} (instr/request)" for name in names]]
     if len(runs) > 1:
         header.append("last / first")

@@ -299,6 +299,18 @@ def print_profile(workload: str, name: str, measured: Measured, top: int) -> Non
         print(f"  {cost:10,.0f}  {share:6.1%}  {function}")
 
 
+def builds(trees: list[Path], pure: bool) -> tuple[list[tuple[Path, bool]], list[str]]:
+    """The (tree, pure) pairs to count, other trees first, and their column names."""
+    runs = [(tree, False) for tree in trees]
+    if pure:
+        runs.append((ROOT, True))
+    runs.append((ROOT, False))
+    names = [
+        f"{tree if tree != ROOT else 'this tree'}, {build_of(tree, pure)}" for tree, pure in runs
+    ]
+    return runs, names
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.hotpath", description=__doc__)
     parser.add_argument("--tree", action="append", type=Path, default=[], help="other checkout")
@@ -312,13 +324,7 @@ def main(argv: list[str]) -> None:
     if args.child:
         child(args.child[0], int(args.child[1]))
         return
-    runs = [(tree, False) for tree in args.tree]
-    if args.pure:
-        runs.append((ROOT, True))
-    runs.append((ROOT, False))
-    names = [
-        f"{tree if tree != ROOT else 'this tree'}, {build_of(tree, pure)}" for tree, pure in runs
-    ]
+    runs, names = builds(args.tree, args.pure)
     rows = []
     for workload in args.only.split(","):
         measured = [Measured(tree, workload, args.count, pure, args.profile) for tree, pure in runs]

@@ -102,7 +102,7 @@ class Encoded:
 
 
 # encoded fields seen before -> their encoding
-_encoded: dict[Fields, Encoded] = {}
+_encoded: Final[dict[Fields, Encoded]] = {}
 
 
 def _encode_fields(fields: Fields) -> Encoded:
