@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import enum
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import mypyc_attr
@@ -125,12 +126,14 @@ def _refill_keys() -> None:
 # Masking a payload of up to _SMALL_MASK bytes: the key as an integer times _REPEAT[n]
 # repeats it over ceil(n/4) words, and _TRIM[n] cuts that to n bytes.
 _SMALL_MASK: Final = 125
-_REPEAT: Final = [
+# (Any, not int: compiled, these big integers then stay Python ints from one operation to
+# the next instead of being converted to mypyc's tagged ints and back each time)
+_REPEAT: Final[list[Any]] = [
     sum(1 << (32 * word) for word in range((n + 3) // 4)) for n in range(_SMALL_MASK + 1)
 ]
-_TRIM: Final = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
+_TRIM: Final[list[Any]] = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
 # a constant where compiled (a call through it, no attribute look-up on int each time)
-_from_bytes: Final = int.from_bytes
+_from_bytes: Final[Callable[..., Any]] = int.from_bytes
 
 
 def _xor(data: bytes | bytearray, key: bytes | bytearray) -> bytes:
@@ -168,8 +171,10 @@ def encode_frame(
             _refill_keys()
             key = _keys.pop()
         if n <= _SMALL_MASK:
-            mask_int = int.from_bytes(key, "little") * _REPEAT[n] & _TRIM[n]
-            masked = (int.from_bytes(payload, "little") ^ mask_int).to_bytes(n, "little")
+            word: int = _from_bytes(payload, "little") ^ (
+                _from_bytes(key, "little") * _REPEAT[n] & _TRIM[n]
+            )
+            masked = word.to_bytes(n, "little")
             return bytes((b0, n | _MASK)) + key + masked
         if n < 65536:
             head = bytes((b0, 126 | _MASK)) + n.to_bytes(2, "big")
@@ -333,7 +338,9 @@ class FrameDecoder:
                         break
                 # a whole text or binary message in one frame, no extension bits, outside
                 # a fragmented message: the common frame, checked here and decoded below
-                plain = (b0 == 0x81 or b0 == 0x82) and not self._message
+                # (two compares: compiled, a set test is a call, and pure, a chained
+                # comparison costs more)
+                plain = (b0 == 0x81 or b0 == 0x82) and not self._message  # noqa: PLR1714
                 if not plain:
                     self._check(b0, length)
                 elif length > max_size:
@@ -346,9 +353,9 @@ class FrameDecoder:
                     payload = view[start:stop]
                 elif length <= _SMALL_MASK:
                     mask = from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
-                    payload = (
-                        from_bytes(view[start:stop], "little") ^ (mask & _TRIM[length])
-                    ).to_bytes(length, "little")
+                    # (an int again for to_bytes, which mypyc calls directly)
+                    word: int = from_bytes(view[start:stop], "little") ^ (mask & _TRIM[length])
+                    payload = word.to_bytes(length, "little")
                 else:
                     payload = _xor(view[start:stop], view[start - 4 : start])
                 pos = stop
