@@ -352,9 +352,13 @@ class FrameDecoder:
                 if not key_len:
                     payload = view[start:stop]
                 elif length <= _SMALL_MASK:
+                    # the key over ceil(n/4) words, cut to n bytes where n is not a
+                    # multiple of 4
                     mask = from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
+                    if length & 3:
+                        mask &= _TRIM[length]
                     # (an int again for to_bytes, which mypyc calls directly)
-                    word: int = from_bytes(view[start:stop], "little") ^ (mask & _TRIM[length])
+                    word: int = from_bytes(view[start:stop], "little") ^ mask
                     payload = word.to_bytes(length, "little")
                 else:
                     payload = _xor(view[start:stop], view[start - 4 : start])
