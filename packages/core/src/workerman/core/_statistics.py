@@ -124,4 +124,4 @@ class Statistics:
         }
 
 
-statistics: Final = Statistics()
+statistics: Final = Statistics()  # Final: a constant where compiled, not a look-up

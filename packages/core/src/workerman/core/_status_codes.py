@@ -17,8 +17,9 @@ __all__ = [
 
 
 # The values as plain ints, for the connection's own bookkeeping: an int compares faster
-# than an IntEnum member on the per-message path, and compiled code reads a Final literal
-# as a C constant (not through the module's dict).
+# than an IntEnum member on the per-message path, and a Final literal is a constant in
+# the compiled modules (a name imported from this module, which is not compiled, would
+# be looked up in its namespace at every use).
 INITIAL: Final = 0
 CONNECTING: Final = 1
 ESTABLISHED: Final = 2

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import enum
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import mypyc_attr
@@ -125,10 +126,14 @@ def _refill_keys() -> None:
 # Masking a payload of up to _SMALL_MASK bytes: the key as an integer times _REPEAT[n]
 # repeats it over ceil(n/4) words, and _TRIM[n] cuts that to n bytes.
 _SMALL_MASK: Final = 125
-_REPEAT: Final = [
+# (Any, not int: compiled, these big integers then stay Python ints from one operation to
+# the next instead of being converted to mypyc's tagged ints and back each time)
+_REPEAT: Final[list[Any]] = [
     sum(1 << (32 * word) for word in range((n + 3) // 4)) for n in range(_SMALL_MASK + 1)
 ]
-_TRIM: Final = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
+_TRIM: Final[list[Any]] = [(1 << (8 * n)) - 1 for n in range(_SMALL_MASK + 1)]
+# a constant where compiled (a call through it, no attribute look-up on int each time)
+_from_bytes: Final[Callable[..., Any]] = int.from_bytes
 
 
 def _xor(data: bytes | bytearray, key: bytes | bytearray) -> bytes:
@@ -166,8 +171,10 @@ def encode_frame(
             _refill_keys()
             key = _keys.pop()
         if n <= _SMALL_MASK:
-            mask_int = int.from_bytes(key, "little") * _REPEAT[n] & _TRIM[n]
-            masked = (int.from_bytes(payload, "little") ^ mask_int).to_bytes(n, "little")
+            word: int = _from_bytes(payload, "little") ^ (
+                _from_bytes(key, "little") * _REPEAT[n] & _TRIM[n]
+            )
+            masked = word.to_bytes(n, "little")
             return bytes((b0, n | _MASK)) + key + masked
         if n < 65536:
             head = bytes((b0, 126 | _MASK)) + n.to_bytes(2, "big")
@@ -237,13 +244,6 @@ def parse_close(payload: bytes) -> tuple[int, str]:
     return code, reason
 
 
-def _take(view: bytes | bytearray, start: int, stop: int) -> bytes:
-    if type(view) is bytes:
-        return view[start:stop]
-    with memoryview(view) as whole:  # one copy out of the bytearray, not two
-        return whole[start:stop].tobytes()
-
-
 class FrameDecoder:
     """Streaming decoder: bytes in, complete messages and control frames out.
 
@@ -301,32 +301,34 @@ class FrameDecoder:
         if self._done:
             return []
         buffer = self._buffer
-        view: bytes | bytearray
+        view: bytes
         if buffer:
             buffer += data
             if len(buffer) < self._need:
                 return []
-            view = buffer
+            # the loop reads bytes (compiled, a typed bytes is indexed and sliced in C):
+            # one copy of a kept tail once its frame is whole
+            view = bytes(buffer)
         elif data:
             view = data
         else:
             return []
         events: list[tuple[int, Any]] = []
-        append = events.append
         self._need = 0
         end = len(view)
         pos = 0
-        mask_bit = _MASK if self._masked else 0
-        key_len = 4 if mask_bit else 0
+        masked = self._masked
+        mask_bit = _MASK if masked else 0
+        key_len = 4 if masked else 0
         max_size = self._max_size
-        from_bytes = int.from_bytes
+        from_bytes = _from_bytes
         try:
             while end - pos >= 2:
                 b0 = view[pos]
                 length = view[pos + 1]
                 if length & _MASK != mask_bit:
                     raise _protocol_error(
-                        "client frame is not masked" if mask_bit else "server frame is masked",
+                        "client frame is not masked" if masked else "server frame is masked",
                     )
                 length &= 0x7F
                 start = pos + 2 + key_len
@@ -334,7 +336,11 @@ class FrameDecoder:
                     length, start = self._long_length(view, pos, length, start)
                     if length < 0:
                         break
-                plain = b0 in {0x81, 0x82} and not self._message
+                # a whole text or binary message in one frame, no extension bits, outside
+                # a fragmented message: the common frame, checked here and decoded below
+                # (two compares: compiled, a set test is a call, and pure, a chained
+                # comparison costs more)
+                plain = (b0 == 0x81 or b0 == 0x82) and not self._message  # noqa: PLR1714
                 if not plain:
                     self._check(b0, length)
                 elif length > max_size:
@@ -344,12 +350,16 @@ class FrameDecoder:
                     self._need = stop - pos
                     break
                 if not key_len:
-                    payload = view[start:stop] if type(view) is bytes else _take(view, start, stop)
+                    payload = view[start:stop]
                 elif length <= _SMALL_MASK:
+                    # the key over ceil(n/4) words, cut to n bytes where n is not a
+                    # multiple of 4
                     mask = from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
-                    payload = (
-                        from_bytes(view[start:stop], "little") ^ (mask & _TRIM[length])
-                    ).to_bytes(length, "little")
+                    if length & 3:
+                        mask &= _TRIM[length]
+                    # (an int again for to_bytes, which mypyc calls directly)
+                    word: int = from_bytes(view[start:stop], "little") ^ mask
+                    payload = word.to_bytes(length, "little")
                 else:
                     payload = _xor(view[start:stop], view[start - 4 : start])
                 pos = stop
@@ -358,26 +368,27 @@ class FrameDecoder:
                         self._finish()
                         return events
                 elif b0 == 0x82:
-                    append((OP_BINARY, payload))
+                    events.append((OP_BINARY, payload))
                 else:
                     try:
-                        append((OP_TEXT, payload.decode()))
+                        text = payload.decode()
                     except UnicodeDecodeError:
                         raise WebSocketError(
                             CloseCode.INVALID_DATA, "text message is not UTF-8"
                         ) from None
+                    events.append((OP_TEXT, text))
         except WebSocketError as exc:
             self._finish()
             exc.events = events
             raise
-        if view is buffer:
+        if buffer:
             del buffer[:pos]
         elif pos < end:
             buffer += memoryview(data)[pos:]
         return events
 
     @staticmethod
-    def _long_length(view: bytes | bytearray, pos: int, length: int, start: int) -> tuple[int, int]:
+    def _long_length(view: bytes, pos: int, length: int, start: int) -> tuple[int, int]:
         """The 16- or 64-bit length and where the payload starts; (-1, 0) if not all here."""
         if length == 126:
             if len(view) - pos < 4:
@@ -385,7 +396,7 @@ class FrameDecoder:
             return view[pos + 2] << 8 | view[pos + 3], start + 2
         if len(view) - pos < 10:
             return -1, 0
-        length = int.from_bytes(view[pos + 2 : pos + 10], "big")
+        length = _from_bytes(view[pos + 2 : pos + 10], "big")
         if length >> 63:
             raise _protocol_error("64-bit length with the top bit set")
         return length, start + 8

@@ -34,10 +34,11 @@ __all__ = ["WebSocketState"]
 
 _CLOSING: Final = ConnectionStatus.CLOSING
 _ESTABLISHED: Final = ConnectionStatus.ESTABLISHED
-HANDSHAKE = 0  # waiting for the opening handshake
-ACCEPTING = 1  # server: on_websocket_connect runs; sends wait
-OPEN = 2
-CLOSED = 3  # a Close frame has been sent
+# (Final: constants in the compiled modules that import them, not namespace look-ups)
+HANDSHAKE: Final = 0  # waiting for the opening handshake
+ACCEPTING: Final = 1  # server: on_websocket_connect runs; sends wait
+OPEN: Final = 2
+CLOSED: Final = 3  # a Close frame has been sent
 
 Callback = Callable[..., Any] | None
 
