@@ -62,6 +62,10 @@ def modules() -> list[str]:
     return list(EXTENSIONS.MODULES)
 
 
+def kernels() -> list[str]:
+    return list(EXTENSIONS.KERNELS)
+
+
 def suffix() -> str:
     return importlib.machinery.EXTENSION_SUFFIXES[0]
 
@@ -69,7 +73,7 @@ def suffix() -> str:
 def compile_into(out: Path) -> list[tuple[Path, str]]:
     """Compile a copy of the sources; return each file built with its path in a wheel
     (``workerman/core/_connection.<suffix>``, the manifest, the shared library)."""
-    files = modules()
+    files = [*modules(), *kernels()]
     work = out / "work"
     shutil.copytree(SRC / "workerman", work / "workerman", ignore=shutil.ignore_patterns("*.so"))
     sums = {file: EXTENSIONS.source_digest(work / "workerman" / "core" / file) for file in files}
@@ -86,7 +90,7 @@ def compile_into(out: Path) -> list[tuple[Path, str]]:
         raise RuntimeError(f"mypyc build failed:\n{tail}")
     lib = out / "lib"
     built = [(path, path.relative_to(lib).as_posix()) for path in lib.rglob("*" + suffix())]
-    wanted = {f"workerman/core/{file.removesuffix('.py')}{suffix()}" for file in files}
+    wanted = {f"workerman/core/{file.rpartition('.')[0]}{suffix()}" for file in files}
     wanted.add(f"{GROUP}__mypyc{suffix()}")
     if {relative for _, relative in built} != wanted:
         raise RuntimeError(f"mypyc built {sorted(r for _, r in built)}, not {sorted(wanted)}")
@@ -115,7 +119,7 @@ def _mypy_version() -> str:
 def _compile_here(out: Path) -> None:
     """In the child, cwd a copy of ``src``: mypyc to C, then the C to extensions."""
     from mypyc.build import mypycify  # noqa: PLC0415 (only in the build's child)
-    from setuptools import Distribution  # noqa: PLC0415
+    from setuptools import Distribution, Extension  # noqa: PLC0415
 
     paths = [f"workerman/core/{file}" for file in modules()]
     options = [
@@ -131,6 +135,11 @@ def _compile_here(out: Path) -> None:
         multi_file=True,  # smaller C files, compiled in parallel
         target_dir=str(out / "c"),
     )
+    for file in kernels():  # plain C, beside what mypyc made
+        name = "workerman.core." + file.rpartition(".")[0].replace("/", ".")
+        extensions.append(
+            Extension(name, [f"workerman/core/{file}"], extra_compile_args=["-O3", "-Wall"])
+        )
     dist = Distribution({"name": "workerman-core", "ext_modules": extensions})
     dist.script_args = [
         "build_ext",
@@ -157,7 +166,10 @@ def build_in_place(force: bool = False) -> str:
         built = compile_into(Path(tmp))
         install(built, SRC)
     took = time.monotonic() - started
-    return f"compiled {len(built) - 2} modules with mypyc in {took:.0f} s ({reason})"
+    return (
+        f"compiled {len(modules())} modules with mypyc and {len(kernels())} C kernel(s)"
+        f" in {took:.0f} s ({reason})"
+    )
 
 
 def install(built: list[tuple[Path, str]], src: Path) -> None:
@@ -202,7 +214,10 @@ class CompileHook(BuildHookInterface):  # type: ignore[misc,valid-type]
                 build_data["force_include"][str(path)] = relative
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        self.app.display_info(f"workerman-core: compiled {len(built) - 2} modules with mypyc")
+        self.app.display_info(
+            f"workerman-core: compiled {len(modules())} modules with mypyc"
+            f" and {len(kernels())} C kernel(s)"
+        )
 
     def finalize(self, version: str, build_data: dict[str, Any], artifact_path: str) -> None:
         tmp = getattr(self, "_tmp", None)

@@ -7,6 +7,7 @@ CI runs the suite twice: with ``WORKERMAN_REQUIRE_COMPILED=1`` (the compiled bui
 
 from __future__ import annotations
 
+import importlib
 import importlib.machinery
 import os
 import shutil
@@ -54,13 +55,22 @@ def version(*, path: Path | None = None, **env: str) -> subprocess.CompletedProc
 def test_the_build_reported_is_the_one_loaded() -> None:
     line = _extensions.describe()
     flags = _extensions.loaded()
-    assert sorted(flags) == sorted(_extensions.module_name(f) for f in _extensions.MODULES)
+    modules = sorted(_extensions.module_name(f) for f in _extensions.MODULES)
+    kernels = sorted(_extensions.module_name(f) for f in _extensions.KERNELS)
     if _extensions.choose() == "compiled":
-        assert line == f"compiled (mypyc, {len(_extensions.MODULES)} modules)"
+        assert line == (
+            f"compiled (mypyc, {len(_extensions.MODULES)} modules,"
+            f" {len(_extensions.KERNELS)} C kernel)"
+        )
+        assert sorted(flags) == sorted(modules + kernels)
         assert all(flags.values())
     else:
         assert line.startswith("pure (")
+        assert sorted(flags) == modules  # no kernel is loaded
         assert not any(flags.values())
+        for name in kernels:
+            with pytest.raises(ModuleNotFoundError):
+                importlib.import_module(name)
 
 
 @pytest.mark.skipif(

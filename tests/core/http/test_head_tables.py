@@ -10,9 +10,15 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from workerman.core.http import Http
+from workerman.core import _extensions
+from workerman.core.http import Http, _head
 from workerman.core.http._cookies import _PAIR, parse_cookies
 from workerman.core.http._head import GRAMMAR, analyse, field_values, valid
+
+try:
+    from workerman.core.http import _scan
+except ImportError:  # the pure build
+    _scan = None  # type: ignore[assignment]
 
 # pieces a head is made of, and the bytes that break it
 _PIECES = [
@@ -104,16 +110,34 @@ def _head_like(draw: st.DrawFn) -> bytes:
 @example(b"GET / HTTP/\xd9.1")
 @example(b"GE:T / HTTP/1.1")
 @example(b"GET / HTTP/1.1\r\nA\x01: b")
+@example(b"GET / HTTP/1.1\r\nA:")
+@example(b"GET / HTTP/1.1\r\nHOST:x\r\nContent-Length:1")
+@example(b"GET * HTTP/1.1x")
+@example(b"GET / HTTP/1.1\r\nA")
+@example(b"GET / HTTP/1.1\r\nA:")
+@example(b"GET / HTTP/1.1\r\nHOST:x\r\nContent-Length:1")
+@example(b"GET * HTTP/1.1x")
 def test_the_tables_accept_what_the_grammar_matches(head: bytes) -> None:
     match = GRAMMAR.fullmatch(head)
-    checked = valid(head)
-    if match is None:
-        assert checked is None
-    else:
+    expected = None
+    if match is not None:
         framing = re.findall(
             rb"\r\n(content-length|transfer-encoding|host|connection|expect):", head.lower()
         )
-        assert checked == (list(match.group(1, 2, 3)), head.lower(), framing)
+        expected = (match.group(1, 2, 3), head.lower(), framing)
+    assert valid(head) == expected
+    if _scan is not None:  # the compiled build's C kernel reads it alike
+        assert _scan.valid(head) == expected
+
+
+def test_the_kernel_loads_with_the_compiled_build_only() -> None:
+    assert (_scan is not None) == (_extensions.choose() == "compiled")
+    if _scan is not None:
+        assert _head._valid is _scan.valid
+        with pytest.raises(TypeError):
+            _scan.valid(bytearray(b"GET / HTTP/1.1"))  # type: ignore[arg-type]
+    else:
+        assert _head._valid is valid
 
 
 def test_analyse_refuses_what_the_grammar_refuses() -> None:

@@ -60,13 +60,20 @@ MODULES = (
     "websocket/_server.py",
 )
 
+#: C kernels, by file: loops over the bytes of a message that no Python, compiled or not,
+#: runs in a few instructions a byte. Each stands in for a Python function that the pure
+#: build runs (``http/_scan.c`` for ``http/_head.py``'s ``valid``) and gives what it gives;
+#: the build compiles them with the modules, and they load with them or not at all.
+KERNELS = ("http/_scan.c",)
+BUILT = MODULES + KERNELS
+
 MANIFEST = "_compiled.json"
 _HERE = Path(__file__).resolve().parent
 _decided: dict[str, str] = {}
 
 
 def module_name(file: str) -> str:
-    return "workerman.core." + file.removesuffix(".py").replace("/", ".")
+    return "workerman.core." + file.rpartition(".")[0].replace("/", ".")
 
 
 def source_digest(path: Path) -> str:
@@ -76,16 +83,19 @@ def source_digest(path: Path) -> str:
 class _SourceFinder:
     """Finds the ``.py`` of every ``workerman.core`` module but those allowed to load
     compiled, ahead of any extension beside it (one of a build with another list of
-    modules, say)."""
+    modules, say); a kernel not allowed is not found, so that its Python stands in."""
 
     def __init__(self, compiled: frozenset[str]) -> None:
         self.compiled = compiled
+        self.kernels = frozenset(module_name(file) for file in KERNELS) - compiled
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
         if not fullname.startswith("workerman.core.") or fullname in self.compiled:
             return None
+        if fullname in self.kernels:
+            raise ModuleNotFoundError(f"{fullname} is not loaded in the pure build", name=fullname)
         name = fullname.rpartition(".")[2]
         for folder in path or ():
             source = os.path.join(folder, name + ".py")
@@ -105,7 +115,7 @@ def stale(package: Path = _HERE) -> str | None:
     if suffix not in importlib.machinery.EXTENSION_SUFFIXES:
         return f"built for another Python ({suffix})"
     modules = data.get("modules", {})
-    if sorted(modules) != sorted(MODULES):
+    if sorted(modules) != sorted(BUILT):
         return "built from another list of modules"
     for file, digest in modules.items():
         source = package / file
@@ -133,7 +143,7 @@ def choose() -> str:
             )
     if reason is None:
         _decided["build"] = "compiled"
-        compiled = frozenset(module_name(file) for file in MODULES)
+        compiled = frozenset(module_name(file) for file in BUILT)
     else:
         _decided["build"] = "pure"
         _decided["reason"] = reason
@@ -143,9 +153,10 @@ def choose() -> str:
 
 
 def loaded() -> dict[str, bool]:
-    """Each of :data:`MODULES` imported so far: whether it is an extension module."""
+    """Each of :data:`MODULES` and :data:`KERNELS` imported so far: whether it is an
+    extension module."""
     found = {}
-    for file in MODULES:
+    for file in BUILT:
         module = sys.modules.get(module_name(file))
         if module is not None:
             origin = getattr(module, "__file__", None) or ""
@@ -156,15 +167,17 @@ def loaded() -> dict[str, bool]:
 
 
 def describe() -> str:
-    """``compiled (mypyc, 11 modules)`` or ``pure (why)``, for ``--version`` and the startup
-    table. It imports all of :data:`MODULES` and reports how they loaded, so a module that
-    loaded otherwise than chosen shows as ``mixed``."""
+    """``compiled (mypyc, 20 modules, 1 C kernel)`` or ``pure (why)``, for ``--version`` and
+    the startup table. It imports all of :data:`MODULES` (which import the kernels) and
+    reports how they loaded, so a module that loaded otherwise than chosen shows as
+    ``mixed``."""
     build = choose()
     for file in MODULES:
         importlib.import_module(module_name(file))
     flags = loaded()
-    if build == "compiled" and all(flags.values()):
-        return f"compiled (mypyc, {len(flags)} modules)"
+    if build == "compiled" and all(flags.values()) and len(flags) == len(BUILT):
+        kernels = f"{len(KERNELS)} C kernel" + ("s" if len(KERNELS) != 1 else "")
+        return f"compiled (mypyc, {len(MODULES)} modules, {kernels})"
     if build == "pure" and not any(flags.values()):
         return f"pure ({_decided.get('reason', '')})"
     native = sorted(name for name, compiled in flags.items() if compiled)

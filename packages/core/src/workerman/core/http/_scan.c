@@ -1,0 +1,180 @@
+/* The compiled build's reading of a request head: workerman.core.http._head.valid in C.
+ *
+ * valid(head) gives exactly what the Python valid() gives, and that is exactly what the
+ * grammar _head.GRAMMAR matches (tests/core/http/test_head_tables.py checks all three on
+ * generated heads): the method, target and version of the request line, the head
+ * lower-cased, and the names of the fields that frame the request, in order; or None for a
+ * head the grammar does not match. One pass over the bytes, where the Python passes make a
+ * dozen calls and a regular expression search. The pure build never loads this module
+ * (workerman/core/_extensions.py), and runs the Python valid().
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+/* tchar (RFC 9110 5.6.2) */
+static unsigned char is_token[256];
+/* field-value bytes: HTAB, visible ASCII, space, obs-text */
+static unsigned char is_value[256];
+/* the target: visible ASCII and obs-text */
+static unsigned char is_target[256];
+
+/* the fields that frame a request, as _head._FRAMING names them */
+#define FRAMING 5
+static const char *framing_names[FRAMING] = {
+    "content-length", "transfer-encoding", "host", "connection", "expect",
+};
+static Py_ssize_t framing_sizes[FRAMING];
+static PyObject *framing_bytes[FRAMING];
+
+static int
+lower_equal(const unsigned char *s, const char *lower, Py_ssize_t n)
+{
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c >= 'A' && c <= 'Z') {
+            c += 32;
+        }
+        if (c != (unsigned char)lower[i]) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static PyObject *
+scan_valid(PyObject *module, PyObject *arg)
+{
+    (void)module;
+    if (!PyBytes_CheckExact(arg)) {
+        PyErr_Format(PyExc_TypeError, "a head is bytes, not %.100s", Py_TYPE(arg)->tp_name);
+        return NULL;
+    }
+    const unsigned char *s = (const unsigned char *)PyBytes_AS_STRING(arg);
+    Py_ssize_t n = PyBytes_GET_SIZE(arg);
+    Py_ssize_t i = 0;
+
+    /* the request line: token SP target SP "HTTP/" DIGIT "." DIGIT */
+    while (i < n && is_token[s[i]]) {
+        i++;
+    }
+    Py_ssize_t method_end = i;
+    if (method_end == 0 || i >= n || s[i] != ' ') {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t target_start = ++i;
+    while (i < n && is_target[s[i]]) {
+        i++;
+    }
+    Py_ssize_t target_end = i;
+    if (target_end == target_start || i >= n || s[i] != ' ') {
+        Py_RETURN_NONE;
+    }
+    i++;
+    if (n - i < 8 || memcmp(s + i, "HTTP/", 5) != 0 || s[i + 5] < '0' || s[i + 5] > '9' ||
+        s[i + 6] != '.' || s[i + 7] < '0' || s[i + 7] > '9') {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t version = i + 5;
+    i += 8;
+
+    /* the field lines: CRLF token ":" field-value, each noted when it frames the request */
+    PyObject *framing = PyList_New(0);
+    if (framing == NULL) {
+        return NULL;
+    }
+    while (i < n) {
+        if (n - i < 4 || s[i] != '\r' || s[i + 1] != '\n') {
+            goto invalid;
+        }
+        i += 2;
+        Py_ssize_t name = i;
+        while (i < n && is_token[s[i]]) {
+            i++;
+        }
+        if (i == name || i >= n || s[i] != ':') {
+            goto invalid;
+        }
+        Py_ssize_t size = i - name;
+        for (int k = 0; k < FRAMING; k++) {
+            if (size == framing_sizes[k] && lower_equal(s + name, framing_names[k], size)) {
+                if (PyList_Append(framing, framing_bytes[k]) < 0) {
+                    Py_DECREF(framing);
+                    return NULL;
+                }
+                break;
+            }
+        }
+        i++;
+        while (i < n && is_value[s[i]]) {
+            i++;
+        }
+    }
+
+    PyObject *lower = PyBytes_FromStringAndSize(NULL, n);
+    if (lower == NULL) {
+        Py_DECREF(framing);
+        return NULL;
+    }
+    unsigned char *out = (unsigned char *)PyBytes_AS_STRING(lower);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        unsigned char c = s[j];
+        out[j] = (c >= 'A' && c <= 'Z') ? (unsigned char)(c + 32) : c;
+    }
+    return Py_BuildValue(
+        "(y#y#y#)NN",
+        (const char *)s,
+        method_end,
+        (const char *)s + target_start,
+        target_end - target_start,
+        (const char *)s + version,
+        (Py_ssize_t)3,
+        lower,
+        framing);
+
+invalid:
+    Py_DECREF(framing);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef scan_methods[] = {
+    {"valid", scan_valid, METH_O,
+     "valid(head, /)\n--\n\n"
+     "The method, target and version of a head's request line, the head lower-cased and "
+     "the names of the fields that frame it; None when the head breaks the grammar."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef scan_module = {
+    PyModuleDef_HEAD_INIT,
+    "workerman.core.http._scan",
+    "The compiled build's one-pass reading of a request head (see _head.valid).",
+    -1,
+    scan_methods,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+};
+
+PyMODINIT_FUNC
+PyInit__scan(void)
+{
+    const char *tchar = "!#$%&'*+-.^_`|~";
+    for (int c = 0; c < 256; c++) {
+        is_token[c] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                      (c >= 'A' && c <= 'Z') || (c != 0 && strchr(tchar, c) != NULL);
+        is_target[c] = (c > 0x20 && c < 0x7f) || c >= 0x80;
+        is_value[c] = is_target[c] || c == ' ' || c == '\t';
+    }
+    for (int k = 0; k < FRAMING; k++) {
+        framing_sizes[k] = (Py_ssize_t)strlen(framing_names[k]);
+        if (framing_bytes[k] == NULL) {
+            framing_bytes[k] = PyBytes_FromString(framing_names[k]);
+            if (framing_bytes[k] == NULL) {
+                return NULL;
+            }
+        }
+    }
+    return PyModule_Create(&scan_module);
+}
