@@ -74,6 +74,8 @@ LATE_IMPORTS = {
     ("_loop", "._trio_loop"),
     ("_asyncio_loop", "uvloop"),
     ("_runtime", "setproctitle"),
+    ("http._head", "._scan"),  # the compiled build's C kernels, where the build has them
+    ("http._cookies", "._scan"),
 }
 
 

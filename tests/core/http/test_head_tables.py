@@ -11,9 +11,9 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from workerman.core import _extensions
-from workerman.core.http import Http, _head
-from workerman.core.http._cookies import _PAIR, parse_cookies
-from workerman.core.http._head import GRAMMAR, analyse, field_values, valid
+from workerman.core.http import Http, _cookies, _head
+from workerman.core.http._cookies import _PAIR, _split, parse_cookies
+from workerman.core.http._head import GRAMMAR, _values, analyse, field_values, valid
 
 try:
     from workerman.core.http import _scan
@@ -128,16 +128,29 @@ def test_the_tables_accept_what_the_grammar_matches(head: bytes) -> None:
     assert valid(head) == expected
     if _scan is not None:  # the compiled build's C kernel reads it alike
         assert _scan.valid(head) == expected
+    if expected is not None:  # and one field's values, as _values reads them
+        lower = head.lower()
+        for name in (b"host", b"x-a", b"content-length", b"v"):
+            needle = b"\r\n" + name + b":"
+            values = _values(lower, needle, head)
+            after = rb"(?<=" + re.escape(needle) + rb")[^\r]*"
+            assert _values(lower, needle) == [v.strip(b" \t") for v in re.findall(after, lower)]
+            assert [v.lower() for v in values] == _values(lower, needle)
+            if _scan is not None:
+                assert _scan.values(lower, needle, head) == values
+                assert _scan.values(lower, needle, lower) == _values(lower, needle)
 
 
 def test_the_kernel_loads_with_the_compiled_build_only() -> None:
     assert (_scan is not None) == (_extensions.choose() == "compiled")
     if _scan is not None:
-        assert _head._valid is _scan.valid
+        assert _head._valid is _scan.valid and _head._field is _scan.values
+        assert _cookies._plain is _scan.cookies
         with pytest.raises(TypeError):
             _scan.valid(bytearray(b"GET / HTTP/1.1"))  # type: ignore[arg-type]
     else:
-        assert _head._valid is valid
+        assert _head._valid is valid and _head._field is _values
+        assert _cookies._plain is _split
 
 
 def test_analyse_refuses_what_the_grammar_refuses() -> None:
@@ -195,6 +208,8 @@ def _regex_cookies(header: str) -> dict[str, str]:
 @example("\xa0a\xa0=\xa0b\xa0")
 def test_cookies_split_as_the_expression_reads_them(header: str) -> None:
     assert parse_cookies(header) == _regex_cookies(header)
+    if _scan is not None:  # the compiled build's C kernel splits as _split does
+        assert _scan.cookies(header) == _split(header)
 
 
 def test_one_field_read_from_the_head_as_the_dict_of_all_has_it() -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from email.utils import formatdate
+from typing import Final
 
 __all__ = ["format_cookie", "parse_cookies"]
 
@@ -23,7 +25,7 @@ def parse_cookies(header: str) -> dict[str, str]:
     by splitting at the semicolons; anything else by :data:`_PAIR`, whose reading the split
     gives exactly, at a tenth of the cost."""
     if '"' not in header:
-        cookies = _split(header)
+        cookies = _plain(header)
         if cookies is not None:
             return cookies
     cookies = {}
@@ -47,6 +49,18 @@ def _split(header: str) -> dict[str, str] | None:
         if name not in cookies:
             cookies[name] = value.strip()
     return cookies
+
+
+def _kernel() -> Callable[[str], dict[str, str] | None]:
+    """:func:`_split` in C where the build has it (``_scan.c``), else itself."""
+    try:
+        from ._scan import cookies  # noqa: PLC0415 (the compiled build's)
+    except ImportError:  # the pure build
+        return _split
+    return cookies
+
+
+_plain: Final = _kernel()
 
 
 def format_cookie(

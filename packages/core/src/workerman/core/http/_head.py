@@ -130,7 +130,7 @@ def field_values(head: bytes, name: bytes) -> list[bytes]:
     """Every value of the field ``name`` (lower case) in a valid head, as sent: one field
     read without making the dict of them all."""
     lower = _lowered.lower if head is _lowered.head else head.lower()
-    return _values(lower, b"\r\n" + name + b":", head)
+    return _field(lower, b"\r\n" + name + b":", head)
 
 
 def _tokens(values: list[bytes]) -> list[bytes]:
@@ -183,17 +183,25 @@ def valid(head: bytes) -> tuple[tuple[bytes, bytes, bytes], bytes, list[bytes]] 
     return parts, lower, framing
 
 
-def _kernel() -> Callable[[bytes], tuple[tuple[bytes, bytes, bytes], bytes, list[bytes]] | None]:
-    """:func:`valid` in C where the build has it (``_scan.c``, one pass over the bytes),
-    else :func:`valid` itself."""
+_Checked = tuple[tuple[bytes, bytes, bytes], bytes, list[bytes]]
+
+
+def _kernels() -> tuple[
+    Callable[[bytes], _Checked | None], Callable[[bytes, bytes, bytes], list[bytes]]
+]:
+    """:func:`valid` and :func:`_values` in C where the build has them (``_scan.c``, one
+    pass over the bytes each), else themselves."""
     try:
         from ._scan import valid as scan  # noqa: PLC0415 (the compiled build's)
+        from ._scan import values  # noqa: PLC0415
     except ImportError:  # the pure build
-        return valid
-    return scan
+        return valid, _values
+    return scan, values
 
 
-_valid: Final = _kernel()
+_KERNELS: Final = _kernels()
+_valid: Final = _KERNELS[0]
+_field: Final = _KERNELS[1]
 
 
 def analyse(head: bytes) -> Head:
@@ -223,13 +231,13 @@ def analyse(head: bytes) -> Head:
     expectations: list[bytes] = []
     if len(framing) > hosts:  # (most heads have none of the others)
         if b"content-length" in framing:
-            lengths = _values(lower, b"\r\ncontent-length:")
+            lengths = _field(lower, b"\r\ncontent-length:", lower)
         if b"transfer-encoding" in framing:
-            codings = _tokens(_values(lower, b"\r\ntransfer-encoding:"))
+            codings = _tokens(_field(lower, b"\r\ntransfer-encoding:", lower))
         if b"connection" in framing:
-            connection = _tokens(_values(lower, b"\r\nconnection:"))
+            connection = _tokens(_field(lower, b"\r\nconnection:", lower))
         if b"expect" in framing:
-            expectations = _values(lower, b"\r\nexpect:")
+            expectations = _field(lower, b"\r\nexpect:", lower)
     if hosts > 1 or (v11 and not hosts):
         raise RequestError(400, "HTTP/1.1 needs exactly one Host header")
     length = 0
