@@ -43,7 +43,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 from types import ModuleType
 
-__all__ = ["MANIFEST", "CompiledModules", "no_extensions", "source_digest"]
+__all__ = ["MANIFEST", "CompiledModules", "chosen", "no_extensions", "source_digest"]
 
 #: the build's manifest, beside the extensions: suffix, compiler, each source's SHA-256
 MANIFEST = "_compiled.json"
@@ -57,6 +57,15 @@ def source_digest(path: Path) -> str:
 def no_extensions() -> bool:
     """``WORKERMAN_NO_EXTENSIONS`` is set (to anything but ``0``): pure Python."""
     return os.environ.get("WORKERMAN_NO_EXTENSIONS", "") not in ("", "0")
+
+
+_chosen: dict[str, CompiledModules] = {}
+
+
+def chosen() -> dict[str, CompiledModules]:
+    """The packages that have chosen their build, by name, in the order they did (the core
+    first): for a ``--version`` that tells each one's."""
+    return dict(_chosen)
 
 
 class _SourceFinder:
@@ -135,6 +144,7 @@ class CompiledModules:
             compiled = frozenset(self.module_name(file) for file in self.modules)
         self.build, self.reason = ("compiled", "") if reason is None else ("pure", reason)
         sys.meta_path.insert(0, _SourceFinder(self.package + ".", compiled))
+        _chosen[self.package] = self
         return self.build
 
     def loaded(self) -> dict[str, bool]:
