@@ -38,15 +38,9 @@ def version(path: Path | None = None, **env: str) -> tuple[str, str]:
         "except SystemExit:\n    pass\n"
         "print(sys.modules['workerman.asgi._http'].__file__)"
     )
-    result = subprocess.run(
-        [sys.executable, "-W", "always", "-c", code],
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    line, http = result.stdout.splitlines()
+    argv = [sys.executable, "-W", "always", "-c", code]
+    output = subprocess.check_output(argv, env=environ, text=True, timeout=60)
+    line, http = output.splitlines()
     return line, http
 
 
