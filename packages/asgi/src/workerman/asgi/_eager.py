@@ -26,12 +26,15 @@ import contextvars
 import sys
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import CoroutineType
-from typing import Any
+from typing import Any, Final
 
-from ._driver import DONE as _DONE
+from ._driver import DONE
 from ._driver import primed as _primed
 
 __all__ = ["Call", "Ended", "carry", "eager_caller"]
+
+#: what a driver yields when the call it drives has returned (Final: a C static, compiled)
+_DONE: Final = DONE
 
 #: ``call(app, scope, cycle)``: run ``app(scope, cycle.receive, cycle.send)``
 Call = Callable[[Any, dict[str, Any], Any], None]

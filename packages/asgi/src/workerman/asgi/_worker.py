@@ -6,7 +6,7 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.core.http import Http
@@ -22,12 +22,12 @@ from ._websocket import WebSocketCycle
 
 __all__ = ["AsgiWorker"]
 
-logger = logging.getLogger("workerman.asgi")
+logger: Final = logging.getLogger("workerman.asgi")
 
-_WS_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
-_LIFESPAN_MODES = ("auto", "on", "off")
+_WS_EXTENSIONS: Final[dict[str, Any]] = {"websocket.http.response": {}}
+_LIFESPAN_MODES: Final = ("auto", "on", "off")
 #: a worker process whose lifespan startup failed exits with this status
-EXIT_STARTUP_FAILED = 3
+EXIT_STARTUP_FAILED: Final = 3
 
 Cycle = HttpCycle | WebSocketCycle
 
