@@ -33,7 +33,7 @@ services:
 test: sync services
 	$(UV) run python tools/run_tests.py -q
 
-# the suite on the pure-Python build of the core (CI runs both)
+# the suite on the pure-Python build of the core and asgi (CI runs both)
 test-pure: sync services
 	WORKERMAN_NO_EXTENSIONS=1 $(UV) run python tools/run_tests.py -q
 

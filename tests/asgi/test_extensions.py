@@ -94,3 +94,13 @@ def test_an_edited_source_runs_this_package_pure_and_leaves_the_core_as_it_is(
     assert http.endswith("_http.py")  # all of them: never one compiled beside one pure
     core = unchanged.partition("  workerman.core ")[2].partition("  workerman.asgi ")[0]
     assert f"  workerman.core {core}  workerman.asgi pure" in line
+
+
+def test_the_public_worker_takes_python_subclasses() -> None:
+    """Compiled, a class must allow interpreted subclasses for this to work (mypyc_attr)."""
+
+    class MyWorker(workerman.asgi.AsgiWorker):
+        def tagged(self) -> str:
+            return f"{self.name}!"
+
+    assert MyWorker("main:app", name="mine").tagged() == "mine!"

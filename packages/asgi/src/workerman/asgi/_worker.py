@@ -8,6 +8,8 @@ import ssl as ssl_module
 from collections.abc import Callable, Iterable
 from typing import Any, Final, cast
 
+from mypy_extensions import mypyc_attr
+
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.core.http import Http
 
@@ -32,6 +34,7 @@ EXIT_STARTUP_FAILED: Final = 3
 Cycle = HttpCycle | WebSocketCycle
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled, it still takes Python subclasses
 class AsgiWorker(Worker):
     """A worker that serves an ASGI 3 app (FastAPI, Starlette, Litestar ...) over HTTP/1.1
     and WebSocket, in each of its ``count`` processes.
