@@ -4,9 +4,11 @@ PYTHON ?= python3
 UV := $(shell command -v uv 2>/dev/null || echo $(CURDIR)/.tools/bin/uv)
 PACKAGES := core redis-client file-monitor gateway http-client mqtt queue asgi
 
-# The core's per-message modules are compiled with mypyc when `uv sync` installs the core
-# (packages/core/hatch_build.py); `make sync` compiles them again when a source changed since,
-# so a stale extension is never what runs (it would not be: the core then imports the .py).
+# The core's per-message modules and asgi's per-request ones are compiled with mypyc when
+# `uv sync` installs the packages (packages/core/hatch_build.py, the build hook of both);
+# `make sync` compiles them again when a source changed since, so a stale extension is never
+# what runs (it would not be: the package then imports the .py).
+COMPILED := packages/core packages/asgi
 
 .PHONY: run test test-pure compile profile check docs docs-serve bench bench-http bench-websocket bench-redis bench-file-monitor bench-gateway bench-http-client bench-mqtt bench-queue bench-asgi sync services
 
@@ -16,11 +18,11 @@ $(CURDIR)/.tools/bin/uv:
 
 sync: $(UV)
 	$(UV) sync --all-packages --frozen 2>/dev/null || $(UV) sync --all-packages
-	@$(UV) run --no-sync python packages/core/hatch_build.py
+	@$(UV) run --no-sync python packages/core/hatch_build.py $(COMPILED)
 
-# compile the core's per-message modules again, even when current
+# compile the compiled packages' modules again, even when current
 compile: sync
-	$(UV) run --no-sync python packages/core/hatch_build.py --force
+	$(UV) run --no-sync python packages/core/hatch_build.py --force $(COMPILED)
 
 run: sync
 	$(UV) run python examples/chat/app.py start
@@ -31,7 +33,7 @@ services:
 test: sync services
 	$(UV) run python tools/run_tests.py -q
 
-# the suite on the pure-Python build of the core (CI runs both)
+# the suite on the pure-Python build of the core and asgi (CI runs both)
 test-pure: sync services
 	WORKERMAN_NO_EXTENSIONS=1 $(UV) run python tools/run_tests.py -q
 

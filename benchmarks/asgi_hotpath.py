@@ -34,10 +34,12 @@ def child(workload: str, count: int) -> None:
 
     from workerman.asgi import AsgiWorker
     from workerman.core import TcpConnection, Worker, create_loop
-    from workerman.core.http import Response
+    from workerman.core.http import Http, Response
 
     from ._asgi_apps import api, bare
 
+    # one connection carries every request (older trees ignore the setting)
+    Http.max_keepalive_requests = 0
     worker: Any
     if workload.startswith("core"):
         worker = Worker("http://127.0.0.1:0")

@@ -40,7 +40,7 @@ def test_workerman_is_a_namespace_package_shared_by_every_component() -> None:
 
 
 def test_implementation_modules_are_private() -> None:
-    public_packages = {"protocols", "http", "websocket"}
+    public_packages = {"protocols", "http", "websocket", "compiled"}
     for info in pkgutil.iter_modules(workerman.core.__path__):
         assert info.name.startswith("_") or info.name in public_packages, info.name
     for package in _PACKAGES[1:]:

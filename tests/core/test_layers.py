@@ -36,7 +36,10 @@ from workerman.core._trio_loop import TrioLoop
 ROOT = Path(workerman.core.__file__).parent
 
 LAYERS: list[tuple[str, set[str]]] = [
-    ("base", {"_exceptions", "_statistics", "_callbacks", "_status_codes", "_extensions"}),
+    (
+        "base",
+        {"_exceptions", "_statistics", "_callbacks", "_status_codes", "_extensions", "compiled"},
+    ),
     ("loop", {"_loop", "_timer", "_asyncio_loop", "_trio_loop", "_trio_transport"}),
     (
         "contracts",

@@ -24,12 +24,17 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import sys
-import types
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from types import CoroutineType
-from typing import Any
+from typing import Any, Final
+
+from ._driver import DONE
+from ._driver import primed as _primed
 
 __all__ = ["Call", "Ended", "carry", "eager_caller"]
+
+#: what a driver yields when the call it drives has returned (Final: a C static, compiled)
+_DONE: Final = DONE
 
 #: ``call(app, scope, cycle)``: run ``app(scope, cycle.receive, cycle.send)``
 Call = Callable[[Any, dict[str, Any], Any], None]
@@ -55,28 +60,6 @@ async def _ending(call: Awaitable[None], cycle: Any, ended: Ended) -> None:
 
 async def _awaiting(call: Awaitable[None]) -> None:
     await call  # an awaitable that is not a coroutine: driven through one
-
-
-#: what a driver yields when the call it drives has returned
-_DONE: Any = object()
-
-
-@types.coroutine
-def _driver() -> Generator[Any, Any, None]:
-    """Runs the app calls sent to it one after the other, each through ``yield from`` (what
-    the call yields goes out, what is sent or thrown goes in), and yields ``_DONE`` when
-    one returns: a call that ends in its first step costs no StopIteration. A call that
-    raises ends the driver."""
-    call = yield None
-    while True:
-        yield from call
-        call = yield _DONE
-
-
-def _primed() -> Generator[Any, Any, None]:
-    driver = _driver()
-    driver.send(None)
-    return driver
 
 
 class _Resume:

@@ -13,7 +13,7 @@ the client is not taking what was sent.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from workerman.core import current_loop
 from workerman.core.http import Chunk, Response
@@ -29,11 +29,11 @@ if TYPE_CHECKING:
 
 __all__ = ["HttpCycle", "make_response"]
 
-logger = logging.getLogger("workerman.asgi")
-access_logger = logging.getLogger("workerman.asgi.access")
+logger: Final = logging.getLogger("workerman.asgi")
+access_logger: Final = logging.getLogger("workerman.asgi.access")
 
-_DISCONNECT = {"type": "http.disconnect"}
-_PLAIN = {"Content-Type": "text/plain; charset=utf-8"}
+_DISCONNECT: Final = {"type": "http.disconnect"}
+_PLAIN: Final = {"Content-Type": "text/plain; charset=utf-8"}
 
 
 def make_response(status: int, headers: Any, body: bytes, chunked: bool = False) -> Response:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 if TYPE_CHECKING:
@@ -23,9 +23,9 @@ Headers = list[tuple[bytes, bytes]]
 #: WebSocket upgrade, whether it has X-Forwarded-* headers
 Known = tuple[dict[str, Any], Headers, bool, bool]
 
-_ASGI = {"version": "3.0", "spec_version": "2.4"}
-_CACHE_SIZE = 1024
-_CACHE_HEAD = 2048  # longer heads are parsed each time
+_ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
+_CACHE_SIZE: Final = 1024
+_CACHE_HEAD: Final = 2048  # longer heads are parsed each time
 
 
 def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:

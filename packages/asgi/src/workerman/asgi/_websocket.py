@@ -11,7 +11,7 @@ connection stops reading until the app catches up.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
 from workerman.core import current_loop
 from workerman.core.http import Response
@@ -29,14 +29,14 @@ if TYPE_CHECKING:
 
 __all__ = ["WebSocketCycle"]
 
-_CONNECT = {"type": "websocket.connect"}
-_ABNORMAL = 1006
+_CONNECT: Final = {"type": "websocket.connect"}
+_ABNORMAL: Final = 1006
 
 # where the handshake stands
-_CONNECTING = 0
-_OPEN = 1
-_RESPONDING = 2  # websocket.http.response.start came: a body follows
-_CLOSED = 3
+_CONNECTING: Final = 0
+_OPEN: Final = 1
+_RESPONDING: Final = 2  # websocket.http.response.start came: a body follows
+_CLOSED: Final = 3
 
 
 class WebSocketCycle(Waiting):

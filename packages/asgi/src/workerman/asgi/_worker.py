@@ -6,7 +6,9 @@ import asyncio
 import logging
 import ssl as ssl_module
 from collections.abc import Callable, Iterable
-from typing import Any, cast
+from typing import Any, Final, cast
+
+from mypy_extensions import mypyc_attr
 
 from workerman.core import Future, TcpConnection, Worker, current_loop, register_status
 from workerman.core.http import Http
@@ -22,16 +24,17 @@ from ._websocket import WebSocketCycle
 
 __all__ = ["AsgiWorker"]
 
-logger = logging.getLogger("workerman.asgi")
+logger: Final = logging.getLogger("workerman.asgi")
 
-_WS_EXTENSIONS: dict[str, Any] = {"websocket.http.response": {}}
-_LIFESPAN_MODES = ("auto", "on", "off")
+_WS_EXTENSIONS: Final[dict[str, Any]] = {"websocket.http.response": {}}
+_LIFESPAN_MODES: Final = ("auto", "on", "off")
 #: a worker process whose lifespan startup failed exits with this status
-EXIT_STARTUP_FAILED = 3
+EXIT_STARTUP_FAILED: Final = 3
 
 Cycle = HttpCycle | WebSocketCycle
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # compiled, it still takes Python subclasses
 class AsgiWorker(Worker):
     """A worker that serves an ASGI 3 app (FastAPI, Starlette, Litestar ...) over HTTP/1.1
     and WebSocket, in each of its ``count`` processes.
