@@ -1,6 +1,6 @@
 """TcpConnection: one stream connection, its buffers, limits, flow control and callbacks.
 
-The connection is itself the asyncio Protocol of its transport (the trio driver
+The connection is itself the asyncio protocol of its transport (the trio driver
 supplies a transport with the same shape), so bytes go from the kernel to
 ``on_message`` with no task, future or await in between when the handler is a plain
 function. Replies sent while one read is handled are joined into one write at the
@@ -9,15 +9,14 @@ end of that read; a send outside a read goes straight to the transport.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import mypyc_attr, u8
 
 from ._callbacks import report
 from ._loop import current_loop, current_loop_or_none, invoke
@@ -55,17 +54,82 @@ SEND_FAIL = 2
 """``on_error`` code: data could not be sent (buffer full, or the peer went away)."""
 
 _ids: Final = itertools.count(1)
-_live: dict[int, TcpConnection] = {}
+#: open connections that no worker accepted (outgoing ones), by id
+_outgoing: dict[int, TcpConnection] = {}
+#: the tables that hold open connections now, by id(table): each worker's ``connections``
+#: (the ones it accepted) and _outgoing. A connection is in one table only: one dict
+#: entry per idle connection, not one per table that could list it.
+_tables: dict[int, dict[int, TcpConnection]] = {}
 
 Callback = Callable[..., Any] | None
 
 
 def live_connections() -> dict[int, TcpConnection]:
-    """Every open connection of this process (accepted and outgoing), by id."""
-    return _live
+    """Every open connection of this process (accepted and outgoing), by id: a new dict
+    at each call (a worker's own ``connections`` is kept up to date instead)."""
+    live: dict[int, TcpConnection] = {}
+    for table in list(_tables.values()):
+        live.update(table)
+    return live
 
 
-count_from(connections=_live.values)
+def _open_connections() -> Iterable[TcpConnection]:
+    return live_connections().values()
+
+
+count_from(connections=_open_connections)
+
+#: the send deadlines running (see _watch_send), by connection: only a connection whose
+#: peer is not taking what is queued has one, so an idle connection costs nothing here
+_send_watches: dict[TcpConnection, int] = {}
+
+#: what waits for the last release of a held connection (``_after_release``)
+_EOF_WAITS: Final = 1  # the peer ended its side: close
+_LOSS_WAITS: Final = 2  # the connection is gone: on_close
+
+
+class _Callbacks:
+    """A connection's callbacks but ``on_message`` (read for every message, so a slot of
+    its own): the connections a worker accepted share one of these, copied from the
+    worker's callbacks, until one sets a callback of its own (then it gets its own copy).
+    Five callbacks cost an idle connection one reference instead of five."""
+
+    __slots__ = (
+        "on_buffer_drain",
+        "on_buffer_full",
+        "on_close",
+        "on_connect",
+        "on_error",
+        "shared",
+    )
+
+    def __init__(self, source: Any = None, shared: bool = True) -> None:
+        self.on_connect: Callback = getattr(source, "on_connect", None)
+        self.on_close: Callback = getattr(source, "on_close", None)
+        self.on_error: Callback = getattr(source, "on_error", None)
+        self.on_buffer_full: Callback = getattr(source, "on_buffer_full", None)
+        self.on_buffer_drain: Callback = getattr(source, "on_buffer_drain", None)
+        self.shared = shared
+
+    def same_as(self, worker: Worker) -> bool:
+        return (
+            self.on_connect is worker.on_connect
+            and self.on_close is worker.on_close
+            and self.on_error is worker.on_error
+            and self.on_buffer_full is worker.on_buffer_full
+            and self.on_buffer_drain is worker.on_buffer_drain
+        )
+
+
+_NO_CALLBACKS: Final = _Callbacks()  # an outgoing connection's, until it sets one
+
+
+def _callbacks_of(worker: Worker) -> _Callbacks:
+    """The worker's callbacks as they are now, shared while they stay so."""
+    shared: _Callbacks | None = worker._connection_callbacks
+    if shared is None or not shared.same_as(worker):
+        shared = worker._connection_callbacks = _Callbacks(worker)
+    return shared
 
 
 def _split_address(addr: Any) -> tuple[str, int]:
@@ -82,10 +146,10 @@ def _format_address(addr: Any) -> str:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # AsyncTcpConnection, and users' own
-class TcpConnection(asyncio.Protocol):
+class TcpConnection:
     """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
 
-    Callbacks are copied from the worker when the connection is accepted and may be
+    _Callbacks are copied from the worker when the connection is accepted and may be
     replaced per connection. Sizes are in bytes.
 
     A :class:`~workerman.core.protocols.StreamProtocol` runs on the methods in the
@@ -110,23 +174,21 @@ class TcpConnection(asyncio.Protocol):
     #: is dropped (0: never).
     send_timeout: ClassVar[float] = 60.0
 
+    # Every slot costs each idle connection 8 bytes (a bool, 1 compiled): what is rare
+    # lives elsewhere until used (the callbacks but on_message, send deadlines).
     __slots__ = (
+        "_after_release",
         "_batch",
         "_batch_size",
+        "_callbacks",
         "_context",
-        "_deferred_close",
-        "_eof",
         "_full",
         "_handed",
         "_max_send",
-        "_pending_reconnect",
         "_pstate",
         "_reading",
         "_recv",
         "_rest",
-        "_send_timer",
-        "_sent_mark",
-        "_stale",
         "_status",
         "_transport",
         "_unsent",
@@ -136,21 +198,15 @@ class TcpConnection(asyncio.Protocol):
         "holds",
         "id",
         "max_package_size",
-        "on_buffer_drain",
-        "on_buffer_full",
-        "on_close",
-        "on_connect",
-        "on_error",
         "on_message",
         "protocol",
-        "status",
         "worker",
     )
 
     def __init__(self, worker: Worker | None = None, protocol: Codec | None = None) -> None:
         self.id = next(_ids)
         self.worker = worker
-        self._set_status(_INITIAL)
+        self._status = _INITIAL
         self._transport: Any = None
         self._recv: bytearray | None = None
         self._want = 0
@@ -160,16 +216,12 @@ class TcpConnection(asyncio.Protocol):
         self.holds = 0
         self._user_paused = False
         self._reading = True
-        self._eof = False
         self._full = False
-        self._deferred_close = False
         self._unsent = False
-        self._stale = 0
-        self._send_timer = 0
-        self._sent_mark = 0
+        #: _EOF_WAITS, _LOSS_WAITS or 0: what the last release does
+        self._after_release: u8 = 0
         #: what a send larger than the send buffer has not yet handed to the transport
         self._rest: deque[memoryview | bytes] | None = None
-        self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
         self._pstate: StreamProtocol | None = None
@@ -177,22 +229,71 @@ class TcpConnection(asyncio.Protocol):
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
         self.protocol: Codec | type[StreamProtocol] | None
+        self._callbacks: _Callbacks
         if worker is not None:
             self.protocol = worker._codec
             self.on_message = worker.on_message
-            self.on_close = worker.on_close
-            self.on_error = worker.on_error
-            self.on_buffer_full = worker.on_buffer_full
-            self.on_buffer_drain = worker.on_buffer_drain
-            self.on_connect = worker.on_connect
+            self._callbacks = _callbacks_of(worker)
         else:
             self.protocol = protocol
-            self.on_message = self.on_close = self.on_error = None
-            self.on_buffer_full = self.on_buffer_drain = self.on_connect = None
+            self.on_message = None
+            self._callbacks = _NO_CALLBACKS
 
     def _set_status(self, status: int) -> None:
-        self._status = status  # the int, for the per-message path
-        self.status = _BY_VALUE[status]  # the ConnectionStatus, for everyone else
+        self._status = status
+
+    @property
+    def status(self) -> ConnectionStatus:
+        """Where the connection is in its life (states only move forward)."""
+        return _BY_VALUE[self._status]
+
+    # -- callbacks (but on_message): shared with the worker's other connections until set
+
+    def _own_callbacks(self) -> _Callbacks:
+        callbacks = self._callbacks
+        if callbacks.shared:
+            callbacks = self._callbacks = _Callbacks(callbacks, shared=False)
+        return callbacks
+
+    @property
+    def on_connect(self) -> Callback:
+        return self._callbacks.on_connect
+
+    @on_connect.setter
+    def on_connect(self, callback: Callback) -> None:
+        self._own_callbacks().on_connect = callback
+
+    @property
+    def on_close(self) -> Callback:
+        return self._callbacks.on_close
+
+    @on_close.setter
+    def on_close(self, callback: Callback) -> None:
+        self._own_callbacks().on_close = callback
+
+    @property
+    def on_error(self) -> Callback:
+        return self._callbacks.on_error
+
+    @on_error.setter
+    def on_error(self, callback: Callback) -> None:
+        self._own_callbacks().on_error = callback
+
+    @property
+    def on_buffer_full(self) -> Callback:
+        return self._callbacks.on_buffer_full
+
+    @on_buffer_full.setter
+    def on_buffer_full(self, callback: Callback) -> None:
+        self._own_callbacks().on_buffer_full = callback
+
+    @property
+    def on_buffer_drain(self) -> Callback:
+        return self._callbacks.on_buffer_drain
+
+    @on_buffer_drain.setter
+    def on_buffer_drain(self, callback: Callback) -> None:
+        self._own_callbacks().on_buffer_drain = callback
 
     # -- what a user reads ---------------------------------------------------------
 
@@ -495,12 +596,13 @@ class TcpConnection(asyncio.Protocol):
                     self._flush()
         if self.holds:
             return
-        if self._deferred_close:
-            self._deferred_close = False
+        after = self._after_release
+        if after == _LOSS_WAITS:
+            self._after_release = 0
             self._closed()
             return
         self._update_reading()
-        if self._eof:
+        if after == _EOF_WAITS:
             self.close()
 
     def keep(self, data: bytes, want: int = 0) -> None:
@@ -608,11 +710,12 @@ class TcpConnection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self._max_send - 1, low=0)
         if self._user_paused:
             self._update_reading()
-        _live[self.id] = self
         statistics.connection_count += 1
         worker = self.worker
-        if worker is not None:
-            worker.connections[self.id] = self
+        table = worker.connections if worker is not None else _outgoing
+        if not table:
+            _tables[id(table)] = table
+        table[self.id] = self
         state = self.protocol_state
         if state is not None:
             state.connection_made()
@@ -688,7 +791,8 @@ class TcpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if self.holds:
-            self._eof = True  # close once the running handler is done
+            if not self._after_release:
+                self._after_release = _EOF_WAITS  # close once the running handler is done
             if self._pstate is not None:
                 self._pstate.eof_received()
             return True
@@ -801,20 +905,21 @@ class TcpConnection(asyncio.Protocol):
         """``buffered`` bytes wait in the transport: the peer has ``send_timeout``
         seconds to take some of them, and again after each time it does, or it is
         dropped."""
-        if self._send_timer or self.send_timeout <= 0:
+        if self.send_timeout <= 0 or self in _send_watches:
             return
-        self._sent_mark = self._handed - buffered
-        self._send_timer = current_loop().delay(self.send_timeout, self._send_deadline)
+        mark = self._handed - buffered
+        _send_watches[self] = current_loop().delay(self.send_timeout, self._send_deadline, mark)
 
-    def _send_deadline(self) -> None:
-        self._send_timer = 0
+    def _send_deadline(self, mark: int) -> None:
+        """``mark``: bytes the peer had taken when the deadline was set."""
+        _send_watches.pop(self, None)
         if self._status == _CLOSED:
             return
         buffered = self._transport.get_write_buffer_size()
         queued = buffered + self._rest_size()
         if not queued:
             return
-        if self._handed - buffered > self._sent_mark:  # it took some: another period
+        if self._handed - buffered > mark:  # it took some: another period
             self._watch_send(buffered)
             return
         statistics.timeouts += 1
@@ -830,30 +935,28 @@ class TcpConnection(asyncio.Protocol):
         """Overridden by AsyncTcpConnection to cancel a connect in progress."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._stale:
-            self._stale -= 1
-            return
         lost_with_data = exc is not None and self._unsent
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
         self._set_status(_CLOSED)
         self._rest = None
-        if self._send_timer:
-            current_loop().cancel(self._send_timer)
-            self._send_timer = 0
-        _live.pop(self.id, None)
+        timer = _send_watches.pop(self, 0)
+        if timer:
+            current_loop().cancel(timer)
         statistics.connection_count -= 1
         statistics.bytes_read += self.bytes_read
         statistics.bytes_written += self._handed
-        if self.worker is not None:
-            self.worker.connections.pop(self.id, None)
+        table = self.worker.connections if self.worker is not None else _outgoing
+        table.pop(self.id, None)
+        if not table:
+            _tables.pop(id(table), None)
         if lost_with_data:
             statistics.send_fail += 1
             self.notify_error(SEND_FAIL, f"peer went away with data unsent: {exc}")
         if self._pstate is not None:
             self._pstate.connection_lost()
         if self.holds:
-            self._deferred_close = True
+            self._after_release = _LOSS_WAITS
             return
         self._closed()
 
