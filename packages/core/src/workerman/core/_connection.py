@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from mypy_extensions import mypyc_attr, u8
+from mypy_extensions import i32, mypyc_attr, u8
 
 from ._callbacks import report
 from ._loop import current_loop, current_loop_or_none, invoke
@@ -83,16 +83,20 @@ count_from(connections=_open_connections)
 #: peer is not taking what is queued has one, so an idle connection costs nothing here
 _send_watches: dict[TcpConnection, int] = {}
 
+#: what sends larger than the send buffer have not yet handed to the transport, by
+#: connection (``_large`` says there is an entry)
+_pieces: dict[TcpConnection, deque[memoryview | bytes]] = {}
+
 #: what waits for the last release of a held connection (``_after_release``)
 _EOF_WAITS: Final = 1  # the peer ended its side: close
 _LOSS_WAITS: Final = 2  # the connection is gone: on_close
 
 
-class _Callbacks:
-    """A connection's callbacks but ``on_message`` (read for every message, so a slot of
-    its own): the connections a worker accepted share one of these, copied from the
-    worker's callbacks, until one sets a callback of its own (then it gets its own copy).
-    Five callbacks cost an idle connection one reference instead of five."""
+class _FromWorker:
+    """What a connection takes from its worker but ``on_message`` and the protocol (read
+    for every message, so slots of their own): the worker, and its other callbacks. The
+    connections a worker accepted share one of these until one sets a callback of its
+    own (then it gets its own copy): six references cost an idle connection one."""
 
     __slots__ = (
         "on_buffer_drain",
@@ -101,9 +105,11 @@ class _Callbacks:
         "on_connect",
         "on_error",
         "shared",
+        "worker",
     )
 
-    def __init__(self, source: Any = None, shared: bool = True) -> None:
+    def __init__(self, source: Any = None, shared: bool = True, worker: Any = None) -> None:
+        self.worker: Worker | None = worker
         self.on_connect: Callback = getattr(source, "on_connect", None)
         self.on_close: Callback = getattr(source, "on_close", None)
         self.on_error: Callback = getattr(source, "on_error", None)
@@ -121,14 +127,14 @@ class _Callbacks:
         )
 
 
-_NO_CALLBACKS: Final = _Callbacks()  # an outgoing connection's, until it sets one
+_NO_WORKER: Final = _FromWorker()  # an outgoing connection's, until it sets one
 
 
-def _callbacks_of(worker: Worker) -> _Callbacks:
+def _from_worker(worker: Worker) -> _FromWorker:
     """The worker's callbacks as they are now, shared while they stay so."""
-    shared: _Callbacks | None = worker._connection_callbacks
+    shared: _FromWorker | None = worker._shared_with_connections
     if shared is None or not shared.same_as(worker):
-        shared = worker._connection_callbacks = _Callbacks(worker)
+        shared = worker._shared_with_connections = _FromWorker(worker, worker=worker)
     return shared
 
 
@@ -149,7 +155,7 @@ def _format_address(addr: Any) -> str:
 class TcpConnection:
     """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
 
-    _Callbacks are copied from the worker when the connection is accepted and may be
+    _FromWorker are copied from the worker when the connection is accepted and may be
     replaced per connection. Sizes are in bytes.
 
     A :class:`~workerman.core.protocols.StreamProtocol` runs on the methods in the
@@ -184,11 +190,11 @@ class TcpConnection:
         "_context",
         "_full",
         "_handed",
+        "_large",
         "_max_send",
         "_pstate",
         "_reading",
         "_recv",
-        "_rest",
         "_status",
         "_transport",
         "_unsent",
@@ -200,28 +206,30 @@ class TcpConnection:
         "max_package_size",
         "on_message",
         "protocol",
-        "worker",
     )
 
     def __init__(self, worker: Worker | None = None, protocol: Codec | None = None) -> None:
+        # The small fields first, so that compiled they pack into two words (the order
+        # of first assignment is the order in memory): u8 and i32 are a byte and 4
+        # bytes there, where an int takes 8; in Python they are plain ints.
+        #: holds taken (see hold()): reading waits while there is one; read, do not set
+        self.holds: i32 = 0
+        self._status: u8 = _INITIAL
+        self._user_paused = False
+        self._reading = True
+        self._full = False
+        self._unsent = False
+        #: pieces of a send larger than the send buffer wait in _pieces
+        self._large = False
+        #: _EOF_WAITS, _LOSS_WAITS or 0: what the last release does
+        self._after_release: u8 = 0
         self.id = next(_ids)
-        self.worker = worker
-        self._status = _INITIAL
         self._transport: Any = None
         self._recv: bytearray | None = None
         self._want = 0
         self._batch: list[bytes] | None = None
         self._batch_size = 0
-        #: holds taken (see hold()): reading waits while there is one; read, do not set
-        self.holds = 0
-        self._user_paused = False
-        self._reading = True
-        self._full = False
-        self._unsent = False
-        #: _EOF_WAITS, _LOSS_WAITS or 0: what the last release does
-        self._after_release: u8 = 0
         #: what a send larger than the send buffer has not yet handed to the transport
-        self._rest: deque[memoryview | bytes] | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
         self._pstate: StreamProtocol | None = None
@@ -229,18 +237,23 @@ class TcpConnection:
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
         self.protocol: Codec | type[StreamProtocol] | None
-        self._callbacks: _Callbacks
+        self._callbacks: _FromWorker
         if worker is not None:
             self.protocol = worker._codec
             self.on_message = worker.on_message
-            self._callbacks = _callbacks_of(worker)
+            self._callbacks = _from_worker(worker)
         else:
             self.protocol = protocol
             self.on_message = None
-            self._callbacks = _NO_CALLBACKS
+            self._callbacks = _NO_WORKER
 
     def _set_status(self, status: int) -> None:
         self._status = status
+
+    @property
+    def worker(self) -> Worker | None:
+        """The worker that accepted the connection (None for an outgoing one)."""
+        return self._callbacks.worker
 
     @property
     def status(self) -> ConnectionStatus:
@@ -249,10 +262,10 @@ class TcpConnection:
 
     # -- callbacks (but on_message): shared with the worker's other connections until set
 
-    def _own_callbacks(self) -> _Callbacks:
+    def _own_callbacks(self) -> _FromWorker:
         callbacks = self._callbacks
         if callbacks.shared:
-            callbacks = self._callbacks = _Callbacks(callbacks, shared=False)
+            callbacks = self._callbacks = _FromWorker(callbacks, False, callbacks.worker)
         return callbacks
 
     @property
@@ -335,7 +348,7 @@ class TcpConnection:
         self._max_send = size
         if self._status == _ESTABLISHED:
             self._transport.set_write_buffer_limits(high=size - 1, low=0)
-            if self._rest is not None:
+            if self._large:
                 self._pump()  # a larger buffer has room for more pieces now
 
     @property
@@ -355,7 +368,7 @@ class TcpConnection:
         return queued
 
     def _rest_size(self) -> int:
-        return sum(map(len, self._rest)) if self._rest is not None else 0
+        return sum(map(len, _pieces[self])) if self._large else 0
 
     @property
     def recv_buffer_size(self) -> int:
@@ -477,7 +490,7 @@ class TcpConnection:
         transport = self._transport
         if self._unsent and transport.get_write_buffer_size() + self._rest_size() >= self._max_send:
             return self._refuse()
-        if len(data) > self._max_send or self._rest is not None:
+        if len(data) > self._max_send or self._large:
             self._flush_large([data])
             return None
         transport.write(data)
@@ -493,14 +506,14 @@ class TcpConnection:
         a time as the peer takes them, so the transport never holds (a copy of) more than
         ``max_send_buffer_size``; what waits is a view of the caller's bytes."""
         self._unsent = True
-        self._rest = deque((memoryview(data if type(data) is bytes else bytes(data)),))
+        _pieces[self] = deque((memoryview(data if type(data) is bytes else bytes(data)),))
+        self._large = True
         self._pump()
 
     def _pump(self) -> None:
         """Hand waiting pieces to the transport until it holds a send buffer's worth (it
         then pauses, and resume_writing pumps again) or none wait."""
-        rest = self._rest
-        assert rest is not None
+        rest = _pieces[self]
         transport = self._transport
         limit = self._max_send
         while rest:
@@ -517,7 +530,8 @@ class TcpConnection:
             self._handed += len(piece)
             if self._status == _CLOSED:  # the write failed and lost the connection
                 return
-        self._rest = None
+        self._large = False
+        del _pieces[self]
         if self._status == _CLOSING:
             transport.close()  # the close waited for the pieces
 
@@ -533,7 +547,7 @@ class TcpConnection:
         self._batch_size = 0
         if not batch or self._status == _CLOSED:
             return
-        if self._rest is not None or size > self._max_send:
+        if self._large or size > self._max_send:
             self._flush_large(batch)
             return
         data = batch[0] if len(batch) == 1 else b"".join(batch)
@@ -544,8 +558,8 @@ class TcpConnection:
     def _flush_large(self, batch: list[bytes]) -> None:
         """A batch larger than the send buffer, or one that must wait behind pieces."""
         for data in batch:
-            if self._rest is not None:
-                self._rest.append(data)
+            if self._large:
+                _pieces[self].append(data)
             elif len(data) > self._max_send:
                 self._hand_large(data)
             else:
@@ -671,7 +685,7 @@ class TcpConnection:
         if self._status != _ESTABLISHED:
             return
         transport = self._transport
-        if self._rest is not None:  # pieces of a large send wait: they go first
+        if self._large:  # pieces of a large send wait: they go first
             self.close(data, raw=True)
             return
         can_write_eof = getattr(transport, "can_write_eof", None)
@@ -809,9 +823,9 @@ class TcpConnection:
             self.call(self.on_buffer_full, "on_buffer_full")
 
     def resume_writing(self) -> None:
-        if self._rest is not None:
+        if self._large:
             self._pump()
-            if self._rest is not None:
+            if self._large:
                 return  # full again
             self._unsent = self._transport.get_write_buffer_size() > 0
         else:
@@ -882,9 +896,9 @@ class TcpConnection:
             buffered = transport.get_write_buffer_size()
         except AttributeError:
             buffered = 0
-        if self._rest is None:
+        if not self._large:
             transport.close()  # (else once the pieces are out: see _pump)
-        if buffered or self._rest is not None:
+        if buffered or self._large:
             self._watch_send(buffered)  # the close waits for the peer to take what is queued
 
     def destroy(self) -> None:
@@ -939,7 +953,9 @@ class TcpConnection:
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
         self._set_status(_CLOSED)
-        self._rest = None
+        if self._large:
+            self._large = False
+            del _pieces[self]
         timer = _send_watches.pop(self, 0)
         if timer:
             current_loop().cancel(timer)

@@ -17,7 +17,7 @@ import anyio
 from ._address import Address, parse_address
 from ._bind import bind_socket, close_quietly
 from ._callbacks import report
-from ._connection import TcpConnection, _Callbacks, live_connections
+from ._connection import TcpConnection, _FromWorker, live_connections
 from ._exceptions import ServerError
 from ._loop import create_loop, current_loop, current_loop_or_none, running_driver
 from ._udp import UdpServer
@@ -139,8 +139,8 @@ class Worker:
         #: ``(connection, code, reason)`` when the client sends a Close frame
         self.on_websocket_close: Callback = None
         self._transport = transport
-        #: the callbacks its connections share while the worker's stay as they were
-        self._connection_callbacks: _Callbacks | None = None
+        #: what its connections share of it (callbacks but on_message) while it stays as it is
+        self._shared_with_connections: _FromWorker | None = None
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None
         self._server: Any = None
