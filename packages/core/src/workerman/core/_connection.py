@@ -127,6 +127,10 @@ class _FromWorker:
         )
 
 
+#: ConnectionStatus by state code: a tuple, indexed faster than a dict is looked up (the
+#: status is read for every WebSocket frame)
+_STATUS_OF: Final = tuple(_BY_VALUE.get(code, ConnectionStatus.CLOSED) for code in range(9))
+
 _NO_WORKER: Final = _FromWorker()  # an outgoing connection's, until it sets one
 
 
@@ -258,7 +262,7 @@ class TcpConnection:
     @property
     def status(self) -> ConnectionStatus:
         """Where the connection is in its life (states only move forward)."""
-        return _BY_VALUE[self._status]
+        return _STATUS_OF[self._status]
 
     # -- callbacks (but on_message): shared with the worker's other connections until set
 
