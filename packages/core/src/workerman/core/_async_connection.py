@@ -35,7 +35,15 @@ class AsyncTcpConnection(TcpConnection):
         connect_timeout: seconds before a connect attempt fails with CONNECT_FAIL.
     """
 
-    __slots__ = ("_address", "_cancel_connect", "_reconnect_timer", "_ssl", "connect_timeout")
+    __slots__ = (
+        "_address",
+        "_cancel_connect",
+        "_pending_reconnect",
+        "_reconnect_timer",
+        "_ssl",
+        "_stale",
+        "connect_timeout",
+    )
 
     def __init__(
         self,
@@ -61,6 +69,10 @@ class AsyncTcpConnection(TcpConnection):
         self._address: Address = address
         self._cancel_connect: Callable[[], Any] | None = None
         self._reconnect_timer = 0
+        #: the delay of a reconnect that waits for the connection to be gone
+        self._pending_reconnect: float | None = None
+        #: transports of connects that finished after a destroy(): their losses are not ours
+        self._stale = 0
         self.connect_timeout = connect_timeout
 
     @property
@@ -157,6 +169,12 @@ class AsyncTcpConnection(TcpConnection):
             transport.abort()
             return
         super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._stale:
+            self._stale -= 1
+            return
+        super().connection_lost(exc)
 
     def _closed(self) -> None:
         super()._closed()

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import errno
 import logging
+import os
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator
@@ -198,7 +199,7 @@ class AsyncioLoop(EventLoop):
     async def serve_stream(
         self,
         sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
+        factory: Callable[[], Any],
         ssl_context: ssl.SSLContext | None,
         backlog: int,
     ) -> Any:
@@ -268,7 +269,7 @@ class _Intake:
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
+        factory: Callable[[], Any],
         ssl_context: ssl.SSLContext | None,
     ) -> None:
         self.loop = loop
@@ -311,30 +312,65 @@ class _Server:
         self.server.close()
 
 
+def _open_failed(exc: Exception) -> None:
+    if isinstance(exc, OSError | ssl.SSLError):  # the peer went, a handshake failed
+        logger.info("a connection accepted failed to open: %s", exc)
+    else:
+        logger.error("a connection accepted failed to open", exc_info=exc)
+
+
+class _Descriptor:
+    """What ``loop.connect_accepted_socket`` reads of a socket (family, type, fileno), over
+    the one descriptor being attached. uvloop keeps the object it is given for as long as
+    the connection lives, only to close it once libuv has closed the descriptor; a
+    ``socket.socket`` there costs 88 bytes per connection, this one object per listener
+    costs nothing per connection (its ``close`` has nothing left to do)."""
+
+    __slots__ = ("family", "fd", "type")
+
+    def __init__(self, family: int) -> None:
+        self.family = family
+        self.type = socket.SOCK_STREAM
+        self.fd = -1
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        return None  # libuv closed the descriptor with the connection
+
+
 class _Acceptor(_Intake):
     """The accept loop on uvloop, ours rather than libuv's: libuv, out of descriptors,
     accepts each waiting connection and closes it at once, telling no one. Here EMFILE
     and kin are counted and logged (as asyncio's are) and accepting pauses with a growing
     delay, so waiting clients stay queued in the kernel.
+
+    Per connection it keeps nothing of its own: a descriptor (no socket object) goes to
+    ``connect_accepted_socket``, whose coroutine is stepped here rather than as a task: its
+    first step, run at once, attaches the descriptor; the next, once the connection is
+    made, ends it.
     """
 
     def __init__(
         self,
         loop: asyncio.AbstractEventLoop,
         sock: socket.socket,
-        factory: Callable[[], asyncio.Protocol],
+        factory: Callable[[], Any],
         ssl_context: ssl.SSLContext | None,
     ) -> None:
         super().__init__(loop, sock, factory, ssl_context)
         self.backoff = _BACKOFF_FIRST
         self.retry: asyncio.TimerHandle | None = None
         self.fd = sock.fileno()
+        self.descriptor = _Descriptor(sock.family)
         loop.add_reader(self.fd, self.accept)
 
     def accept(self) -> None:
+        accept = self.sock._accept  # type: ignore[attr-defined]  # (fd, address): no socket object
         for _ in range(_ACCEPTS_PER_WAKEUP):
             try:
-                conn, _ = self.sock.accept()
+                fd, _ = accept()
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
@@ -349,7 +385,50 @@ class _Acceptor(_Intake):
                 logger.error("accept() on %s failed: %s", self.sock.getsockname(), exc)
                 return
             self.backoff = _BACKOFF_FIRST
-            self.adopt(conn)
+            self.attach_fd(fd)
+
+    def adopt_queued(self, conn: socket.socket, loop: EventLoop) -> None:
+        self.attach_fd(conn.detach(), loop._adoption_done)
+
+    def attach_fd(self, fd: int, done: Callable[[], Any] | None = None) -> None:
+        """Make a connection of the accepted descriptor ``fd`` (libuv makes it
+        non-blocking); ``done()`` once it is made or has failed."""
+        self.descriptor.fd = fd
+        try:
+            step = self.loop.connect_accepted_socket(
+                self.factory,
+                self.descriptor,  # type: ignore[arg-type]  # what uvloop reads of a socket
+                ssl=self.ssl,
+            )
+            waiting = step.send(None)  # attached: the descriptor is libuv's from here on
+        except Exception as exc:
+            os.close(fd)  # it failed before it took the descriptor
+            _open_failed(exc)
+            if done is not None:
+                done()
+            return
+        finally:
+            self.descriptor.fd = -1
+        self._wait(step, waiting, done)
+
+    def _wait(self, step: Any, waiting: Any, done: Callable[[], Any] | None) -> None:
+        if isinstance(waiting, asyncio.Future):
+            waiting.add_done_callback(lambda _: self._resume(step, done))
+        else:  # a bare yield: go on in the next iteration
+            self.loop.call_soon(self._resume, step, done)
+
+    def _resume(self, step: Any, done: Callable[[], Any] | None) -> None:
+        try:
+            waiting = step.send(None)
+        except StopIteration:
+            pass  # made
+        except Exception as exc:  # (uvloop closed the transport, and the descriptor)
+            _open_failed(exc)
+        else:
+            self._wait(step, waiting, done)
+            return
+        if done is not None:
+            done()
 
     def resume(self) -> None:
         self.retry = None

@@ -1,6 +1,6 @@
 """TcpConnection: one stream connection, its buffers, limits, flow control and callbacks.
 
-The connection is itself the asyncio Protocol of its transport (the trio driver
+The connection is itself the asyncio protocol of its transport (the trio driver
 supplies a transport with the same shape), so bytes go from the kernel to
 ``on_message`` with no task, future or await in between when the handler is a plain
 function. Replies sent while one read is handled are joined into one write at the
@@ -9,15 +9,14 @@ end of that read; a send outside a read goes straight to the transport.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FunctionType, SimpleNamespace
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import i32, mypyc_attr, u8
 
 from ._callbacks import report
 from ._loop import current_loop, current_loop_or_none, invoke
@@ -55,17 +54,92 @@ SEND_FAIL = 2
 """``on_error`` code: data could not be sent (buffer full, or the peer went away)."""
 
 _ids: Final = itertools.count(1)
-_live: dict[int, TcpConnection] = {}
+#: open connections that no worker accepted (outgoing ones), by id
+_outgoing: dict[int, TcpConnection] = {}
+#: the tables that hold open connections now, by id(table): each worker's ``connections``
+#: (the ones it accepted) and _outgoing. A connection is in one table only: one dict
+#: entry per idle connection, not one per table that could list it.
+_tables: dict[int, dict[int, TcpConnection]] = {}
 
 Callback = Callable[..., Any] | None
 
 
 def live_connections() -> dict[int, TcpConnection]:
-    """Every open connection of this process (accepted and outgoing), by id."""
-    return _live
+    """Every open connection of this process (accepted and outgoing), by id: a new dict
+    at each call (a worker's own ``connections`` is kept up to date instead)."""
+    live: dict[int, TcpConnection] = {}
+    for table in list(_tables.values()):
+        live.update(table)
+    return live
 
 
-count_from(connections=_live.values)
+def _open_connections() -> Iterable[TcpConnection]:
+    return live_connections().values()
+
+
+count_from(connections=_open_connections)
+
+#: the send deadlines running (see _watch_send), by connection: only a connection whose
+#: peer is not taking what is queued has one, so an idle connection costs nothing here
+_send_watches: dict[TcpConnection, int] = {}
+
+#: what sends larger than the send buffer have not yet handed to the transport, by
+#: connection (``_large`` says there is an entry)
+_pieces: dict[TcpConnection, deque[memoryview | bytes]] = {}
+
+#: what waits for the last release of a held connection (``_after_release``)
+_EOF_WAITS: Final = 1  # the peer ended its side: close
+_LOSS_WAITS: Final = 2  # the connection is gone: on_close
+
+
+class _FromWorker:
+    """What a connection takes from its worker but ``on_message`` and the protocol (read
+    for every message, so slots of their own): the worker, and its other callbacks. The
+    connections a worker accepted share one of these until one sets a callback of its
+    own (then it gets its own copy): six references cost an idle connection one."""
+
+    __slots__ = (
+        "on_buffer_drain",
+        "on_buffer_full",
+        "on_close",
+        "on_connect",
+        "on_error",
+        "shared",
+        "worker",
+    )
+
+    def __init__(self, source: Any = None, shared: bool = True, worker: Any = None) -> None:
+        self.worker: Worker | None = worker
+        self.on_connect: Callback = getattr(source, "on_connect", None)
+        self.on_close: Callback = getattr(source, "on_close", None)
+        self.on_error: Callback = getattr(source, "on_error", None)
+        self.on_buffer_full: Callback = getattr(source, "on_buffer_full", None)
+        self.on_buffer_drain: Callback = getattr(source, "on_buffer_drain", None)
+        self.shared = shared
+
+    def same_as(self, worker: Worker) -> bool:
+        return (
+            self.on_connect is worker.on_connect
+            and self.on_close is worker.on_close
+            and self.on_error is worker.on_error
+            and self.on_buffer_full is worker.on_buffer_full
+            and self.on_buffer_drain is worker.on_buffer_drain
+        )
+
+
+#: ConnectionStatus by state code: a tuple, indexed faster than a dict is looked up (the
+#: status is read for every WebSocket frame)
+_STATUS_OF: Final = tuple(_BY_VALUE.get(code, ConnectionStatus.CLOSED) for code in range(9))
+
+_NO_WORKER: Final = _FromWorker()  # an outgoing connection's, until it sets one
+
+
+def _from_worker(worker: Worker) -> _FromWorker:
+    """The worker's callbacks as they are now, shared while they stay so."""
+    shared: _FromWorker | None = worker._shared_with_connections
+    if shared is None or not shared.same_as(worker):
+        shared = worker._shared_with_connections = _FromWorker(worker, worker=worker)
+    return shared
 
 
 def _split_address(addr: Any) -> tuple[str, int]:
@@ -82,10 +156,10 @@ def _format_address(addr: Any) -> str:
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)  # AsyncTcpConnection, and users' own
-class TcpConnection(asyncio.Protocol):
+class TcpConnection:
     """A stream connection (TCP, TLS or Unix) accepted by a :class:`Worker`.
 
-    Callbacks are copied from the worker when the connection is accepted and may be
+    _FromWorker are copied from the worker when the connection is accepted and may be
     replaced per connection. Sizes are in bytes.
 
     A :class:`~workerman.core.protocols.StreamProtocol` runs on the methods in the
@@ -110,23 +184,21 @@ class TcpConnection(asyncio.Protocol):
     #: is dropped (0: never).
     send_timeout: ClassVar[float] = 60.0
 
+    # Every slot costs each idle connection 8 bytes (a bool, 1 compiled): what is rare
+    # lives elsewhere until used (the callbacks but on_message, send deadlines).
     __slots__ = (
+        "_after_release",
         "_batch",
         "_batch_size",
+        "_callbacks",
         "_context",
-        "_deferred_close",
-        "_eof",
         "_full",
         "_handed",
+        "_large",
         "_max_send",
-        "_pending_reconnect",
         "_pstate",
         "_reading",
         "_recv",
-        "_rest",
-        "_send_timer",
-        "_sent_mark",
-        "_stale",
         "_status",
         "_transport",
         "_unsent",
@@ -136,40 +208,32 @@ class TcpConnection(asyncio.Protocol):
         "holds",
         "id",
         "max_package_size",
-        "on_buffer_drain",
-        "on_buffer_full",
-        "on_close",
-        "on_connect",
-        "on_error",
         "on_message",
         "protocol",
-        "status",
-        "worker",
     )
 
     def __init__(self, worker: Worker | None = None, protocol: Codec | None = None) -> None:
+        # The small fields first, so that compiled they pack into two words (the order
+        # of first assignment is the order in memory): u8 and i32 are a byte and 4
+        # bytes there, where an int takes 8; in Python they are plain ints.
+        #: holds taken (see hold()): reading waits while there is one; read, do not set
+        self.holds: i32 = 0
+        self._status: u8 = _INITIAL
+        self._user_paused = False
+        self._reading = True
+        self._full = False
+        self._unsent = False
+        #: pieces of a send larger than the send buffer wait in _pieces
+        self._large = False
+        #: _EOF_WAITS, _LOSS_WAITS or 0: what the last release does
+        self._after_release: u8 = 0
         self.id = next(_ids)
-        self.worker = worker
-        self._set_status(_INITIAL)
         self._transport: Any = None
         self._recv: bytearray | None = None
         self._want = 0
         self._batch: list[bytes] | None = None
         self._batch_size = 0
-        #: holds taken (see hold()): reading waits while there is one; read, do not set
-        self.holds = 0
-        self._user_paused = False
-        self._reading = True
-        self._eof = False
-        self._full = False
-        self._deferred_close = False
-        self._unsent = False
-        self._stale = 0
-        self._send_timer = 0
-        self._sent_mark = 0
         #: what a send larger than the send buffer has not yet handed to the transport
-        self._rest: deque[memoryview | bytes] | None = None
-        self._pending_reconnect: float | None = None
         self._handed = 0
         self._context: SimpleNamespace | None = None
         self._pstate: StreamProtocol | None = None
@@ -177,22 +241,76 @@ class TcpConnection(asyncio.Protocol):
         self._max_send = self.default_max_send_buffer_size
         self.max_package_size = self.default_max_package_size
         self.protocol: Codec | type[StreamProtocol] | None
+        self._callbacks: _FromWorker
         if worker is not None:
             self.protocol = worker._codec
             self.on_message = worker.on_message
-            self.on_close = worker.on_close
-            self.on_error = worker.on_error
-            self.on_buffer_full = worker.on_buffer_full
-            self.on_buffer_drain = worker.on_buffer_drain
-            self.on_connect = worker.on_connect
+            self._callbacks = _from_worker(worker)
         else:
             self.protocol = protocol
-            self.on_message = self.on_close = self.on_error = None
-            self.on_buffer_full = self.on_buffer_drain = self.on_connect = None
+            self.on_message = None
+            self._callbacks = _NO_WORKER
 
     def _set_status(self, status: int) -> None:
-        self._status = status  # the int, for the per-message path
-        self.status = _BY_VALUE[status]  # the ConnectionStatus, for everyone else
+        self._status = status
+
+    @property
+    def worker(self) -> Worker | None:
+        """The worker that accepted the connection (None for an outgoing one)."""
+        return self._callbacks.worker
+
+    @property
+    def status(self) -> ConnectionStatus:
+        """Where the connection is in its life (states only move forward)."""
+        return _STATUS_OF[self._status]
+
+    # -- callbacks (but on_message): shared with the worker's other connections until set
+
+    def _own_callbacks(self) -> _FromWorker:
+        callbacks = self._callbacks
+        if callbacks.shared:
+            callbacks = self._callbacks = _FromWorker(callbacks, False, callbacks.worker)
+        return callbacks
+
+    @property
+    def on_connect(self) -> Callback:
+        return self._callbacks.on_connect
+
+    @on_connect.setter
+    def on_connect(self, callback: Callback) -> None:
+        self._own_callbacks().on_connect = callback
+
+    @property
+    def on_close(self) -> Callback:
+        return self._callbacks.on_close
+
+    @on_close.setter
+    def on_close(self, callback: Callback) -> None:
+        self._own_callbacks().on_close = callback
+
+    @property
+    def on_error(self) -> Callback:
+        return self._callbacks.on_error
+
+    @on_error.setter
+    def on_error(self, callback: Callback) -> None:
+        self._own_callbacks().on_error = callback
+
+    @property
+    def on_buffer_full(self) -> Callback:
+        return self._callbacks.on_buffer_full
+
+    @on_buffer_full.setter
+    def on_buffer_full(self, callback: Callback) -> None:
+        self._own_callbacks().on_buffer_full = callback
+
+    @property
+    def on_buffer_drain(self) -> Callback:
+        return self._callbacks.on_buffer_drain
+
+    @on_buffer_drain.setter
+    def on_buffer_drain(self, callback: Callback) -> None:
+        self._own_callbacks().on_buffer_drain = callback
 
     # -- what a user reads ---------------------------------------------------------
 
@@ -234,7 +352,7 @@ class TcpConnection(asyncio.Protocol):
         self._max_send = size
         if self._status == _ESTABLISHED:
             self._transport.set_write_buffer_limits(high=size - 1, low=0)
-            if self._rest is not None:
+            if self._large:
                 self._pump()  # a larger buffer has room for more pieces now
 
     @property
@@ -254,7 +372,7 @@ class TcpConnection(asyncio.Protocol):
         return queued
 
     def _rest_size(self) -> int:
-        return sum(map(len, self._rest)) if self._rest is not None else 0
+        return sum(map(len, _pieces[self])) if self._large else 0
 
     @property
     def recv_buffer_size(self) -> int:
@@ -376,7 +494,7 @@ class TcpConnection(asyncio.Protocol):
         transport = self._transport
         if self._unsent and transport.get_write_buffer_size() + self._rest_size() >= self._max_send:
             return self._refuse()
-        if len(data) > self._max_send or self._rest is not None:
+        if len(data) > self._max_send or self._large:
             self._flush_large([data])
             return None
         transport.write(data)
@@ -392,14 +510,14 @@ class TcpConnection(asyncio.Protocol):
         a time as the peer takes them, so the transport never holds (a copy of) more than
         ``max_send_buffer_size``; what waits is a view of the caller's bytes."""
         self._unsent = True
-        self._rest = deque((memoryview(data if type(data) is bytes else bytes(data)),))
+        _pieces[self] = deque((memoryview(data if type(data) is bytes else bytes(data)),))
+        self._large = True
         self._pump()
 
     def _pump(self) -> None:
         """Hand waiting pieces to the transport until it holds a send buffer's worth (it
         then pauses, and resume_writing pumps again) or none wait."""
-        rest = self._rest
-        assert rest is not None
+        rest = _pieces[self]
         transport = self._transport
         limit = self._max_send
         while rest:
@@ -416,7 +534,8 @@ class TcpConnection(asyncio.Protocol):
             self._handed += len(piece)
             if self._status == _CLOSED:  # the write failed and lost the connection
                 return
-        self._rest = None
+        self._large = False
+        del _pieces[self]
         if self._status == _CLOSING:
             transport.close()  # the close waited for the pieces
 
@@ -432,7 +551,7 @@ class TcpConnection(asyncio.Protocol):
         self._batch_size = 0
         if not batch or self._status == _CLOSED:
             return
-        if self._rest is not None or size > self._max_send:
+        if self._large or size > self._max_send:
             self._flush_large(batch)
             return
         data = batch[0] if len(batch) == 1 else b"".join(batch)
@@ -443,8 +562,8 @@ class TcpConnection(asyncio.Protocol):
     def _flush_large(self, batch: list[bytes]) -> None:
         """A batch larger than the send buffer, or one that must wait behind pieces."""
         for data in batch:
-            if self._rest is not None:
-                self._rest.append(data)
+            if self._large:
+                _pieces[self].append(data)
             elif len(data) > self._max_send:
                 self._hand_large(data)
             else:
@@ -495,12 +614,13 @@ class TcpConnection(asyncio.Protocol):
                     self._flush()
         if self.holds:
             return
-        if self._deferred_close:
-            self._deferred_close = False
+        after = self._after_release
+        if after == _LOSS_WAITS:
+            self._after_release = 0
             self._closed()
             return
         self._update_reading()
-        if self._eof:
+        if after == _EOF_WAITS:
             self.close()
 
     def keep(self, data: bytes, want: int = 0) -> None:
@@ -569,7 +689,7 @@ class TcpConnection(asyncio.Protocol):
         if self._status != _ESTABLISHED:
             return
         transport = self._transport
-        if self._rest is not None:  # pieces of a large send wait: they go first
+        if self._large:  # pieces of a large send wait: they go first
             self.close(data, raw=True)
             return
         can_write_eof = getattr(transport, "can_write_eof", None)
@@ -608,11 +728,12 @@ class TcpConnection(asyncio.Protocol):
         transport.set_write_buffer_limits(high=self._max_send - 1, low=0)
         if self._user_paused:
             self._update_reading()
-        _live[self.id] = self
         statistics.connection_count += 1
         worker = self.worker
-        if worker is not None:
-            worker.connections[self.id] = self
+        table = worker.connections if worker is not None else _outgoing
+        if not table:
+            _tables[id(table)] = table
+        table[self.id] = self
         state = self.protocol_state
         if state is not None:
             state.connection_made()
@@ -688,7 +809,8 @@ class TcpConnection(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         if self.holds:
-            self._eof = True  # close once the running handler is done
+            if not self._after_release:
+                self._after_release = _EOF_WAITS  # close once the running handler is done
             if self._pstate is not None:
                 self._pstate.eof_received()
             return True
@@ -705,9 +827,9 @@ class TcpConnection(asyncio.Protocol):
             self.call(self.on_buffer_full, "on_buffer_full")
 
     def resume_writing(self) -> None:
-        if self._rest is not None:
+        if self._large:
             self._pump()
-            if self._rest is not None:
+            if self._large:
                 return  # full again
             self._unsent = self._transport.get_write_buffer_size() > 0
         else:
@@ -778,9 +900,9 @@ class TcpConnection(asyncio.Protocol):
             buffered = transport.get_write_buffer_size()
         except AttributeError:
             buffered = 0
-        if self._rest is None:
+        if not self._large:
             transport.close()  # (else once the pieces are out: see _pump)
-        if buffered or self._rest is not None:
+        if buffered or self._large:
             self._watch_send(buffered)  # the close waits for the peer to take what is queued
 
     def destroy(self) -> None:
@@ -801,20 +923,21 @@ class TcpConnection(asyncio.Protocol):
         """``buffered`` bytes wait in the transport: the peer has ``send_timeout``
         seconds to take some of them, and again after each time it does, or it is
         dropped."""
-        if self._send_timer or self.send_timeout <= 0:
+        if self.send_timeout <= 0 or self in _send_watches:
             return
-        self._sent_mark = self._handed - buffered
-        self._send_timer = current_loop().delay(self.send_timeout, self._send_deadline)
+        mark = self._handed - buffered
+        _send_watches[self] = current_loop().delay(self.send_timeout, self._send_deadline, mark)
 
-    def _send_deadline(self) -> None:
-        self._send_timer = 0
+    def _send_deadline(self, mark: int) -> None:
+        """``mark``: bytes the peer had taken when the deadline was set."""
+        _send_watches.pop(self, None)
         if self._status == _CLOSED:
             return
         buffered = self._transport.get_write_buffer_size()
         queued = buffered + self._rest_size()
         if not queued:
             return
-        if self._handed - buffered > self._sent_mark:  # it took some: another period
+        if self._handed - buffered > mark:  # it took some: another period
             self._watch_send(buffered)
             return
         statistics.timeouts += 1
@@ -830,30 +953,30 @@ class TcpConnection(asyncio.Protocol):
         """Overridden by AsyncTcpConnection to cancel a connect in progress."""
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self._stale:
-            self._stale -= 1
-            return
         lost_with_data = exc is not None and self._unsent
         unsent = self._transport.get_write_buffer_size() if self._transport is not None else 0
         self._handed -= unsent
         self._set_status(_CLOSED)
-        self._rest = None
-        if self._send_timer:
-            current_loop().cancel(self._send_timer)
-            self._send_timer = 0
-        _live.pop(self.id, None)
+        if self._large:
+            self._large = False
+            del _pieces[self]
+        timer = _send_watches.pop(self, 0)
+        if timer:
+            current_loop().cancel(timer)
         statistics.connection_count -= 1
         statistics.bytes_read += self.bytes_read
         statistics.bytes_written += self._handed
-        if self.worker is not None:
-            self.worker.connections.pop(self.id, None)
+        table = self.worker.connections if self.worker is not None else _outgoing
+        table.pop(self.id, None)
+        if not table:
+            _tables.pop(id(table), None)
         if lost_with_data:
             statistics.send_fail += 1
             self.notify_error(SEND_FAIL, f"peer went away with data unsent: {exc}")
         if self._pstate is not None:
             self._pstate.connection_lost()
         if self.holds:
-            self._deferred_close = True
+            self._after_release = _LOSS_WAITS
             return
         self._closed()
 

@@ -54,7 +54,7 @@ def remove_matching(path: Path) -> None:
 def process_snapshot(worker: Worker) -> dict[str, Any]:
     counters = statistics.snapshot()
     # accepted connections and this process's own client connections (to Redis, say)
-    outgoing = sum(1 for c in list(live_connections().values()) if c.worker is None)
+    outgoing = sum(1 for c in live_connections().values() if c.worker is None)
     counters["outgoing"] = outgoing
     counters["connections"] = max(0, counters["connections"] - outgoing)
     return {
@@ -70,7 +70,7 @@ def process_snapshot(worker: Worker) -> dict[str, Any]:
 
 def connection_rows(worker: Worker) -> list[dict[str, Any]]:
     rows = []
-    for connection in list(live_connections().values()):
+    for connection in live_connections().values():
         codec = connection.protocol
         owner = connection.worker
         rows.append(

@@ -17,7 +17,7 @@ import anyio
 from ._address import Address, parse_address
 from ._bind import bind_socket, close_quietly
 from ._callbacks import report
-from ._connection import TcpConnection, live_connections
+from ._connection import TcpConnection, _FromWorker, live_connections
 from ._exceptions import ServerError
 from ._loop import create_loop, current_loop, current_loop_or_none, running_driver
 from ._udp import UdpServer
@@ -139,6 +139,8 @@ class Worker:
         #: ``(connection, code, reason)`` when the client sends a Close frame
         self.on_websocket_close: Callback = None
         self._transport = transport
+        #: what its connections share of it (callbacks but on_message) while it stays as it is
+        self._shared_with_connections: _FromWorker | None = None
         self._codec: Codec | None = None
         self._socket: socket.socket | None = None
         self._server: Any = None
@@ -313,29 +315,28 @@ class Worker:
         with anyio.move_on_after(cls.stop_timeout):
             while loop._adopting > 0:
                 await anyio.sleep(0.005)
-        live = live_connections()
         if graceful:
-            for connection in list(live.values()):
+            for connection in live_connections().values():
                 state = connection.protocol_state
                 if state is not None:  # a stream protocol may end what it can end now
                     state.draining()
             # Accepted connections, that is: a client connection of ours (to Redis, say)
             # stays open until the end, and closes with the rest.
             with anyio.move_on_after(cls.graceful_stop_timeout) as waited:
-                while loop._draining and _accepted(live):
+                while loop._draining and _accepted():
                     await anyio.sleep(0.05)
-            if waited.cancelled_caught and (left := _accepted(live)):
+            if waited.cancelled_caught and (left := _accepted()):
                 logger.warning(
                     "%d connections still open after graceful_stop_timeout (%gs); closing them",
                     len(left),
                     cls.graceful_stop_timeout,
                 )
-        await close_and_wait(lambda: list(live.values()), cls.stop_timeout)
+        await close_and_wait(lambda: list(live_connections().values()), cls.stop_timeout)
         loop.stop()
 
 
-def _accepted(live: dict[int, TcpConnection]) -> list[TcpConnection]:
-    return [connection for connection in list(live.values()) if connection.worker is not None]
+def _accepted() -> list[TcpConnection]:
+    return [c for c in live_connections().values() if c.worker is not None]
 
 
 async def close_and_wait(pick: Callable[[], list[TcpConnection]], timeout: float) -> None:
