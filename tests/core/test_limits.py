@@ -115,13 +115,13 @@ async def test_a_codec_that_raises_closes_that_connection_and_is_logged(
 
 EMFILE_SERVER = textwrap.dedent(
     """
-    import resource, sys
+    import os, resource, sys
     from workerman.core import Worker
     Worker.event_loop = sys.argv[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
     w = Worker("text://127.0.0.1:0", name="emfile")
     w.on_message = lambda c, m: c.send(m)
-    w.on_worker_start = lambda w: print(w.listening[1], flush=True)
+    w.on_worker_start = lambda w: print(w.listening[1], os.getpid(), flush=True)
     Worker.run_all(["start"])
     """
 )
@@ -146,13 +146,19 @@ def test_running_out_of_file_descriptors_backs_off_the_accept_loop(
     )
     try:
         assert server.stdout is not None
-        line = ""
+        words = [""]
         for line in server.stdout:
-            if line.strip().isdigit():
+            words = line.split()
+            if len(words) == 2 and all(word.isdigit() for word in words):
                 break
-        port = int(line)
+        port, worker = map(int, words)
         clients = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(100)]
-        time.sleep(1.0)  # the server accepts until EMFILE and backs off
+        # the worker accepts until every one of its 64 descriptors is taken (EMFILE)
+        descriptors = Path(f"/proc/{worker}/fd")
+        deadline = time.monotonic() + 20
+        while len(list(descriptors.iterdir())) < 64:
+            assert time.monotonic() < deadline, "the worker never ran out of descriptors"
+            time.sleep(0.02)
         for client in clients:
             client.close()
         deadline = time.monotonic() + 20
