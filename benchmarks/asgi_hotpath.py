@@ -12,6 +12,14 @@ so each request also costs one turn of the asyncio loop).
     core-async   the same handler as an async function (one task per request)
     asgi-bare    AsgiWorker with a bare ASGI hello app
     asgi-fastapi AsgiWorker with the FastAPI app's plain-text route
+    asgi-unique  AsgiWorker with the FastAPI app's ``/items/{id}`` route, every request
+                 different (path, query, session cookie, a browser's headers: the requests
+                 of ``benchmarks.hotpath``'s http-unique)
+
+and the same three ASGI workloads on uvicorn (``uvicorn-bare``, ``uvicorn-fastapi``,
+``uvicorn-unique``): its httptools protocol, as ``make bench-asgi`` configures it, given
+the same reads on the same kind of transport, so that the two servers' costs per request
+compare on this noisy machine too (the tree and build do not matter to these).
 """
 
 from __future__ import annotations
@@ -21,13 +29,73 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .hotpath import GET, Measured, Wire, builds, print_profile
+from .hotpath import GET, UNIQUE_MADE, Measured, Wire, builds, print_profile, unique_get
 
 _MODULE = "benchmarks.asgi_hotpath"
-WORKLOADS = ("core-sync", "core-async", "asgi-bare", "asgi-fastapi")
+WORKLOADS = (
+    "core-sync",
+    "core-async",
+    "asgi-bare",
+    "asgi-fastapi",
+    "asgi-unique",
+    "uvicorn-bare",
+    "uvicorn-fastapi",
+    "uvicorn-unique",
+)
+
+
+def reads(workload: str, count: int) -> list[bytes]:
+    """The reads the connection is given, one request each; unique ones made for the
+    largest run whatever the count, so that their making drops out of the difference."""
+    if workload.endswith("unique"):
+        assert count <= UNIQUE_MADE // 2, f"--count at most {UNIQUE_MADE // 2}"
+        return [unique_get(n) for n in range(UNIQUE_MADE)][:count]
+    return [GET.replace(b"/hello", b"/plain")] * count
+
+
+def uvicorn_child(workload: str, count: int) -> None:
+    """uvicorn's HttpToolsProtocol, made as its server makes one per accepted socket."""
+    import asyncio
+    from email.utils import formatdate
+
+    from uvicorn.config import Config
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    from uvicorn.server import ServerState
+
+    from ._asgi_apps import api, bare
+
+    data = reads(workload, count)
+    app = bare if workload == "uvicorn-bare" else api
+    # as benchmarks._asgi_servers runs it (the lifespan is not what is counted)
+    config = Config(app, http="httptools", access_log=False, log_level="warning", lifespan="off")
+    config.load()
+
+    async def main() -> None:
+        state = ServerState()
+        # what uvicorn.Server's startup and its once-a-second tick set: Date and Server
+        date = formatdate(usegmt=True).encode()
+        state.default_headers = [(b"date", date), *config.encoded_headers]
+        protocol = HttpToolsProtocol(config, state, app_state={})
+        wire = Wire()
+        protocol.connection_made(wire)  # type: ignore[arg-type]
+        loop = asyncio.get_running_loop()
+        for one in data:
+            written = wire.written
+            loop.call_soon(protocol.data_received, one)  # as the loop calls a protocol
+            await asyncio.sleep(0)  # that turn parses the request and starts its task
+            while state.tasks:  # which uvicorn forgets as it ends, before this wakes
+                await next(iter(state.tasks))
+            assert wire.written > written, "no answer"
+        assert not wire.closed, "the workload failed"
+        protocol.connection_lost(None)
+
+    asyncio.run(main())
 
 
 def child(workload: str, count: int) -> None:
+    if workload.startswith("uvicorn"):
+        uvicorn_child(workload, count)
+        return
     import asyncio
 
     import anyio
@@ -54,7 +122,7 @@ def child(workload: str, count: int) -> None:
         worker.on_message = sync if workload == "core-sync" else run
     else:
         worker = AsgiWorker(bare if workload == "asgi-bare" else api, "http://127.0.0.1:0")
-    data = GET.replace(b"/hello", b"/plain")
+    data = reads(workload, count)
 
     async def main() -> None:
         async with create_loop("asyncio").open():
@@ -65,9 +133,9 @@ def child(workload: str, count: int) -> None:
             connection.connection_made(wire)
             feed = connection.data_received
             loop = asyncio.get_running_loop()
-            for _ in range(count):
+            for one in data:
                 written = wire.written
-                loop.call_soon(feed, data)  # as the loop calls a protocol: outside any task
+                loop.call_soon(feed, one)  # as the loop calls a protocol: outside any task
                 while wire.written == written or connection.holds:
                     await anyio.sleep(0)
             assert not wire.closed, "the workload failed"
