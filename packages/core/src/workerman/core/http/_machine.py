@@ -262,12 +262,13 @@ class HttpExchange:
         head = buffer[start:end]
         info: Head | None
         if head == self.head:  # the last request's head again, as clients repeat theirs
-            head = self.head
             info = self.info
         else:
             info = _heads.get(head)
             if info is None:
                 info = analyse(head)
+            self.head = head
+            self.info = info
         body_start = end + 4
         length = info.length
         if info.chunked:
@@ -297,8 +298,6 @@ class HttpExchange:
             body = b""
             stop = body_start
         self._start = stop
-        self.head = head
-        self.info = info
         self.body = body
         # the request is out (as in _begin, written out: this is the per-request path)
         self.outstanding = True
