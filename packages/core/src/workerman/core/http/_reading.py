@@ -106,7 +106,7 @@ def read_http(state: HttpState, data: bytes) -> None:
                 return  # nothing after it
             if conn.status >= _CLOSING:
                 return
-            if conn.protocol is not state.__class__:  # upgraded (WebSocket): the rest is theirs
+            if conn.protocol is not type(state):  # upgraded (WebSocket): the rest is theirs
                 now = conn.protocol_state
                 if now is not None:
                     now.data_received(exchange.take_rest())
