@@ -194,9 +194,8 @@ def _kernels() -> tuple[
     """:func:`valid`, :func:`_values` and ``bytes.find`` in C where the build has them
     (``_scan.c``, one pass over the bytes each), else themselves."""
     try:
-        from ._scan import find  # noqa: PLC0415 (the compiled build's)
+        from ._scan import find, values  # noqa: PLC0415 (the compiled build's)
         from ._scan import valid as scan  # noqa: PLC0415
-        from ._scan import values  # noqa: PLC0415
     except ImportError:  # the pure build
         return valid, _values, bytes.find
     return scan, values, find

@@ -1,7 +1,8 @@
 /* The compiled build's reading of a request head: workerman.core.http._head.valid in C,
  * with the two readings of a field that a handler asks for most (_head._values, the values
- * of one field, and _cookies._split, the cookies of a Cookie header); each gives what the
- * Python function gives, on every input.
+ * of one field, and _cookies._split, the cookies of a Cookie header), and the search for the
+ * end of a head (find, bytes.find); each gives what the Python function gives, on every
+ * input.
  *
  * valid(head) gives exactly what the Python valid() gives, and that is exactly what the
  * grammar _head.GRAMMAR matches (tests/core/http/test_head_tables.py checks all three on
@@ -288,7 +289,8 @@ scan_find(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     (void)module;
     if (nargs != 3 || !PyBytes_CheckExact(args[0]) || !PyBytes_CheckExact(args[1]) ||
         !PyLong_CheckExact(args[2])) {
-        PyErr_SetString(PyExc_TypeError, "find(haystack, needle, start) takes two bytes and an int");
+        PyErr_SetString(PyExc_TypeError,
+                        "find(haystack, needle, start) takes two bytes and an int");
         return NULL;
     }
     const char *hay = PyBytes_AS_STRING(args[0]);
