@@ -83,6 +83,22 @@ def test_pipelined_requests_are_handed_out_one_at_a_time_in_order() -> None:
     assert events(exchange) == [("request", "GET", "/c", b""), "paused"]
 
 
+def test_a_repeated_head_reads_as_the_first_and_another_of_its_length_as_itself() -> None:
+    exchange = HttpExchange()
+    close = GET.replace(b"Host: x", b"Connection: close\r\nHost: x")
+    for raw, uri, keep_alive in [
+        (GET, "/a", True),
+        (GET, "/a", True),  # the same head again: the last one's reading
+        (GET.replace(b"/a", b"/b"), "/b", True),  # as long, not the same
+        (close, "/a", False),
+        (GET, "/a", True),
+    ]:
+        assert events(exchange, raw) == [("request", "GET", uri, b""), "paused"]
+        assert exchange.head == raw[:-4] and exchange.info.keep_alive is keep_alive
+        answered(exchange)
+    assert exchange.close_after is False
+
+
 def test_bytes_that_come_while_a_request_is_outstanding_wait_for_its_response() -> None:
     exchange = HttpExchange()
     assert exchange.next_event(GET) == X.REQUEST

@@ -141,16 +141,33 @@ def test_the_tables_accept_what_the_grammar_matches(head: bytes) -> None:
                 assert _scan.values(lower, needle, lower) == _values(lower, needle)
 
 
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b"\r\n\r\n", b"a", b"GET "])).map(b"".join),
+    st.sampled_from([b"\r\n\r\n", b"\r\n", b"\r", b"a", b"", b"\n\r\n\r"]),
+    st.integers(-12, 40),
+)
+def test_find_finds_what_bytes_find_finds(haystack: bytes, needle: bytes, start: int) -> None:
+    expected = haystack.find(needle, start)
+    assert _head.find(haystack, needle, start) == expected
+    if _scan is not None:  # the compiled build's C kernel finds it alike
+        assert _scan.find(haystack, needle, start) == expected
+        for huge in (2**70, -(2**70)):
+            assert _scan.find(haystack, needle, huge) == haystack.find(needle, huge)
+
+
 def test_the_kernel_loads_with_the_compiled_build_only() -> None:
     assert (_scan is not None) == (_extensions.choose() == "compiled")
     if _scan is not None:
         assert _head._valid is _scan.valid and _head._field is _scan.values
         assert _cookies._plain is _scan.cookies
+        assert _head.find is _scan.find
         with pytest.raises(TypeError):
             _scan.valid(bytearray(b"GET / HTTP/1.1"))  # type: ignore[arg-type]
     else:
         assert _head._valid is valid and _head._field is _values
         assert _cookies._plain is _split
+        assert _head.find is bytes.find
 
 
 def test_analyse_refuses_what_the_grammar_refuses() -> None:

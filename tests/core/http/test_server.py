@@ -12,6 +12,8 @@ import pytest
 
 from workerman.core import Timer, Worker, current_loop, statistics
 from workerman.core.http import Request, RequestError, Response
+from workerman.core.http._head import analyse
+from workerman.core.http._request import request_of
 
 from ..conftest import port_of, serving
 from ._raw import exchange, request, split_replies
@@ -135,6 +137,26 @@ async def test_nothing_is_parsed_that_the_handler_does_not_ask_for(anyio_backend
     )
     assert req.post("b") == "2"  # and all of it is still there when asked later
     assert req._headers is not None
+
+
+def test_request_of_makes_the_request_the_constructor_makes() -> None:
+    # (the pure build's request_of sets the fields itself, without calling __init__)
+    head = b"POST /p?q=1 HTTP/1.0\r\nHost: x\r\nContent-Length: 2\r\nConnection: keep-alive"
+    info = analyse(head)
+    made = request_of("conn", head, b"ok", info)
+    built = Request("conn", head, b"ok", info.method, info.uri, info.version, info.keep_alive)
+    assert type(made) is Request
+    fields = ["connection", "_head", "_body", "method", "uri", "protocol_version", "keep_alive"]
+    if hasattr(Request, "__slots__"):  # (pure Python: every field the class has is set)
+        assert sorted(fields) == sorted(set(Request.__slots__) - {"__dict__"})
+    assert [getattr(made, name) for name in fields] == [getattr(built, name) for name in fields]
+    assert (made.method, made.uri, made.protocol_version, made.keep_alive) == (
+        "POST",
+        "/p?q=1",
+        "1.0",
+        True,
+    )
+    assert made.headers == built.headers and made.get("q") == "1" and made.raw_body == b"ok"
 
 
 async def test_urlencoded_json_and_multipart_bodies_reach_post(anyio_backend: str) -> None:

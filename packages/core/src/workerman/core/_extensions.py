@@ -31,6 +31,7 @@ MODULES = (
     "http/_exchange.py",
     "http/_response.py",
     "http/_request.py",
+    "http/_codec.py",
     "websocket/_frames.py",
     "websocket/_state.py",
     "websocket/_server.py",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from ._machine import HttpExchange
 from ._protocol import HttpState
 from ._request import Request, request_of
@@ -13,6 +15,7 @@ __all__ = ["Http"]
 _WHOLE = 1 << 62  # the codec view has no size limit of its own: the connection's applies
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # a worker may be given a subclass
 class Http(HttpState):
     """HTTP/1.1 (and 1.0) server side: requests in, responses out.
 

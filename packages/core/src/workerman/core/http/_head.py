@@ -17,7 +17,7 @@ from typing import Final
 
 from ._errors import RequestError
 
-__all__ = ["GRAMMAR", "Head", "analyse", "dechunk_size", "field_values", "valid"]
+__all__ = ["GRAMMAR", "Head", "analyse", "dechunk_size", "field_values", "find", "valid"]
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TARGET = rb"[\x21-\x7e\x80-\xff]+"
@@ -187,21 +187,27 @@ _Checked = tuple[tuple[bytes, bytes, bytes], bytes, list[bytes]]
 
 
 def _kernels() -> tuple[
-    Callable[[bytes], _Checked | None], Callable[[bytes, bytes, bytes], list[bytes]]
+    Callable[[bytes], _Checked | None],
+    Callable[[bytes, bytes, bytes], list[bytes]],
+    Callable[[bytes, bytes, int], int],
 ]:
-    """:func:`valid` and :func:`_values` in C where the build has them (``_scan.c``, one
-    pass over the bytes each), else themselves."""
+    """:func:`valid`, :func:`_values` and ``bytes.find`` in C where the build has them
+    (``_scan.c``, one pass over the bytes each), else themselves."""
     try:
-        from ._scan import valid as scan  # noqa: PLC0415 (the compiled build's)
-        from ._scan import values  # noqa: PLC0415
+        from ._scan import find, values  # noqa: PLC0415 (the compiled build's)
+        from ._scan import valid as scan  # noqa: PLC0415
     except ImportError:  # the pure build
-        return valid, _values
-    return scan, values
+        return valid, _values, bytes.find
+    return scan, values, find
 
 
 _KERNELS: Final = _kernels()
 _valid: Final = _KERNELS[0]
 _field: Final = _KERNELS[1]
+#: ``bytes.find(haystack, needle, start)``; in C where the build has it: the end of a head
+#: is looked for once per request, and the method parses its arguments as a tuple (most of
+#: what a search of a short head costs)
+find: Final = _KERNELS[2]
 
 
 def analyse(head: bytes) -> Head:

@@ -42,7 +42,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from ._errors import RequestError
-from ._head import Head, analyse, dechunk_size
+from ._head import Head, analyse, dechunk_size, find
 from ._head import _cache as _heads
 from ._response import Encoded, Response, date_header, reason_of, status_line
 
@@ -71,6 +71,8 @@ _NO_HEAD = Head("", "", "1.1", False, 0, False, False)  # before the first reque
 
 
 _time: Final = time.time
+_find: Final = find
+_HEAD_END: Final = b"\r\n\r\n"
 
 
 class _Hellos:
@@ -250,7 +252,7 @@ class HttpExchange:
             if start >= size:
                 self.phase = 0
                 return 6  # NEED_DATA
-        end = buffer.find(b"\r\n\r\n", start)
+        end = _find(buffer, _HEAD_END, start)
         if end < 0 or end - start > self.max_header_size:
             if end >= 0 or size - start > self.max_header_size:
                 raise RequestError(431, "request header block too large")
@@ -258,9 +260,15 @@ class HttpExchange:
             self.phase = 1
             return 6  # NEED_DATA
         head = buffer[start:end]
-        info = _heads.get(head)
-        if info is None:
-            info = analyse(head)
+        info: Head | None
+        if head == self.head:  # the last request's head again, as clients repeat theirs
+            info = self.info
+        else:
+            info = _heads.get(head)
+            if info is None:
+                info = analyse(head)
+            self.head = head
+            self.info = info
         body_start = end + 4
         length = info.length
         if info.chunked:
@@ -290,8 +298,6 @@ class HttpExchange:
             body = b""
             stop = body_start
         self._start = stop
-        self.head = head
-        self.info = info
         self.body = body
         # the request is out (as in _begin, written out: this is the per-request path)
         self.outstanding = True
@@ -475,8 +481,9 @@ class HttpExchange:
         if now >= hellos.until:
             heads.clear()
             hellos.until = int(now) + 1.0
-        head = heads.get(size)
-        if head is None:
+        try:
+            head = heads[size]  # (a subscript, not get(): no method call in pure Python)
+        except KeyError:
             head = b"".join(
                 (
                     b"HTTP/1.1 200 OK\r\n",

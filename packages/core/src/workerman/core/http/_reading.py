@@ -10,7 +10,7 @@ from workerman.core import ConnectionStatus, current_loop
 from ._errors import RequestError
 from ._exchange import dispatch, reject
 from ._machine import HttpExchange
-from ._request import Request, request_of
+from ._request import request_of
 from ._spool import Spool
 
 if TYPE_CHECKING:
@@ -51,17 +51,7 @@ def read_http(state: HttpState, data: bytes) -> None:
             if event == _REQUEST:
                 if state.timer:
                     state.stop_timer()
-                info = exchange.info
-                # request_of(conn, exchange.head, exchange.body, info), written out (as below)
-                request = Request(
-                    conn,
-                    exchange.head,
-                    exchange.body,
-                    info.method,
-                    info.uri,
-                    info.version,
-                    info.keep_alive,
-                )
+                request = request_of(conn, exchange.head, exchange.body, exchange.info)
                 # dispatch(conn, state, request), written out: a call per request is 1.5%
                 # of its instructions (benchmarks/hotpath.py, http-batch, pure)
                 state.request = request
@@ -116,7 +106,7 @@ def read_http(state: HttpState, data: bytes) -> None:
                 return  # nothing after it
             if conn.status >= _CLOSING:
                 return
-            if conn.protocol is not state.__class__:  # upgraded (WebSocket): the rest is theirs
+            if conn.protocol is not type(state):  # upgraded (WebSocket): the rest is theirs
                 now = conn.protocol_state
                 if now is not None:
                     now.data_received(exchange.take_rest())
