@@ -70,9 +70,10 @@ class App:
             conn.close()
 
     def files(self) -> list[Path]:
-        """The pid and status files of this app (in the temp dir, named after its directory)."""
-        found = Path(tempfile.gettempdir()).glob("workerman.asgi.*")
-        return [p for p in found if self.here.name in p.name]
+        """The pid and status files of this app (in the temp dir, named after its directory's
+        whole path: another session's test of the same name has a folder of the same name)."""
+        tag = str(self.here).strip("/").replace("/", "_")
+        return list(Path(tempfile.gettempdir()).glob(f"workerman.asgi.{tag}_*"))
 
     def log(self) -> str:
         """The apps' logs, beside them (``main_app.workerman.log`` for ``main:app``)."""
