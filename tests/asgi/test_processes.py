@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import os
 import subprocess
 import sys
 import tempfile
@@ -88,12 +89,16 @@ def app(tmp_path: Path) -> Iterator[App]:
     running.run("stop")
 
     def alive() -> list[psutil.Process]:
+        # by folder: a started master and its workers have retitled themselves
+        # ("workerman: master process ..."), so their command line no longer names the app
         found = []
-        for process in psutil.process_iter(["cmdline", "cwd"]):
+        for process in psutil.process_iter(["cwd", "status"]):
             with contextlib.suppress(psutil.Error):
-                if "workerman.asgi" in (process.info["cmdline"] or []) and process.info[
-                    "cwd"
-                ] == str(tmp_path):
+                if (
+                    process.info["cwd"] == str(tmp_path)
+                    and process.pid != os.getpid()
+                    and process.info["status"] != psutil.STATUS_ZOMBIE
+                ):
                     found.append(process)
         return found
 
