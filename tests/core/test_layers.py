@@ -79,6 +79,7 @@ LATE_IMPORTS = {
     ("_runtime", "setproctitle"),
     ("http._head", "._scan"),  # the compiled build's C kernels, where the build has them
     ("http._cookies", "._scan"),
+    ("websocket._frames", "._mask"),
 }
 
 

@@ -40,8 +40,9 @@ MODULES = (
 #: C kernels, by file: loops over the bytes of a message that no Python, compiled or not,
 #: runs in a few instructions a byte. Each function in one stands in for a Python function
 #: that the pure build runs (``http/_scan.c``: ``_head.valid``, ``_head._values``,
-#: ``_cookies._split``) and gives what it gives; they load with the modules or not at all.
-KERNELS = ("http/_scan.c",)
+#: ``_head.find``, ``_cookies._split``; ``websocket/_mask.c``: ``_frames._plain``,
+#: ``_frames._unmask``) and gives what it gives; they load with the modules or not at all.
+KERNELS = ("http/_scan.c", "websocket/_mask.c")
 
 EXTENSIONS = CompiledModules(
     "workerman.core", MODULES, Path(__file__).resolve().parent, kernels=KERNELS

@@ -143,6 +143,99 @@ def _xor(data: bytes | bytearray, key: bytes | bytearray) -> bytes:
     return (int.from_bytes(data, "little") ^ mask).to_bytes(n, "little")
 
 
+def _unmask(view: bytes, start: int, stop: int) -> bytes:
+    """The payload ``view[start:stop]`` unmasked with the key of the four bytes before it."""
+    n = stop - start
+    if n > _SMALL_MASK:
+        return _xor(view[start:stop], view[start - 4 : start])
+    # the key over ceil(n/4) words, cut to n bytes where n is not a multiple of 4
+    mask = _from_bytes(view[start - 4 : start], "little") * _REPEAT[n]
+    if n & 3:
+        mask &= _TRIM[n]
+    # (an int again for to_bytes, which mypyc calls directly)
+    word: int = _from_bytes(view[start:stop], "little") ^ mask
+    return word.to_bytes(n, "little")
+
+
+def _plain(
+    view: bytes, pos: int, events: list[tuple[int, Any]], max_size: int, masked: bool
+) -> int:
+    """Decode the frames from ``pos`` on that are a whole text or binary message each
+    (FIN, no extension bits: ``0x81``, ``0x82``), masked as ``masked`` says, at most
+    ``max_size`` bytes and, text, UTF-8; append their events to ``events``; return the
+    position of the first frame that is not one of them or is not all in ``view``.
+
+    The common frame, the whole of most reads, in one call and one loop that checks
+    nothing twice; whatever it stops at, :meth:`FrameDecoder.feed` reads its own way
+    (and raises what a frame breaks). The compiled build runs ``_mask.plain`` instead.
+    """
+    end = len(view)
+    mask_bit = _MASK if masked else 0
+    while end - pos >= 2:
+        b0 = view[pos]
+        # (two compares: compiled, a set test is a call, and pure, a chained comparison
+        # costs more)
+        if b0 != 0x81 and b0 != 0x82:  # noqa: PLR1714
+            break
+        length = view[pos + 1]
+        if length & _MASK != mask_bit:
+            break
+        length &= 0x7F
+        start = pos + 6 if masked else pos + 2
+        if length >= 126:
+            if length == 126:
+                if end - pos < 4:
+                    break
+                length = view[pos + 2] << 8 | view[pos + 3]
+                start += 2
+            else:
+                if end - pos < 10:
+                    break
+                length = _from_bytes(view[pos + 2 : pos + 10], "big")
+                start += 8
+        stop = start + length
+        if length > max_size or stop > end:
+            break
+        if not masked:
+            payload = view[start:stop]
+        elif length <= _SMALL_MASK:  # _unmask, without the call
+            mask = _from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
+            if length & 3:
+                mask &= _TRIM[length]
+            word: int = _from_bytes(view[start:stop], "little") ^ mask
+            payload = word.to_bytes(length, "little")
+        else:
+            payload = _xor(view[start:stop], view[start - 4 : start])
+        if b0 == 0x82:
+            events.append((OP_BINARY, payload))
+        else:
+            try:
+                text = payload.decode()
+            except UnicodeDecodeError:
+                break  # feed raises the 1007
+            events.append((OP_TEXT, text))
+        pos = stop
+    return pos
+
+
+def _kernels() -> tuple[
+    Callable[[bytes, int, list[tuple[int, Any]], int, bool], int],
+    Callable[[bytes, int, int], bytes],
+]:
+    """:func:`_plain` and :func:`_unmask` in C where the build has them (``_mask.c``: the
+    payload read once, a word at a time, into the bytes or str it gives), else themselves."""
+    try:
+        from ._mask import plain, unmask  # noqa: PLC0415 (the compiled build's)
+    except ImportError:  # the pure build
+        return _plain, _unmask
+    return plain, unmask
+
+
+_KERNELS: Final = _kernels()
+_plain_frames: Final = _KERNELS[0]
+_unmasked: Final = _KERNELS[1]
+
+
 def encode_frame(
     opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False, mask: bool = False
 ) -> bytes:
@@ -316,13 +409,19 @@ class FrameDecoder:
         events: list[tuple[int, Any]] = []
         self._need = 0
         end = len(view)
-        pos = 0
         masked = self._masked
-        mask_bit = _MASK if masked else 0
-        key_len = 4 if masked else 0
         max_size = self._max_size
-        from_bytes = _from_bytes
+        pos = 0
+        if not self._message:
+            pos = _plain_frames(view, 0, events, max_size, masked)
+            if pos == end:  # whole messages only, the common read
+                if buffer:
+                    buffer.clear()
+                return events
+        mask_bit = _MASK if masked else 0
         try:
+            # the frames _plain_frames leaves: control frames, fragments, compressed ones,
+            # a frame not all here, and the frame that breaks the protocol
             while end - pos >= 2:
                 b0 = view[pos]
                 length = view[pos + 1]
@@ -331,52 +430,23 @@ class FrameDecoder:
                         "client frame is not masked" if masked else "server frame is masked",
                     )
                 length &= 0x7F
-                start = pos + 2 + key_len
+                start = pos + 6 if masked else pos + 2
                 if length >= 126:
                     length, start = self._long_length(view, pos, length, start)
                     if length < 0:
                         break
-                # a whole text or binary message in one frame, no extension bits, outside
-                # a fragmented message: the common frame, checked here and decoded below
-                # (two compares: compiled, a set test is a call, and pure, a chained
-                # comparison costs more)
-                plain = (b0 == 0x81 or b0 == 0x82) and not self._message  # noqa: PLR1714
-                if not plain:
-                    self._check(b0, length)
-                elif length > max_size:
-                    raise WebSocketError(CloseCode.MESSAGE_TOO_BIG, "message too big")
+                self._check(b0, length)
                 stop = start + length
                 if stop > end:
                     self._need = stop - pos
                     break
-                if not key_len:
-                    payload = view[start:stop]
-                elif length <= _SMALL_MASK:
-                    # the key over ceil(n/4) words, cut to n bytes where n is not a
-                    # multiple of 4
-                    mask = from_bytes(view[start - 4 : start], "little") * _REPEAT[length]
-                    if length & 3:
-                        mask &= _TRIM[length]
-                    # (an int again for to_bytes, which mypyc calls directly)
-                    word: int = from_bytes(view[start:stop], "little") ^ mask
-                    payload = word.to_bytes(length, "little")
-                else:
-                    payload = _xor(view[start:stop], view[start - 4 : start])
+                payload = _unmasked(view, start, stop) if masked else view[start:stop]
                 pos = stop
-                if not plain:
-                    if self._frame(b0, payload, events):
-                        self._finish()
-                        return events
-                elif b0 == 0x82:
-                    events.append((OP_BINARY, payload))
-                else:
-                    try:
-                        text = payload.decode()
-                    except UnicodeDecodeError:
-                        raise WebSocketError(
-                            CloseCode.INVALID_DATA, "text message is not UTF-8"
-                        ) from None
-                    events.append((OP_TEXT, text))
+                if self._frame(b0, payload, events):
+                    self._finish()
+                    return events
+                if not self._message:
+                    pos = _plain_frames(view, pos, events, max_size, masked)
         except WebSocketError as exc:
             self._finish()
             exc.events = events

@@ -155,6 +155,9 @@ class WebSocketState(StreamProtocol):
         if backlog:
             self.backlog = None
             events = backlog + events
+        # after the last event nothing is left that the connection's state could stop or
+        # hold (but an error, which fail() reports whatever the state)
+        last = len(events) - 1 if error is None else len(events)
         for index, (opcode, payload) in enumerate(events):
             if 0 < opcode < 3:  # OP_TEXT, OP_BINARY
                 conn.deliver(payload)
@@ -169,6 +172,8 @@ class WebSocketState(StreamProtocol):
                 return
             else:  # an error found after events an async handler made wait
                 self.fail(conn, payload.code, payload.reason)
+                return
+            if index == last:
                 return
             if conn.status >= _CLOSING:
                 return
