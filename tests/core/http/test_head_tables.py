@@ -242,3 +242,15 @@ def test_one_field_read_from_the_head_as_the_dict_of_all_has_it() -> None:
     read = Http.decode(head + b"\r\n\r\n", None)
     assert read.header("cookie") == "a=1;  B=Two; c=3"
     assert read.cookie() == fresh.cookie()
+
+
+def test_a_head_is_kept_the_second_time_it_comes() -> None:
+    """Heads that come once (a browser's, path, query and cookies in them) are not kept;
+    one that comes again is, and is answered from the cache after that."""
+    head = b"GET /once?n=" + str(id(object())).encode() + b" HTTP/1.1\r\nHost: x"
+    first = analyse(head)
+    assert head not in _head._cache
+    second = analyse(head)
+    assert _head._cache[head] is second
+    assert analyse(head) is second
+    assert (second.method, second.uri, second.keep_alive) == (first.method, first.uri, True)

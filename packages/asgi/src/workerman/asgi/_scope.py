@@ -46,15 +46,18 @@ def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
 
 
 class Heads:
-    """The scope parts of the heads a worker has seen (``known`` is looked up by the
-    request's head bytes; ``learn`` parses one it has not)."""
+    """The scope parts of the heads a worker has seen twice (``known`` is looked up by the
+    request's head bytes; ``learn`` parses one it has not). A head is kept the second time
+    it comes (``seen`` holds the hashes of those seen once), as the core keeps its analysis
+    of heads: most heads never come again, and each kept would hold fresh memory."""
 
-    __slots__ = ("known", "root_path", "scheme")
+    __slots__ = ("known", "root_path", "scheme", "seen")
 
     def __init__(self, root_path: str, secure: bool) -> None:
         self.root_path = root_path
         self.scheme = "https" if secure else "http"
         self.known: dict[bytes, Known] = {}
+        self.seen: set[int] = set()
 
     def learn(self, request: Request) -> Known:
         """What ``request``'s head gives, kept for the next request of the same head."""
@@ -75,10 +78,17 @@ class Heads:
         }
         found = (part, pairs, upgrade, forwarded)
         if len(head) <= _CACHE_HEAD:
-            known = self.known
-            if len(known) >= _CACHE_SIZE:
-                known.clear()
-            known[head] = found
+            key = hash(head)
+            seen = self.seen
+            if key in seen:
+                known = self.known
+                if len(known) >= _CACHE_SIZE:
+                    known.clear()
+                known[head] = found
+            else:
+                if len(seen) >= _CACHE_SIZE:
+                    seen.clear()
+                seen.add(key)
         return found
 
 

@@ -89,6 +89,11 @@ class Head:
 
 
 _cache: Final[dict[bytes, Head]] = {}
+# The hashes of heads seen once: a head is cached the second time it comes. Heads that
+# never come again (a browser's, with its path, query and cookies) are the most; cached at
+# once, each would hold fresh memory until the cache is cleared, so that every request
+# touched memory no cache of the processor holds (several hundred misses a request).
+_seen: Final[set[int]] = set()
 _CACHE_SIZE: Final = 1024
 _CACHE_HEAD: Final = 2048  # longer heads are not cached
 
@@ -278,9 +283,15 @@ def analyse(head: bytes) -> Head:
         expect,
     )
     if len(head) <= _CACHE_HEAD:
-        if len(_cache) >= _CACHE_SIZE:
-            _cache.clear()
-        _cache[head] = result
+        key = hash(head)  # (the bytes keep it: the cache's lookup made it)
+        if key in _seen:
+            if len(_cache) >= _CACHE_SIZE:
+                _cache.clear()
+            _cache[head] = result
+        else:
+            if len(_seen) >= _CACHE_SIZE:
+                _seen.clear()
+            _seen.add(key)
     return result
 
 
