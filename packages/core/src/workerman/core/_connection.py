@@ -472,30 +472,31 @@ class TcpConnection:
         kernel. Returns as :meth:`send`."""
         batch = self._batch
         status = self._status
-        if batch is not None and status == _ESTABLISHED and not self._unsent and data:
-            # the common case, as below in fewer steps: into the batch of a read
-            size = self._batch_size
-            if size < self._max_send:
-                batch.append(data)
-                self._batch_size = size + len(data)
+        if batch is not None and status == _ESTABLISHED:
+            # the common case: while a read is handled, into its batch (which leaves in
+            # one write when the read ends)
+            if not data:
                 return None
+            queued = self._batch_size
+            if self._unsent:  # the transport may hold some too
+                queued += self._transport.get_write_buffer_size() + self._rest_size()
+            if queued >= self._max_send:
+                return self._refuse()
+            batch.append(data)
+            self._batch_size += len(data)
+            return None
         if status >= _CLOSING:
             return False
         if not data:
             return None
-        if batch is not None or status != _ESTABLISHED:
-            # Queued: while a read is handled (leaves in one write when it ends), or
-            # before the connection is up.
-            queued = self._batch_size
-            if self._unsent and status == _ESTABLISHED:  # the transport may hold some too
-                queued += self._transport.get_write_buffer_size() + self._rest_size()
-            if queued >= self._max_send:
+        if status != _ESTABLISHED:  # queued before the connection is up
+            if self._batch_size >= self._max_send:
                 return self._refuse()
             if batch is None:
                 batch = self._batch = []
             batch.append(data)
             self._batch_size += len(data)
-            if status != _ESTABLISHED and self._batch_size >= self._max_send:
+            if self._batch_size >= self._max_send:
                 self.pause_writing()  # no transport yet to say so
             return None
         transport = self._transport
