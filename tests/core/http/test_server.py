@@ -6,14 +6,17 @@ import json
 import socket
 import struct
 from typing import Any
+from urllib.parse import unquote
 
 import anyio
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from workerman.core import Timer, Worker, current_loop, statistics
 from workerman.core.http import Request, RequestError, Response
 from workerman.core.http._head import analyse
-from workerman.core.http._request import request_of
+from workerman.core.http._request import path_of, request_of
 
 from ..conftest import port_of, serving
 from ._raw import exchange, request, split_replies
@@ -139,6 +142,38 @@ async def test_nothing_is_parsed_that_the_handler_does_not_ask_for(anyio_backend
     assert req._headers is not None
 
 
+def _path_as_before(target: str) -> str:
+    """Request.path as it was computed before it was kept with the head."""
+    if target[0] != "/":
+        _, sep, rest = target.partition("://")
+        target = "/" + rest.partition("/")[2] if sep else target
+    path = target.partition("?")[0].partition("#")[0]
+    if not path.isascii():
+        path = path.encode("latin-1").decode("utf-8", "replace")
+    return unquote(path) if "%" in path else path
+
+
+@given(st.text(alphabet=st.sampled_from("/?#%:ab9é\x80\xff"), min_size=1, max_size=24))
+@example("http://host/p%20q?x#y")
+@example("*")
+def test_path_of_reads_a_target_as_request_path_always_did(target: str) -> None:
+    assert path_of(target) == _path_as_before(target)
+
+
+def test_a_path_is_worked_out_once_per_head_and_follows_a_changed_uri() -> None:
+    head = b"GET /a%20b/c?q=1#f HTTP/1.1\r\nHost: x"
+    info = analyse(head)
+    first = request_of("conn", head, b"", info)
+    assert info.path is None  # not until a request asks
+    assert first.path == "/a b/c" and info.path == "/a b/c"
+    second = request_of("conn", head, b"", info)
+    assert second.path is info.path  # the head's, not worked out again
+    second.uri = "/other%21"  # a handler (or middleware) rewrites the target
+    assert second.path == "/other!" and info.path == "/a b/c" and first.path == "/a b/c"
+    by_hand = Request("conn", head, b"", "GET", "/x%2Fy?z", "1.1", True)
+    assert by_hand.path == "/x/y"
+
+
 def test_request_of_makes_the_request_the_constructor_makes() -> None:
     # (the pure build's request_of sets the fields itself, without calling __init__)
     head = b"POST /p?q=1 HTTP/1.0\r\nHost: x\r\nContent-Length: 2\r\nConnection: keep-alive"
@@ -148,7 +183,8 @@ def test_request_of_makes_the_request_the_constructor_makes() -> None:
     assert type(made) is Request
     fields = ["connection", "_head", "_body", "method", "uri", "protocol_version", "keep_alive"]
     if hasattr(Request, "__slots__"):  # (pure Python: every field the class has is set)
-        assert sorted(fields) == sorted(set(Request.__slots__) - {"__dict__"})
+        assert sorted(fields) == sorted(set(Request.__slots__) - {"__dict__", "_info"})
+    assert made._info is info and built._info is None  # (what the exchange read, or nothing)
     assert [getattr(made, name) for name in fields] == [getattr(built, name) for name in fields]
     assert (made.method, made.uri, made.protocol_version, made.keep_alive) == (
         "POST",

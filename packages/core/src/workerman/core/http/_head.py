@@ -59,6 +59,7 @@ class Head:
         "keep_alive",
         "length",
         "method",
+        "path",
         "plain",
         "uri",
         "version",
@@ -83,6 +84,8 @@ class Head:
         self.expect_continue = expect_continue
         # keep-alive HTTP/1.1 and not HEAD: the common case of an answer (HttpExchange.hello)
         self.plain = keep_alive and version == "1.1" and method != "HEAD"
+        # the target's path, decoded (Request.path), once a request of this head asks
+        self.path: str | None = None
 
     def __repr__(self) -> str:
         return f"<Head {self.method} {self.uri} HTTP/{self.version}>"

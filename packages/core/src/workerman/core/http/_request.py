@@ -51,6 +51,7 @@ class Request:
         "__dict__",
         "_body",
         "_head",
+        "_info",
         "connection",
         "keep_alive",
         "method",
@@ -83,20 +84,21 @@ class Request:
         self.uri = uri
         self.protocol_version = version
         self.keep_alive = keep_alive
+        self._info: Head | None = None  # what the exchange read of the head (request_of's)
 
     # -- the request line ---------------------------------------------------------------
 
     @property
     def path(self) -> str:
         """The path of the target, percent-decoded (``/a b`` for ``/a%20b?x=1``)."""
-        target = self.uri
-        if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
-            _, sep, rest = target.partition("://")
-            target = "/" + rest.partition("/")[2] if sep else target
-        path = target.partition("?")[0].partition("#")[0]
-        if not path.isascii():  # raw UTF-8 (the head is read as latin-1), as %XX would be
-            path = path.encode("latin-1").decode("utf-8", "replace")
-        return unquote(path) if "%" in path else path
+        uri = self.uri
+        info = self._info
+        if info is None or info.uri is not uri:  # made by hand, or its uri changed since
+            return path_of(uri)
+        path = info.path
+        if path is None:  # the first request of this head to ask: kept with the head
+            path = info.path = path_of(uri)
+        return path
 
     @property
     def query_string(self) -> str:
@@ -328,11 +330,28 @@ class Request:
         return f"<Request {self.method} {self.uri} HTTP/{self.protocol_version}>"
 
 
+def path_of(target: str) -> str:
+    """The path of a request target, percent-decoded: what :attr:`Request.path` says."""
+    if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
+        _, sep, rest = target.partition("://")
+        target = "/" + rest.partition("/")[2] if sep else target
+    end = target.find("?")
+    path = target if end < 0 else target[:end]
+    end = path.find("#")
+    if end >= 0:
+        path = path[:end]
+    if not path.isascii():  # raw UTF-8 (the head is read as latin-1), as %XX would be
+        path = path.encode("latin-1").decode("utf-8", "replace")
+    return unquote(path) if "%" in path else path
+
+
 def request_of(
     connection: TcpConnection | Any, head: bytes, body: bytes | Spool, info: Head
 ) -> Request:
     """The :class:`Request` of a head the exchange has read (``info``, what it says)."""
-    return Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
+    request = Request(connection, head, body, info.method, info.uri, info.version, info.keep_alive)
+    request._info = info
+    return request
 
 
 _new: Final = object.__new__
@@ -350,6 +369,7 @@ def _made(connection: TcpConnection | Any, head: bytes, body: bytes | Spool, inf
     request.uri = info.uri
     request.protocol_version = info.version
     request.keep_alive = info.keep_alive
+    request._info = info
     return request
 
 
