@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 
 from workerman.core import Timer, Worker, current_loop, statistics
 from workerman.core.http import Request, RequestError, Response
-from workerman.core.http._head import analyse
-from workerman.core.http._request import path_of, request_of
+from workerman.core.http._head import Head, analyse
+from workerman.core.http._request import request_of
 
 from ..conftest import port_of, serving
 from ._raw import exchange, request, split_replies
@@ -156,8 +156,13 @@ def _path_as_before(target: str) -> str:
 @given(st.text(alphabet=st.sampled_from("/?#%:ab9é\x80\xff"), min_size=1, max_size=24))
 @example("http://host/p%20q?x#y")
 @example("*")
-def test_path_of_reads_a_target_as_request_path_always_did(target: str) -> None:
-    assert path_of(target) == _path_as_before(target)
+def test_path_reads_a_target_as_it_always_did(target: str) -> None:
+    head = b"GET " + target.encode("latin-1", "replace") + b" HTTP/1.1\r\nHost: x"
+    by_hand = Request("conn", head, b"", "GET", target, "1.1", True)
+    assert by_hand.path == _path_as_before(target)
+    info = Head("GET", target, "1.1", True, 0, False, False)  # as a head with it reads
+    first, second = (request_of("conn", head, b"", info) for _ in range(2))
+    assert first.path == second.path == _path_as_before(target)
 
 
 def test_a_path_is_worked_out_once_per_head_and_follows_a_changed_uri() -> None:

@@ -11,7 +11,7 @@ after it returned. Here the connection is held meanwhile, and released on comple
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from workerman.core import statistics
 
@@ -76,8 +76,11 @@ def respond(state: HttpState, message: Any) -> bool | None:
         return None
     kind = type(message)
     if kind is str or kind is bytes:
-        # (typed so that the compiled build encodes without a method call)
-        body = cast(str, message).encode("utf-8") if kind is str else cast(bytes, message)
+        if kind is str:
+            text: str = message  # (typed: the compiled build encodes without a method call)
+            body = text.encode()
+        else:
+            body = message
         if request._session is None:
             data = exchange.hello(body)
             if data is not None:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from types import FunctionType
 from typing import Final
 
 from ._errors import RequestError
@@ -71,6 +72,17 @@ _NO_HEAD = Head("", "", "1.1", False, 0, False, False)  # before the first reque
 
 
 _time: Final = time.time
+
+
+def _native() -> bool:
+    """Whether this module is compiled (its functions are native, not FunctionType)."""
+    return not isinstance(_native, FunctionType)
+
+
+# Compiled, a repeated head is compared where it lies in the read (bytes.startswith is a
+# C call there), not copied out first; in pure Python that method call costs more than
+# the copy and compare it saves.
+_IN_PLACE: Final = _native()
 _find: Final = find
 _HEAD_END: Final = b"\r\n\r\n"
 
@@ -80,11 +92,13 @@ class _Hellos:
     object, not module globals: compiled code reads a rebound global through the module's
     dict, a field directly)."""
 
-    __slots__ = ("heads", "until")
+    __slots__ = ("head", "heads", "size", "until")
 
     def __init__(self) -> None:
         self.heads: dict[int, bytes] = {}
         self.until = 0.0
+        self.size = -1  # the length of the last answer's body, and its head
+        self.head = b""
 
 
 _hellos: Final = _Hellos()
@@ -259,9 +273,13 @@ class HttpExchange:
             self._keep(start, 0)
             self.phase = 1
             return 6  # NEED_DATA
-        head = buffer[start:end]
         info: Head | None
-        if head == self.head:  # the last request's head again, as clients repeat theirs
+        if _IN_PLACE and start == 0 and end == len(self.head) and buffer.startswith(self.head):
+            # the last request's head again, as clients repeat theirs, at the start of
+            # the read (one request a read): compared where it lies, and not copied
+            head = self.head
+            info = self.info
+        elif (head := buffer[start:end]) == self.head:  # again, in a pipelined read
             info = self.info
         else:
             info = _heads.get(head)
@@ -481,6 +499,10 @@ class HttpExchange:
         if now >= hellos.until:
             heads.clear()
             hellos.until = int(now) + 1.0
+            hellos.size = -1
+        self.outstanding = False
+        if size == hellos.size:  # the last answer's length again: its head, no lookup
+            return hellos.head + body
         try:
             head = heads[size]  # (a subscript, not get(): no method call in pure Python)
         except KeyError:
@@ -495,7 +517,8 @@ class HttpExchange:
             )
             if len(heads) < 64:
                 heads[size] = head
-        self.outstanding = False
+        hellos.size = size
+        hellos.head = head
         return head + body
 
     def encode(self, response: Response, extra: bytes = b"") -> bytes:

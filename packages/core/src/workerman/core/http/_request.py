@@ -91,13 +91,23 @@ class Request:
     @property
     def path(self) -> str:
         """The path of the target, percent-decoded (``/a b`` for ``/a%20b?x=1``)."""
-        uri = self.uri
+        target = self.uri
         info = self._info
-        if info is None or info.uri is not uri:  # made by hand, or its uri changed since
-            return path_of(uri)
-        path = info.path
-        if path is None:  # the first request of this head to ask: kept with the head
-            path = info.path = path_of(uri)
+        if info is not None:
+            if info.uri is not target:  # the uri was changed after the head was read
+                info = None
+            elif info.path is not None:  # kept with the head by an earlier request
+                return info.path
+        if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
+            _, sep, rest = target.partition("://")
+            target = "/" + rest.partition("/")[2] if sep else target
+        path = target.partition("?")[0].partition("#")[0]
+        if not path.isascii():  # raw UTF-8 (the head is read as latin-1), as %XX would be
+            path = path.encode("latin-1").decode("utf-8", "replace")
+        if "%" in path:
+            path = unquote(path)
+        if info is not None:  # the first request of this head to ask: kept with the head
+            info.path = path
         return path
 
     @property
@@ -328,21 +338,6 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.uri} HTTP/{self.protocol_version}>"
-
-
-def path_of(target: str) -> str:
-    """The path of a request target, percent-decoded: what :attr:`Request.path` says."""
-    if target[0] != "/":  # absolute-form (a proxy request), or * for OPTIONS
-        _, sep, rest = target.partition("://")
-        target = "/" + rest.partition("/")[2] if sep else target
-    end = target.find("?")
-    path = target if end < 0 else target[:end]
-    end = path.find("#")
-    if end >= 0:
-        path = path[:end]
-    if not path.isascii():  # raw UTF-8 (the head is read as latin-1), as %XX would be
-        path = path.encode("latin-1").decode("utf-8", "replace")
-    return unquote(path) if "%" in path else path
 
 
 def request_of(
