@@ -249,8 +249,8 @@ def test_a_head_is_kept_the_second_time_it_comes() -> None:
     one that comes again is, and is answered from the cache after that."""
     head = b"GET /once?n=" + str(id(object())).encode() + b" HTTP/1.1\r\nHost: x"
     first = analyse(head)
-    assert head not in _head._cache
+    assert head not in _head._cache.known
     second = analyse(head)
-    assert _head._cache[head] is second
+    assert _head._cache.known[head] is second
     assert analyse(head) is second
     assert (second.method, second.uri, second.keep_alive) == (first.method, first.uri, True)

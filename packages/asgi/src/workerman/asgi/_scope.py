@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
+from workerman.core.http import HeadCache
+
 if TYPE_CHECKING:
     from workerman.core.http import Request
 
@@ -24,8 +26,6 @@ Headers = list[tuple[bytes, bytes]]
 Known = tuple[dict[str, Any], Headers, bool, bool]
 
 _ASGI: Final = {"version": "3.0", "spec_version": "2.4"}
-_CACHE_SIZE: Final = 1024
-_CACHE_HEAD: Final = 2048  # longer heads are parsed each time
 
 
 def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
@@ -46,18 +46,17 @@ def header_pairs(head: bytes) -> tuple[Headers, bool, bool]:
 
 
 class Heads:
-    """The scope parts of the heads a worker has seen twice (``known`` is looked up by the
-    request's head bytes; ``learn`` parses one it has not). A head is kept the second time
-    it comes (``seen`` holds the hashes of those seen once), as the core keeps its analysis
-    of heads: most heads never come again, and each kept would hold fresh memory."""
+    """The scope parts of the heads a worker has seen twice (``cache.known`` is looked up
+    by the request's head bytes; ``learn`` parses one it has not). A head is kept the
+    second time it comes, as the core keeps its analysis of heads (the same
+    :class:`~workerman.core.http.HeadCache`): most heads never come again."""
 
-    __slots__ = ("known", "root_path", "scheme", "seen")
+    __slots__ = ("cache", "root_path", "scheme")
 
     def __init__(self, root_path: str, secure: bool) -> None:
         self.root_path = root_path
         self.scheme = "https" if secure else "http"
-        self.known: dict[bytes, Known] = {}
-        self.seen: set[int] = set()
+        self.cache: HeadCache[Known] = HeadCache()
 
     def learn(self, request: Request) -> Known:
         """What ``request``'s head gives, kept for the next request of the same head."""
@@ -77,18 +76,7 @@ class Heads:
             "query_string": query,
         }
         found = (part, pairs, upgrade, forwarded)
-        if len(head) <= _CACHE_HEAD:
-            key = hash(head)
-            seen = self.seen
-            if key in seen:
-                known = self.known
-                if len(known) >= _CACHE_SIZE:
-                    known.clear()
-                known[head] = found
-            else:
-                if len(seen) >= _CACHE_SIZE:
-                    seen.clear()
-                seen.add(key)
+        self.cache.offer(head, found)
         return found
 
 

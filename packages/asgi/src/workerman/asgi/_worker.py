@@ -129,7 +129,7 @@ class AsgiWorker(Worker):
         self._state: dict[str, Any] = {}
         self._secure = ssl is not None
         self._heads = Heads(self.root_path, self._secure)
-        self._heads_known = self._heads.known
+        self._heads_known = self._heads.cache.known
         self._cycles: dict[int, Cycle] = {}  # connection id -> the request in progress
         self._peers: dict[int, tuple[tuple[str, int], tuple[str, int] | None]] = {}
         self._inflight = 0  # app calls not yet returned
@@ -145,7 +145,7 @@ class AsgiWorker(Worker):
     async def _started(self, worker: Worker) -> None:
         self._choose_spawn()
         self._heads = Heads(self.root_path, self._secure)  # as set by now
-        self._heads_known = self._heads.known
+        self._heads_known = self._heads.cache.known
         self._unregister = register_status("asgi", self._status)
         try:
             app = self._callable = load_app(self.app)

@@ -11,6 +11,7 @@ from ._codec import Http as Http
 from ._cookies import format_cookie as format_cookie
 from ._errors import RequestError as RequestError
 from ._form import UploadedFile as UploadedFile
+from ._head import HeadCache as HeadCache
 from ._machine import HttpExchange as HttpExchange
 from ._request import Request as Request
 from ._response import Chunk as Chunk
@@ -23,6 +24,7 @@ from ._session import SessionHandler as SessionHandler
 __all__ = [
     "Chunk",
     "FileSessionHandler",
+    "HeadCache",
     "Http",
     "HttpExchange",
     "Request",

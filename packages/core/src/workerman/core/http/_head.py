@@ -13,11 +13,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Generic, TypeVar
 
 from ._errors import RequestError
 
-__all__ = ["GRAMMAR", "Head", "analyse", "dechunk_size", "field_values", "find", "valid"]
+V = TypeVar("V")
+
+__all__ = [
+    "GRAMMAR",
+    "Head",
+    "HeadCache",
+    "analyse",
+    "dechunk_size",
+    "field_values",
+    "find",
+    "valid",
+]
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
 _TARGET = rb"[\x21-\x7e\x80-\xff]+"
@@ -91,14 +102,44 @@ class Head:
         return f"<Head {self.method} {self.uri} HTTP/{self.version}>"
 
 
-_cache: Final[dict[bytes, Head]] = {}
-# The hashes of heads seen once: a head is cached the second time it comes. Heads that
-# never come again (a browser's, with its path, query and cookies) are the most; cached at
-# once, each would hold fresh memory until the cache is cleared, so that every request
-# touched memory no cache of the processor holds (several hundred misses a request).
-_seen: Final[set[int]] = set()
-_CACHE_SIZE: Final = 1024
-_CACHE_HEAD: Final = 2048  # longer heads are not cached
+class HeadCache(Generic[V]):
+    """What is worked out from request heads, kept by head for the heads that come again.
+
+    Look a head up in :attr:`known` (a dict by the head's bytes); :meth:`offer` what was
+    worked out for one that was not there. A value is kept the second time its head is
+    offered, not the first: heads that never come again (a browser's, with its path, query
+    and cookies) are the most, and kept at once each would hold fresh memory until the
+    table is cleared, so that every request touched memory no cache of the processor holds
+    (several hundred misses a request). Heads over ``longest`` bytes are not kept; each
+    table is cleared when it holds ``size`` heads.
+    """
+
+    __slots__ = ("known", "longest", "seen", "size")
+
+    def __init__(self, size: int = 1024, longest: int = 2048) -> None:
+        self.known: dict[bytes, V] = {}
+        self.seen: set[int] = set()  # the hashes of heads offered once
+        self.size = size
+        self.longest = longest
+
+    def offer(self, head: bytes, value: V) -> None:
+        """Keep ``value`` for ``head`` if the head was offered before."""
+        if len(head) > self.longest:
+            return
+        key = hash(head)  # (the bytes keep it: the lookup in known made it)
+        seen = self.seen
+        if key in seen:
+            known = self.known
+            if len(known) >= self.size:
+                known.clear()
+            known[head] = value
+        else:
+            if len(seen) >= self.size:
+                seen.clear()
+            seen.add(key)
+
+
+_cache: Final[HeadCache[Head]] = HeadCache()
 
 
 def _values(lower: bytes, needle: bytes, head: bytes | None = None) -> list[bytes]:
@@ -226,7 +267,7 @@ def analyse(head: bytes) -> Head:
             conflicting framing; 501 for a transfer coding other than chunked; 505 for
             an HTTP version other than 1.0 and 1.1; 417 for an unknown expectation.
     """
-    known = _cache.get(head)
+    known = _cache.known.get(head)
     if known is not None:
         return known
     checked = _valid(head)
@@ -285,16 +326,7 @@ def analyse(head: bytes) -> Head:
         chunked,
         expect,
     )
-    if len(head) <= _CACHE_HEAD:
-        key = hash(head)  # (the bytes keep it: the cache's lookup made it)
-        if key in _seen:
-            if len(_cache) >= _CACHE_SIZE:
-                _cache.clear()
-            _cache[head] = result
-        else:
-            if len(_seen) >= _CACHE_SIZE:
-                _seen.clear()
-            _seen.add(key)
+    _cache.offer(head, result)
     return result
 
 

@@ -43,8 +43,7 @@ from types import FunctionType
 from typing import Final
 
 from ._errors import RequestError
-from ._head import Head, analyse, dechunk_size, find
-from ._head import _cache as _heads
+from ._head import Head, _cache, analyse, dechunk_size, find
 from ._response import Encoded, Response, date_header, reason_of, status_line
 
 __all__ = ["CONTINUE", "HttpExchange", "error_bytes"]
@@ -72,6 +71,7 @@ _NO_HEAD = Head("", "", "1.1", False, 0, False, False)  # before the first reque
 
 
 _time: Final = time.time
+_heads: Final = _cache.known  # (the dict itself: one lookup a new head, no attribute)
 
 
 def _native() -> bool:
